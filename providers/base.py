@@ -1,0 +1,179 @@
+"""What every provider adapter speaks: a request in, one async stream of token deltas and a final usage out.
+
+Adapters do no retrying of their own (SDK retries are off); they translate their SDK's failures into
+`ProviderError`, whose fields tell the engine's single retry loop what to do.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int = 512
+    temperature: float | None = None
+    seed: int | None = None
+    sample: int = 0  # voting: which of N samples this is (kept in cache keys, not sent)
+
+    def params(self) -> dict[str, Any]:
+        """Every generation parameter, for cache keys and sessions."""
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    input_tokens: int | None = None  # None: the provider did not say
+    output_tokens: int | None = None
+    finish_reason: str = ""
+    model: str = ""
+
+
+StreamItem = TextDelta | StreamEnd
+
+
+class ProviderError(Exception):
+    """A failed call, classified for the retry loop."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        kind: str = "error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
+        self.kind = kind  # short label: "429", "500", "timeout", "connection", "stalled", ...
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Provider(Protocol):
+    name: str  # the configured name, e.g. "openai" or "local"
+    kind: str  # "openai" | "anthropic" | "local"
+    model: str  # the default model
+    base_url: str  # "" for the embedded model
+    concurrency: int  # the configured upper bound of simultaneous calls
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]: ...
+
+    async def aclose(self) -> None: ...
+
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
+
+
+def status_is_retryable(status: int) -> bool:
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, else `Retry-After` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw_ms = lowered.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = lowered.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def classify_status(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    error_code: str | None = None,
+) -> ProviderError:
+    """The engine's view of an HTTP error: retry it or fail at once, and how long the server asked to wait."""
+    retry_after = parse_retry_after(headers)
+    quota = error_code == "insufficient_quota" or "insufficient_quota" in message
+    retryable = status_is_retryable(status) and not quota
+    if quota:
+        label = "quota exhausted"
+    elif status == 429:
+        label = "rate limited"
+    elif status == 529:
+        label = "overloaded"
+    elif status >= 500:
+        label = "server error"
+    elif status in (401, 403):
+        label = "not authorised"
+    elif status == 404:
+        label = "not found"
+    else:
+        label = "rejected"
+    return ProviderError(
+        f"{status} {label}: {message}",
+        status=status,
+        retryable=retryable,
+        rate_limited=status == 429 and not quota,
+        retry_after=retry_after,
+        kind=str(status),
+    )
+
+
+@dataclass
+class Prices:
+    """USD per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
+
+@dataclass
+class Limits:
+    concurrency: int = 4
+    rpm: int | None = None  # requests per minute
+    tpm: int | None = None  # tokens per minute
+    timeout: float = 60.0  # seconds to connect and get the response started
+    stall_timeout: float = 30.0  # seconds with no chunk mid-stream before the call is abandoned
+    max_retries: int = 5
+    max_retry_after: float = 60.0  # a server asking for a longer wait fails the branch instead
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    adaptive: bool = True
+    prices: dict[str, Prices] = field(default_factory=dict)  # per model; "*" for any

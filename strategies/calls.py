@@ -1,0 +1,212 @@
+"""One call to a model, made well: limits, timeouts, the only retry loop, and the call's metrics.
+
+A branch and the aggregator both go through `Caller.call`; the events it emits carry the caller's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Protocol
+
+from fanout.providers.base import (
+    GenerationRequest,
+    Limits,
+    Prices,
+    Provider,
+    ProviderError,
+    StreamEnd,
+    StreamItem,
+    TextDelta,
+)
+
+from .backoff import decide
+from .events import BranchMetrics, BranchRetrying, BranchStarted, Event
+from .limits import ProviderLimiter
+
+
+@dataclass
+class Target:
+    """Where one call goes, resolved from the flags, the recipe and the config."""
+
+    provider: Provider
+    limits: Limits
+    limiter: ProviderLimiter
+    model: str
+    temperature: float | None
+    max_tokens: int
+
+    def request(self, messages: tuple, sample: int = 0) -> GenerationRequest:
+        return GenerationRequest(
+            model=self.model,
+            messages=messages,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            sample=sample,
+        )
+
+    def prices(self, model: str) -> Prices:
+        p = self.limits.prices
+        return p.get(model) or p.get(self.model) or p.get("*") or Prices()
+
+
+@dataclass
+class CallResult:
+    text: str
+    metrics: BranchMetrics
+    finish_reason: str = ""
+    error: str = ""
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.cancelled
+
+
+class ResponseSource(Protocol):
+    """Where a call's stream comes from: the provider itself, or the cache in front of it."""
+
+    def stream(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]: ...
+
+
+class DirectSource:
+    def stream(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        return target.provider.stream(request)
+
+
+@dataclass
+class Attempt:
+    """What one attempt's stream delivered."""
+
+    text: list[str]
+    end: StreamEnd
+    ttft: float | None = None
+    deltas: int = 0
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: used only when a provider reports no usage, and marked as an estimate."""
+    return max(1, round(len(text) / 4)) if text else 0
+
+
+class Caller:
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        clock: Callable[[], float],
+        *,
+        source: ResponseSource | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.emit = emit
+        self.clock = clock
+        self.source = source or DirectSource()
+        self.rng = rng or random.Random()
+        self.calls = 0  # provider calls actually made, attempts included
+
+    async def call(
+        self,
+        call_id: str,
+        target: Target,
+        request: GenerationRequest,
+        on_token: Callable[[str], None],
+    ) -> CallResult:
+        limits = target.limits
+        prompt_tokens = estimate_tokens("".join(m.content for m in request.messages))
+        first_start: float | None = None
+        retries = throttles = 0
+        backoff = 0.0
+        attempt_no = 0
+        while True:
+            attempt_no += 1
+            await target.limiter.acquire(prompt_tokens + request.max_tokens)
+            start = self.clock()
+            if first_start is None:
+                first_start = start
+            self.emit(BranchStarted(start, call_id, attempt_no))
+            attempt = Attempt([], StreamEnd())
+            try:
+                self.calls += 1
+                await self._consume(target, request, attempt, on_token, start)
+            except ProviderError as err:
+                await target.limiter.release("throttled" if err.rate_limited else "error")
+                failure = err
+            except BaseException:
+                await target.limiter.release(None)
+                raise
+            else:
+                await target.limiter.release("ok")
+                break
+            decision = decide(failure, attempt_no, limits, self.rng)
+            if not decision.retry:
+                return CallResult(
+                    "".join(attempt.text),
+                    BranchMetrics(
+                        latency=self.clock() - first_start, retries=retries, throttles=throttles, backoff=backoff
+                    ),
+                    error=decision.reason,
+                )
+            retries += 1
+            throttles += 1 if failure.rate_limited else 0
+            restart = bool(attempt.text)
+            reason = decision.reason + (" (restarting: the stream broke after tokens arrived)" if restart else "")
+            self.emit(BranchRetrying(self.clock(), call_id, attempt_no, decision.delay, reason, restart))
+            await asyncio.sleep(decision.delay)
+            backoff += decision.delay
+
+        end = attempt.end
+        estimated = end.input_tokens is None or end.output_tokens is None
+        input_tokens = end.input_tokens if end.input_tokens is not None else prompt_tokens
+        output_tokens = end.output_tokens if end.output_tokens is not None else attempt.deltas
+        model = end.model or request.model
+        metrics = BranchMetrics(
+            ttft=attempt.ttft,
+            latency=self.clock() - first_start,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            tokens_estimated=estimated,
+            retries=retries,
+            throttles=throttles,
+            backoff=backoff,
+            cost=target.prices(model).cost(input_tokens, output_tokens),
+            model=model,
+        )
+        return CallResult("".join(attempt.text), metrics, finish_reason=end.finish_reason)
+
+    async def _consume(
+        self,
+        target: Target,
+        request: GenerationRequest,
+        attempt: Attempt,
+        on_token: Callable[[str], None],
+        start: float,
+    ) -> None:
+        """Reads one attempt's stream. A silent server is abandoned after the timeout (before the first chunk) or
+        the stall timeout (between later chunks), so nothing ever hangs."""
+        limits = target.limits
+        it = self.source.stream(target, request).__aiter__()
+        first = True
+        try:
+            while True:
+                timeout = limits.timeout if first else limits.stall_timeout
+                try:
+                    item = await asyncio.wait_for(it.__anext__(), timeout)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    what = "no response" if first else "the stream stalled"
+                    raise ProviderError(f"{what} for {timeout:g} s", retryable=True, kind="stalled") from None
+                first = False
+                if isinstance(item, TextDelta):
+                    if attempt.ttft is None:
+                        attempt.ttft = self.clock() - start
+                    attempt.text.append(item.text)
+                    attempt.deltas += 1
+                    on_token(item.text)
+                elif isinstance(item, StreamEnd):
+                    attempt.end = item
+        finally:
+            aclose = getattr(it, "aclose", None)
+            if aclose is not None:
+                await aclose()

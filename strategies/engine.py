@@ -1,0 +1,245 @@
+"""Runs a recipe under a strategy and publishes what happens as one stream of events.
+
+The three strategies are one scheduler over three sets of edges: every branch starts the moment the branches
+it waits on have finished and its provider has a free slot.
+- sequential: a chain in dependency order; each step sees every earlier step.
+- parallel: no edges; no step sees another.
+- hybrid: the recipe's own `after` edges; each step sees its own dependencies.
+Hybrid is therefore eager, not phase by phase: a step never waits for a slow branch it does not depend on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+from .aggregate import aggregate
+from .calls import Caller, CallResult, ResponseSource, Target
+from .dag import topological_order
+from .events import (
+    BranchFailed,
+    BranchInfo,
+    BranchMetrics,
+    BranchQueued,
+    BranchToken,
+    BranchDone,
+    Event,
+    RunDone,
+    RunStarted,
+)
+from .metrics import run_metrics
+from .prompting import Fence, Prior, branch_messages
+from .recipe import AGGREGATE_ID, Branch, CallSettings, Recipe
+
+TargetResolver = Callable[[CallSettings], Target]
+
+
+def strategy_edges(recipe: Recipe, strategy: str) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(what each branch waits for, what each branch is shown) under a strategy."""
+    ids = [b.id for b in recipe.branches]
+    after = {b.id: b.after for b in recipe.branches}
+    if strategy == "parallel":
+        none = {bid: () for bid in ids}
+        return none, none
+    if strategy == "sequential":
+        order = topological_order(ids, after)
+        waits = {bid: (order[i - 1],) if i else () for i, bid in enumerate(order)}
+        sees = {bid: tuple(order[:i]) for i, bid in enumerate(order)}
+        return waits, sees
+    return after, after
+
+
+@dataclass
+class RunSpec:
+    recipe: Recipe
+    values: dict[str, str]
+    strategy: str
+    resolve: TargetResolver
+    provider_label: str = ""
+    model_label: str = ""
+    on_error: str | None = None
+    session_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    source: ResponseSource | None = None
+    seed: int | None = None  # for the backoff jitter; tests fix it
+
+
+class Engine:
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.recipe = spec.recipe
+        self.strategy = spec.strategy
+        self.on_error = spec.on_error or spec.recipe.on_error
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._tasks: dict[str, asyncio.Task[CallResult]] = {}
+        self._cancelled = False
+        self._failfast = False
+        self._t0 = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
+
+    # --- control from a front end --------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop every branch; the run still ends with its events (cancelled) and a RunDone."""
+        self._cancelled = True
+        for task in self._tasks.values():
+            task.cancel()
+
+    def cancel_branch(self, branch_id: str) -> None:
+        task = self._tasks.get(branch_id)
+        if task is not None and not task.done():
+            task.cancel()
+
+    # --- the stream --------------------------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[Event]:
+        runner = asyncio.create_task(self._run())
+        try:
+            while True:
+                event = await self._queue.get()
+                yield event
+                if isinstance(event, RunDone):
+                    break
+        finally:
+            if not runner.done():
+                self.cancel()
+            await runner
+
+    def clock(self) -> float:
+        assert self._loop is not None
+        return self._loop.time() - self._t0
+
+    def emit(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+        spec, recipe = self.spec, self.recipe
+        rng = random.Random(spec.seed)
+        caller = Caller(self.emit, self.clock, source=spec.source, rng=rng)
+        fence = Fence(None if spec.seed is None else f"{spec.seed:012x}")
+        try:
+            targets = {b.id: spec.resolve(b.settings) for b in recipe.branches}
+        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
+            self.emit(RunStarted(0.0, spec.session_id, recipe.name, self.strategy, spec.provider_label,
+                                 spec.model_label, spec.values, (), recipe.aggregate.kind, time.time()))
+            self.emit(RunDone(self.clock(), "failed", error=str(err)))
+            return
+        self.emit(
+            RunStarted(
+                0.0,
+                spec.session_id,
+                recipe.name,
+                self.strategy,
+                spec.provider_label,
+                spec.model_label,
+                dict(spec.values),
+                tuple(
+                    BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model)
+                    for b in recipe.branches
+                ),
+                recipe.aggregate.kind,
+                time.time(),
+            )
+        )
+        results: dict[str, CallResult] = {}
+        finished = {b.id: asyncio.Event() for b in recipe.branches}
+
+        async def run_branch(branch: Branch) -> None:
+            try:
+                result = await self._branch(branch, targets[branch.id], results, finished, caller, fence)
+            except asyncio.CancelledError:
+                result = CallResult("", BranchMetrics(), error="cancelled", cancelled=True)
+                self.emit(BranchFailed(self.clock(), branch.id, "cancelled", cancelled=True))
+            results[branch.id] = result
+            finished[branch.id].set()
+
+        for branch in recipe.branches:
+            self._tasks[branch.id] = asyncio.create_task(run_branch(branch))
+        await asyncio.gather(*self._tasks.values())
+
+        failed = [bid for bid, r in results.items() if not r.ok]
+        agg_metrics = None
+        agg_error = ""
+        if self._cancelled:
+            status = "cancelled"
+        elif self._failfast:
+            status = "failed"
+        else:
+            priors = [self._prior(b.id, results) for b in recipe.branches]
+            task = asyncio.create_task(
+                aggregate(recipe, spec.values, self.strategy, priors, fence, caller, spec.resolve, self.emit,
+                          self.clock)
+            )
+            self._tasks[AGGREGATE_ID] = task
+            try:
+                outcome = await task
+                agg_metrics, agg_error = outcome.metrics, outcome.error
+            except asyncio.CancelledError:
+                agg_error = "cancelled"
+            if self._cancelled:
+                status = "cancelled"
+            elif agg_error:
+                status = "failed"
+            else:
+                status = "partial" if failed else "ok"
+        metrics = run_metrics(
+            self.clock(),
+            {bid: r.metrics for bid, r in results.items()},
+            self.waits,
+            agg_metrics,
+            calls=caller.calls,
+            failed=len(failed),
+        )
+        self.emit(RunDone(self.clock(), status, metrics, error=agg_error))
+
+    async def _branch(
+        self,
+        branch: Branch,
+        target: Target,
+        results: dict[str, CallResult],
+        finished: dict[str, asyncio.Event],
+        caller: Caller,
+        fence: Fence,
+    ) -> CallResult:
+        for dep in self.waits[branch.id]:
+            await finished[dep].wait()
+        if self._failfast:
+            error = "skipped: an earlier branch failed"
+            self.emit(BranchFailed(self.clock(), branch.id, error, skipped=True))
+            return CallResult("", BranchMetrics(), error=error)
+        self.emit(BranchQueued(self.clock(), branch.id))
+        priors = [self._prior(d, results) for d in self.sees[branch.id]]
+        messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors, fence)
+        result = await caller.call(
+            branch.id,
+            target,
+            target.request(messages),
+            lambda text: self.emit(BranchToken(self.clock(), branch.id, text)),
+        )
+        if result.ok:
+            self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason))
+        else:
+            self.emit(BranchFailed(self.clock(), branch.id, result.error, result.metrics))
+            if self.on_error == "fail":
+                self._fail_fast(branch.id)
+        return result
+
+    def _prior(self, branch_id: str, results: dict[str, CallResult]) -> Prior:
+        branch = self.recipe.branch(branch_id)
+        result = results.get(branch_id)
+        if result is None:
+            return Prior(branch.id, branch.title, "", error="did not run")
+        return Prior(branch.id, branch.title, result.text if result.ok else "", "" if result.ok else result.error)
+
+    def _fail_fast(self, failed_id: str) -> None:
+        """on_error = "fail": one failed branch stops the run; its siblings are cancelled, the rest skipped."""
+        self._failfast = True
+        for bid, task in self._tasks.items():
+            if bid != failed_id and not task.done():
+                task.cancel()

@@ -1,0 +1,209 @@
+"""The one stream of typed events the engine publishes.
+
+Front ends (the headless printer, the session recorder, the TUI, replay) consume only these. Every event is a
+frozen dataclass with a `t` field: seconds since the run started, on the engine's clock. Events round-trip
+through plain dicts (`to_dict` / `from_dict`) so a session on disk replays as the very same stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["type"] = self.kind
+        return data
+
+
+@dataclass(frozen=True)
+class BranchInfo:
+    """What a front end needs to lay a branch out before it runs."""
+
+    id: str
+    title: str
+    after: tuple[str, ...] = ()
+    provider: str = ""
+    model: str = ""
+    group: str = ""  # voting: the section (or vote) this voter belongs to
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run_started"
+    session_id: str
+    recipe: str
+    strategy: str
+    provider: str
+    model: str
+    inputs: dict[str, str]
+    branches: tuple[BranchInfo, ...]
+    aggregate: str  # the aggregation kind, e.g. "synthesize"
+    started_at: float  # wall clock (epoch seconds), for "when"
+
+
+@dataclass(frozen=True)
+class BranchQueued(Event):
+    """Dependencies are met; the branch now waits for a concurrency slot."""
+
+    kind: ClassVar[str] = "branch_queued"
+    branch: str
+
+
+@dataclass(frozen=True)
+class BranchStarted(Event):
+    kind: ClassVar[str] = "branch_started"
+    branch: str
+    attempt: int = 1
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class BranchToken(Event):
+    kind: ClassVar[str] = "branch_token"
+    branch: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BranchRetrying(Event):
+    kind: ClassVar[str] = "branch_retrying"
+    branch: str
+    attempt: int  # the attempt that failed
+    delay: float  # seconds of backoff before the next attempt
+    reason: str  # e.g. "429 rate limited (Retry-After 2 s)"
+    restart: bool = False  # tokens had arrived: the branch's text starts over
+
+
+@dataclass(frozen=True)
+class BranchMetrics:
+    ttft: float | None = None  # seconds from request to first token
+    latency: float = 0.0  # seconds from first start to done, backoff included
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_estimated: bool = False  # the provider reported no usage
+    retries: int = 0
+    throttles: int = 0  # of the retries, how many were rate limits
+    backoff: float = 0.0  # seconds spent waiting between attempts
+    cost: float = 0.0
+    cached: bool = False
+    saved_tokens: int = 0  # served from cache: tokens not spent again
+    model: str = ""  # the model the provider reported
+
+
+@dataclass(frozen=True)
+class BranchDone(Event):
+    kind: ClassVar[str] = "branch_done"
+    branch: str
+    text: str
+    metrics: BranchMetrics = field(default_factory=BranchMetrics)
+    finish_reason: str = ""
+
+
+@dataclass(frozen=True)
+class BranchFailed(Event):
+    kind: ClassVar[str] = "branch_failed"
+    branch: str
+    error: str
+    metrics: BranchMetrics = field(default_factory=BranchMetrics)
+    cancelled: bool = False
+    skipped: bool = False  # never ran: a dependency failed
+
+
+@dataclass(frozen=True)
+class AggregateStarted(Event):
+    kind: ClassVar[str] = "aggregate_started"
+    method: str
+    failed: tuple[str, ...] = ()  # branches left out of the aggregate
+
+
+@dataclass(frozen=True)
+class AggregateToken(Event):
+    kind: ClassVar[str] = "aggregate_token"
+    text: str
+
+
+@dataclass(frozen=True)
+class AggregateDone(Event):
+    kind: ClassVar[str] = "aggregate_done"
+    method: str
+    text: str
+    failed: tuple[str, ...] = ()
+    # Votes and structured merges put their verdict here: answer, confidence, tally, status, ...
+    result: dict[str, Any] = field(default_factory=dict)
+    metrics: BranchMetrics | None = None  # the aggregate's own LLM call, when it made one
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    wall: float = 0.0
+    branch_sum: float = 0.0  # sum of branch latencies
+    speedup: float = 0.0  # branch_sum / wall
+    critical_path: float = 0.0  # longest dependency chain under the strategy, aggregate included
+    critical_path_ids: tuple[str, ...] = ()
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_estimated: bool = False
+    cost: float = 0.0
+    calls: int = 0  # provider calls made (attempts, cache hits excluded)
+    retries: int = 0
+    throttles: int = 0
+    cached: int = 0
+    saved_tokens: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class RunDone(Event):
+    kind: ClassVar[str] = "run_done"
+    status: str  # "ok" | "partial" (some branches failed) | "failed" | "cancelled"
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    error: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        RunStarted,
+        BranchQueued,
+        BranchStarted,
+        BranchToken,
+        BranchRetrying,
+        BranchDone,
+        BranchFailed,
+        AggregateStarted,
+        AggregateToken,
+        AggregateDone,
+        RunDone,
+    )
+}
+
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    for key, value in list(kwargs.items()):
+        if isinstance(value, list):
+            kwargs[key] = tuple(value)
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from `Event.to_dict()` output (e.g. a line of a session file)."""
+    cls = EVENT_TYPES[data["type"]]
+    data = dict(data)
+    if "branches" in data:
+        data["branches"] = tuple(_build(BranchInfo, b) for b in data["branches"])
+    if data.get("metrics") is not None:
+        metric_cls = RunMetrics if cls is RunDone else BranchMetrics
+        data["metrics"] = _build(metric_cls, data["metrics"])
+    return _build(cls, data)

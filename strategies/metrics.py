@@ -1,0 +1,49 @@
+"""A run's totals from its branches' metrics: wall time against the sum and the critical path."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from .dag import longest_path
+from .events import BranchMetrics, RunMetrics
+from .recipe import AGGREGATE_ID
+
+
+def run_metrics(
+    wall: float,
+    branches: Mapping[str, BranchMetrics],
+    deps: Mapping[str, Sequence[str]],
+    aggregate: BranchMetrics | None,
+    *,
+    calls: int,
+    failed: int,
+) -> RunMetrics:
+    """`deps` are the dependencies the strategy actually enforced (a chain for sequential, none for parallel):
+    the critical path is what the run would take with no overhead and no waiting for a free slot."""
+    all_metrics = dict(branches)
+    weights = {bid: m.latency for bid, m in branches.items()}
+    graph = {bid: tuple(d for d in deps.get(bid, ()) if d in weights) for bid in weights}
+    if aggregate is not None:
+        all_metrics[AGGREGATE_ID] = aggregate
+        weights[AGGREGATE_ID] = aggregate.latency
+        graph[AGGREGATE_ID] = tuple(branches)
+    critical, chain = longest_path(list(graph), graph, weights)
+    branch_sum = sum(m.latency for m in branches.values())
+    values = all_metrics.values()
+    return RunMetrics(
+        wall=wall,
+        branch_sum=branch_sum,
+        speedup=(branch_sum + (aggregate.latency if aggregate else 0.0)) / wall if wall > 0 else 0.0,
+        critical_path=critical,
+        critical_path_ids=tuple(chain),
+        input_tokens=sum(m.input_tokens for m in values),
+        output_tokens=sum(m.output_tokens for m in values),
+        tokens_estimated=any(m.tokens_estimated for m in values),
+        cost=sum(m.cost for m in values),
+        calls=calls,
+        retries=sum(m.retries for m in values),
+        throttles=sum(m.throttles for m in values),
+        cached=sum(1 for m in values if m.cached),
+        saved_tokens=sum(m.saved_tokens for m in values),
+        failed=failed,
+    )
