@@ -77,6 +77,7 @@ class Engine:
         self._tasks: dict[str, asyncio.Task[CallResult]] = {}
         self._cancelled = False
         self._failfast = False
+        self._active: set[str] = set()  # branches past their dependencies
         self._t0 = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
@@ -184,7 +185,7 @@ class Engine:
                 agg_error = "cancelled"
             if self._cancelled:
                 status = "cancelled"
-            elif agg_error:
+            elif agg_error or len(failed) == len(results):
                 status = "failed"
             else:
                 status = "partial" if failed else "ok"
@@ -213,6 +214,7 @@ class Engine:
             error = "skipped: an earlier branch failed"
             self.emit(BranchFailed(self.clock(), branch.id, error, skipped=True))
             return CallResult("", BranchMetrics(), error=error)
+        self._active.add(branch.id)
         self.emit(BranchQueued(self.clock(), branch.id))
         priors = [self._prior(d, results) for d in self.sees[branch.id]]
         messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors, fence)
@@ -238,8 +240,9 @@ class Engine:
         return Prior(branch.id, branch.title, result.text if result.ok else "", "" if result.ok else result.error)
 
     def _fail_fast(self, failed_id: str) -> None:
-        """on_error = "fail": one failed branch stops the run; its siblings are cancelled, the rest skipped."""
+        """on_error = "fail": one failed branch stops the run. Branches under way are cancelled; those still waiting
+        on dependencies wake up, see the flag and are skipped."""
         self._failfast = True
         for bid, task in self._tasks.items():
-            if bid != failed_id and not task.done():
+            if bid != failed_id and bid in self._active and not task.done():
                 task.cancel()
