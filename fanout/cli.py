@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
-from pathlib import Path
-from typing import Callable, Sequence
+import time
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from .launch import RunOptions
 
 from . import __version__
 from .errors import UserError
@@ -32,6 +36,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, help="cap every call's output")
     p.add_argument("--temperature", type=float)
     p.add_argument("--on-error", choices=("continue", "fail"), help="default: the recipe's")
+    p.add_argument("--cache", choices=("use", "refresh", "off", "only"),
+                   help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
 
     sub.add_parser("recipes", help="list the shipped recipes")
+
+    sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
+    sessions.add_argument("--json", action="store_true")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", parser_class=_Parser)
+    rm = sessions_sub.add_parser("rm", help="remove a session")
+    rm.add_argument("id")
+
+    replay = sub.add_parser("replay", help="replay a session offline: in the app, or --headless")
+    replay.add_argument("id")
+    replay.add_argument("--speed", type=float, default=1.0, help="1 original pace (default), 10 faster, 0 instant")
+    replay.add_argument("--headless", action="store_true", help="print it as `fanout run` would")
+    replay.add_argument("--json", action="store_true", help="with --headless: the JSON document")
+
+    export = sub.add_parser("export", help="write a session as Markdown or JSON to stdout or a file")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", help="a file to write (default: stdout)")
+
+    imp = sub.add_parser("import", help="add an exported JSON session to your sessions")
+    imp.add_argument("file")
+
+    cache = sub.add_parser("cache", help="the response cache")
+    cache.add_argument("cache_command", choices=("stats", "clear"))
 
     config = sub.add_parser("config", help="the configuration file")
     config_sub = config.add_subparsers(dest="config_command", parser_class=_Parser)
@@ -63,71 +92,32 @@ def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def _check_numbers(args: argparse.Namespace) -> None:
-    if getattr(args, "concurrency", None) is not None and args.concurrency < 1:
-        raise UserError(f"--concurrency must be at least 1, not {args.concurrency}")
-    if getattr(args, "max_tokens", None) is not None and args.max_tokens < 1:
-        raise UserError(f"--max-tokens must be at least 1, not {args.max_tokens}")
-    if getattr(args, "temperature", None) is not None and not 0 <= args.temperature <= 2:
-        raise UserError(f"--temperature must be between 0 and 2, not {args.temperature}")
+def run_options(args: argparse.Namespace) -> "RunOptions":
+    from .launch import RunOptions
 
-
-def prepare(args: argparse.Namespace):
-    """Everything a run needs, validated before anything starts: recipe, inputs, config, providers and keys."""
-    from . import config as config_mod
-    from .strategies import recipe as recipes
-    from .strategies.engine import RunSpec
-    from .targets import Overrides, Targets
-
-    _check_numbers(args)
-    recipe = recipes.load(args.recipe)
-    values = recipe.with_inputs(parse_sets(args.set))
-    strategy = args.strategy or recipe.strategy
-    cfg = config_mod.load()
-    targets = Targets(
-        cfg,
-        Overrides(
-            provider=args.provider,
-            model=args.model,
-            base_url=args.base_url,
-            concurrency=args.concurrency,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-        ),
-    )
-    for branch in recipe.branches:  # a missing key or unknown provider is reported now, not mid-run
-        targets.resolve(branch.settings)
-    provider, model = targets.label(recipe.aggregate.settings)
-    spec = RunSpec(
-        recipe=recipe,
-        values=values,
-        strategy=strategy,
-        resolve=targets.resolve,
-        provider_label=provider,
-        model_label=model,
+    return RunOptions(
+        recipe=args.recipe,
+        strategy=args.strategy,
+        provider=args.provider,
+        model=args.model,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        inputs=parse_sets(args.set),
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
         on_error=args.on_error,
+        cache=getattr(args, "cache", None),
     )
-    return spec, targets
 
 
-async def _consume(engine, handlers: Sequence[Callable]) -> None:
-    """Feeds every event to every front end. The first ctrl+c cancels the run, which still ends with its events."""
+def cancel_on_signals(engine) -> None:
+    """ctrl+c (or SIGTERM) cancels the run, which still ends with its events, its session and its report."""
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, engine.cancel)
-        loop.add_signal_handler(signal.SIGTERM, engine.cancel)
-    except (NotImplementedError, RuntimeError):
-        pass
-    try:
-        async for event in engine.events():
-            for handle in handlers:
-                handle(event)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):
-                pass
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, engine.cancel)
+        except (NotImplementedError, RuntimeError):
+            pass
 
 
 def status_exit(status: str) -> int:
@@ -136,17 +126,16 @@ def status_exit(status: str) -> int:
 
 async def cmd_run(args: argparse.Namespace) -> int:
     from .headless import Printer
+    from .launch import execute, prepare
     from .report import to_json, to_markdown
     from .state import RunState
-    from .strategies.engine import Engine
 
-    spec, targets = prepare(args)
+    prepared = prepare(run_options(args))
     state = RunState()
-    printer = Printer()
     try:
-        await _consume(Engine(spec), [state.apply, printer.handle])
+        await execute(prepared, [state.apply, Printer().handle], on_engine=cancel_on_signals)
     finally:
-        await targets.aclose()
+        await prepared.aclose()
     if args.json:
         sys.stdout.write(json.dumps(to_json(state), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -181,7 +170,115 @@ def cmd_config(args: argparse.Namespace) -> int:
     raise UserError("fanout config: say `init` or `path`")
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from . import sessions
+    from .report import fmt_cost, fmt_seconds
+
+    if args.sessions_command == "rm":
+        sessions.remove(args.id)
+        print(f"removed {args.id}")
+        return EXIT_OK
+    found = sessions.list_sessions()
+    if args.json:
+        print(json.dumps([s.__dict__ for s in found], indent=2))
+        return EXIT_OK
+    if not found:
+        print("no sessions yet: `fanout run` records one per run")
+        return EXIT_OK
+    print(f"{'id':<24} {'when':<16} {'recipe':<12} {'strategy':<10} {'br':>3} {'status':<10} {'wall':>9} {'tokens':>7} {'cost':>9}")
+    for s in found:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created))
+        tokens = "-" if s.tokens is None else str(s.tokens)
+        cost = "-" if s.cost is None else fmt_cost(s.cost)
+        print(f"{s.id:<24} {when:<16} {s.recipe[:12]:<12} {s.strategy:<10} {s.branches:>3} {s.status:<10} "
+              f"{fmt_seconds(s.wall):>9} {tokens:>7} {cost:>9}")
+    return EXIT_OK
+
+
+async def cmd_replay_headless(args: argparse.Namespace) -> int:
+    from . import sessions
+    from .headless import Printer
+    from .report import to_json, to_markdown
+    from .state import RunState
+
+    if args.speed < 0:
+        raise UserError(f"--speed must be 0 or more, not {args.speed}")
+    session = sessions.load(args.id)
+    state = RunState()
+    printer = Printer()
+    async for event in sessions.replay(session.events, args.speed):
+        state.apply(event)
+        printer.handle(event)
+    if args.json:
+        sys.stdout.write(json.dumps(to_json(state), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(to_markdown(state))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import sessions
+    from .report import to_markdown
+    from .state import RunState
+
+    session = sessions.load(args.id)
+    if args.format == "json":
+        text = json.dumps(sessions.export_json(session), indent=2, ensure_ascii=False) + "\n"
+    else:
+        state = RunState()
+        for event in session.events:
+            state.apply(event)
+        text = to_markdown(state)
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import sessions
+
+    header = sessions.import_file(Path(args.file))
+    print(f"imported {header.id} ({header.recipe}, {header.strategy}); replay it with: fanout replay {header.id}")
+    return EXIT_OK
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from . import config as config_mod
+    from .cache import ResponseCache
+
+    cache = ResponseCache("use", size_limit_mb=config_mod.load().cache.size_limit_mb)
+    try:
+        if args.cache_command == "clear":
+            print(f"removed {cache.clear()} cached responses")
+        else:
+            st = cache.stats()
+            print(f"{st.get('directory', '-')}: {st['entries']} responses, {st['bytes'] / 2**20:.1f} MiB "
+                  f"of {int(st.get('size_limit', 0)) / 2**20:.0f} MiB")
+    finally:
+        cache.close()
+    return EXIT_OK
+
+
+COMMANDS = {
+    "recipes": cmd_recipes,
+    "config": cmd_config,
+    "sessions": cmd_sessions,
+    "export": cmd_export,
+    "import": cmd_import,
+    "cache": cmd_cache,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything fanout writes (sessions, cache, exports, config) holds prompts and answers: user-only.
+    os.umask(0o077)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -191,10 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if command == "run":
             return asyncio.run(cmd_run(args))
-        if command == "recipes":
-            return cmd_recipes(args)
-        if command == "config":
-            return cmd_config(args)
+        if command == "replay":
+            return asyncio.run(cmd_replay_headless(args))
+        if command in COMMANDS:
+            return COMMANDS[command](args)
         raise UserError(f"unknown command {command!r}")
     except UserError as err:
         print(f"fanout: error: {err}", file=sys.stderr)

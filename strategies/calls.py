@@ -64,15 +64,41 @@ class CallResult:
         return not self.error and not self.cancelled
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A whole response as the cache keeps it: every chunk with its offset from the request, and the usage."""
+
+    chunks: tuple[tuple[float, str], ...]
+    input_tokens: int | None
+    output_tokens: int | None
+    finish_reason: str
+    model: str
+
+
+class MissInOfflineMode(Exception):
+    """`--cache only` and no stored response: the branch fails without a call."""
+
+
 class ResponseSource(Protocol):
     """Where a call's stream comes from: the provider itself, or the cache in front of it."""
 
+    async def lookup(self, target: Target, request: GenerationRequest) -> Recorded | None: ...
+
     def stream(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]: ...
+
+    def done(self, target: Target, request: GenerationRequest) -> None:
+        """The call is over, however it ended (identical requests waiting on it may go on)."""
 
 
 class DirectSource:
+    async def lookup(self, target: Target, request: GenerationRequest) -> None:
+        return None
+
     def stream(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         return target.provider.stream(request)
+
+    def done(self, target: Target, request: GenerationRequest) -> None:
+        pass
 
 
 @dataclass
@@ -106,6 +132,25 @@ class Caller:
         self.calls = 0  # provider calls actually made, attempts included
 
     async def call(
+        self,
+        call_id: str,
+        target: Target,
+        request: GenerationRequest,
+        on_token: Callable[[str], None],
+    ) -> CallResult:
+        limits = target.limits
+        try:
+            recorded = await self.source.lookup(target, request)
+        except MissInOfflineMode as err:
+            return CallResult("", BranchMetrics(), error=str(err))
+        if recorded is not None:
+            return self._replay(call_id, target, request, recorded, on_token)
+        try:
+            return await self._call(call_id, target, request, on_token)
+        finally:
+            self.source.done(target, request)
+
+    async def _call(
         self,
         call_id: str,
         target: Target,
@@ -173,6 +218,33 @@ class Caller:
             model=model,
         )
         return CallResult("".join(attempt.text), metrics, finish_reason=end.finish_reason)
+
+    def _replay(
+        self,
+        call_id: str,
+        target: Target,
+        request: GenerationRequest,
+        recorded: Recorded,
+        on_token: Callable[[str], None],
+    ) -> CallResult:
+        """A cache hit: no slot, no call, no cost. Its tokens were not spent again: they count as saved, not used."""
+        self.emit(BranchStarted(self.clock(), call_id, 1, cached=True))
+        for _, text in recorded.chunks:
+            on_token(text)
+        estimated = recorded.input_tokens is None or recorded.output_tokens is None
+        input_tokens = recorded.input_tokens if recorded.input_tokens is not None else estimate_tokens(
+            "".join(m.content for m in request.messages)
+        )
+        output_tokens = recorded.output_tokens if recorded.output_tokens is not None else len(recorded.chunks)
+        metrics = BranchMetrics(
+            ttft=0.0,
+            latency=0.0,
+            tokens_estimated=estimated,
+            cached=True,
+            saved_tokens=input_tokens + output_tokens,
+            model=recorded.model or request.model,
+        )
+        return CallResult("".join(t for _, t in recorded.chunks), metrics, finish_reason=recorded.finish_reason)
 
     async def _consume(
         self,

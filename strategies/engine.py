@@ -62,9 +62,13 @@ class RunSpec:
     provider_label: str = ""
     model_label: str = ""
     on_error: str | None = None
-    session_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    session_id: str = field(default_factory=lambda: RunSpec.new_id())
     source: ResponseSource | None = None
     seed: int | None = None  # for the backoff jitter; tests fix it
+
+    @staticmethod
+    def new_id() -> str:
+        return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 class Engine:
