@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import AsyncIterator
 
 import anthropic
+import httpx2
 
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from .errors import connection_error, timeout_error
+from .errors import connection_error, incomplete_error, malformed_error, timeout_error
 
 
 class AnthropicProvider:
@@ -51,6 +53,7 @@ class AnthropicProvider:
             kwargs["extra_body"] = extra
         input_tokens = output_tokens = None
         finish, model = "", ""
+        got_text = False
         try:
             stream = await self._client.messages.create(**kwargs)
             try:
@@ -60,6 +63,7 @@ class AnthropicProvider:
                         input_tokens = event.message.usage.input_tokens
                     elif event.type == "content_block_delta":
                         if getattr(event.delta, "type", "") == "text_delta" and event.delta.text:
+                            got_text = True
                             yield TextDelta(event.delta.text)
                     elif event.type == "message_delta":
                         finish = event.delta.stop_reason or finish
@@ -74,7 +78,16 @@ class AnthropicProvider:
             raise connection_error(self.base_url, err) from None
         except anthropic.APIError as err:  # an `error` event inside a 200 stream, e.g. overloaded_error
             raise ProviderError(f"stream error: {err.message}", retryable=True, kind="stream") from None
-        yield StreamEnd(input_tokens, output_tokens, finish or "", model)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise malformed_error(err) from None
+        # This SDK does not wrap transport failures that happen mid-stream.
+        except httpx2.TimeoutException:
+            raise timeout_error(self.base_url) from None
+        except httpx2.TransportError as err:
+            raise connection_error(self.base_url, err) from None
+        if not finish:
+            raise incomplete_error(self.base_url, got_text)
+        yield StreamEnd(input_tokens, output_tokens, finish, model)
 
     async def aclose(self) -> None:
         await self._client.close()

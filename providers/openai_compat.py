@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import AsyncIterator
 
+import httpx2
 import openai
 
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from .errors import connection_error, timeout_error
+from .errors import connection_error, incomplete_error, malformed_error, timeout_error
 
 
 class OpenAIProvider:
@@ -47,6 +49,7 @@ class OpenAIProvider:
         try:
             stream = await self._client.chat.completions.create(**kwargs)
             finish, model, usage = "", "", None
+            got_text = False
             try:
                 async for chunk in stream:
                     model = chunk.model or model
@@ -55,6 +58,7 @@ class OpenAIProvider:
                     for choice in chunk.choices:
                         content = choice.delta.content if choice.delta else None
                         if content:
+                            got_text = True
                             yield TextDelta(content)
                         if choice.finish_reason:
                             finish = choice.finish_reason
@@ -69,6 +73,12 @@ class OpenAIProvider:
             raise connection_error(self.base_url, err) from None
         except openai.APIError as err:  # e.g. an error event inside a 200 stream
             raise ProviderError(f"stream error: {err.message}", retryable=True, kind="stream") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:  # the SDK lets a malformed SSE line through raw
+            raise malformed_error(err) from None
+        except httpx2.TransportError as err:
+            raise connection_error(self.base_url, err) from None
+        if not finish:
+            raise incomplete_error(self.base_url, got_text)
         yield StreamEnd(
             input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None,
