@@ -58,8 +58,9 @@ class Prepared:
 def prepare(options: RunOptions) -> Prepared:
     """Everything a run needs, checked before anything starts: recipe, inputs, config, providers and keys."""
     options.check()
-    recipe = recipes.load(options.recipe)
-    values = recipe.with_inputs(options.inputs)
+    declared = recipes.load(options.recipe)
+    values = declared.with_inputs(options.inputs)
+    recipe = recipes.expand(declared, values)  # voters and batch items: a bad items file is reported now
     cfg = config_mod.load()
     targets = Targets(
         cfg,

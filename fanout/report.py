@@ -35,6 +35,10 @@ def to_json(state: RunState) -> dict[str, Any]:
                 "text": strip_controls(b.text),
                 "cached": b.cached,
                 "error": b.error,
+                "group": b.info.group,
+                **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
+                **({"json": b.result["json"]} if "json" in b.result else {}),
+                **({"flagged": b.result["flagged"]} if "flagged" in b.result else {}),
                 "metrics": dataclasses.asdict(b.metrics) if b.metrics else None,
             }
         )
@@ -106,8 +110,14 @@ def to_markdown(state: RunState) -> str:
     a = state.aggregate
     parts.append(f"## Result ({a.method})")
     parts.append(strip_controls(a.text).strip() or f"_{a.error or 'no result'}_")
-    if a.result:
-        parts.append("```\n" + "\n".join(f"{k}: {v}" for k, v in a.result.items()) + "\n```")
+    items = a.result.get("items")
+    if items and a.method != "concat":
+        rows = ["| item | answer |", "|---|---|"]
+        rows += [f"| {strip_controls(v['item'])[:80]} | {v['answer'] if v['answer'] is not None else '_' + (v['error'] or 'unreadable') + '_'} |"
+                 for v in items.values()]
+        counts = a.result.get("counts") or {}
+        parts.append("### Per item\n\n" + "\n".join(rows)
+                     + ("\n\n" + " · ".join(f"{k}: {n}" for k, n in counts.items()) if counts else ""))
     parts.append("## Metrics")
     parts.append(metrics_table(state))
     parts.append(run_summary(state))

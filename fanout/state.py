@@ -61,6 +61,7 @@ class BranchState:
     ended: float | None = None
     segments: list[Segment] = field(default_factory=list)
     tokens_seen: int = 0
+    result: dict[str, Any] = field(default_factory=dict)  # what the text says: {"answer": ...}, {"json": ...}
 
     @property
     def text(self) -> str:
@@ -169,6 +170,7 @@ class RunState:
         elif isinstance(event, BranchDone):
             b.status = DONE
             b.final_text = event.text
+            b.result = dict(event.result)
             b.metrics = event.metrics
             b.cached = b.cached or event.metrics.cached
             b.ended = event.t

@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Callable
 
 from .aggregate import aggregate
@@ -25,6 +25,7 @@ from .events import (
     BranchInfo,
     BranchMetrics,
     BranchQueued,
+    BranchRetrying,
     BranchToken,
     BranchDone,
     Event,
@@ -32,8 +33,9 @@ from .events import (
     RunStarted,
 )
 from .metrics import run_metrics
-from .prompting import Fence, Prior, branch_messages
-from .recipe import AGGREGATE_ID, Branch, CallSettings, Recipe
+from .answers import read_answer
+from .prompting import Fence, Prior, branch_messages, repair_messages
+from .recipe import AGGREGATE_ID, Branch, CallSettings, Recipe, expand
 
 TargetResolver = Callable[[CallSettings], Target]
 
@@ -74,7 +76,7 @@ class RunSpec:
 class Engine:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
-        self.recipe = spec.recipe
+        self.recipe = expand(spec.recipe, spec.values)
         self.strategy = spec.strategy
         self.on_error = spec.on_error or spec.recipe.on_error
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -82,6 +84,7 @@ class Engine:
         self._cancelled = False
         self._failfast = False
         self._active: set[str] = set()  # branches past their dependencies
+        self._answers: dict[str, dict] = {}  # what each branch's text says (label, JSON), for the aggregate
         self._t0 = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
@@ -145,7 +148,8 @@ class Engine:
                 spec.model_label,
                 dict(spec.values),
                 tuple(
-                    BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model)
+                    BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model,
+                               b.group)
                     for b in recipe.branches
                 ),
                 recipe.aggregate.kind,
@@ -222,26 +226,60 @@ class Engine:
         self.emit(BranchQueued(self.clock(), branch.id))
         priors = [self._prior(d, results) for d in self.sees[branch.id]]
         messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors, fence)
-        result = await caller.call(
-            branch.id,
-            target,
-            target.request(messages),
-            lambda text: self.emit(BranchToken(self.clock(), branch.id, text)),
-        )
+        on_token = lambda text: self.emit(BranchToken(self.clock(), branch.id, text))  # noqa: E731
+        result = await caller.call(branch.id, target, target.request(messages, branch.sample), on_token)
+        answer: dict = {}
+        if result.ok and (branch.labels or branch.json_field or branch.schema):
+            answer = read_answer(result.text, branch.labels, branch.json_field, branch.schema)
+            if "json_error" in answer:
+                result, answer = await self._repair(branch, target, messages, result, answer, caller, on_token)
+        self._answers[branch.id] = answer
         if result.ok:
-            self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason))
+            self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason, answer))
         else:
             self.emit(BranchFailed(self.clock(), branch.id, result.error, result.metrics))
             if self.on_error == "fail":
                 self._fail_fast(branch.id)
         return result
 
+    async def _repair(self, branch, target, messages, first: CallResult, answer: dict, caller, on_token):
+        """Invalid JSON from a schema branch: ask once more, showing it its answer and the error; if the second
+        answer is no better, the branch is done but flagged, never silently taken as data."""
+        error = answer["json_error"]
+        self.emit(BranchRetrying(self.clock(), branch.id, 1, 0.0, f"the answer was not valid JSON ({error}): "
+                                 "asking once more", restart=True))
+        request = target.request(repair_messages(messages, first.text, error, branch), branch.sample)
+        second = await caller.call(branch.id, target, request, on_token)
+        if not second.ok:
+            return second, {}
+        m1, m2 = first.metrics, second.metrics
+        metrics = replace(
+            m2,
+            ttft=m1.ttft,
+            latency=m1.latency + m2.latency,
+            input_tokens=m1.input_tokens + m2.input_tokens,
+            output_tokens=m1.output_tokens + m2.output_tokens,
+            retries=m1.retries + m2.retries + 1,
+            cost=m1.cost + m2.cost,
+        )
+        answer = read_answer(second.text, branch.labels, branch.json_field, branch.schema)
+        answer["repaired"] = True
+        if "json_error" in answer:
+            answer["flagged"] = f"invalid JSON after one repair: {answer['json_error']}"
+        return CallResult(second.text, metrics, second.finish_reason), answer
+
     def _prior(self, branch_id: str, results: dict[str, CallResult]) -> Prior:
         branch = self.recipe.branch(branch_id)
         result = results.get(branch_id)
         if result is None:
             return Prior(branch.id, branch.title, "", error="did not run")
-        return Prior(branch.id, branch.title, result.text if result.ok else "", "" if result.ok else result.error)
+        return Prior(
+            branch.id,
+            branch.title,
+            result.text if result.ok else "",
+            "" if result.ok else result.error,
+            self._answers.get(branch_id, {}),
+        )
 
     def _fail_fast(self, failed_id: str) -> None:
         """on_error = "fail": one failed branch stops the run. Branches under way are cancelled; those still waiting

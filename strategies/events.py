@@ -105,6 +105,8 @@ class BranchDone(Event):
     text: str
     metrics: BranchMetrics = field(default_factory=BranchMetrics)
     finish_reason: str = ""
+    # What the text says, when the branch has an answer form: {"answer": ...}, {"json": ...}, {"json_error": ...}
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ and write instructions of its own.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fanout.providers.base import Message
 
@@ -23,6 +23,7 @@ class Prior:
     title: str
     text: str
     error: str = ""  # non-empty: the branch failed and has no usable text
+    data: dict = field(default_factory=dict)  # what its text says: {"answer": ...}, {"json": ...}
 
 
 class Fence:
@@ -81,17 +82,40 @@ def branch_messages(
     if failed:
         names = ", ".join(f"{p.title} ({p.id})" for p in failed)
         context = (context + "\n\n" if context else "") + f"These earlier steps failed and gave nothing: {names}."
-    local = {**values, "id": branch.id, "title": branch.title, "context": context}
+    labels = ", ".join(branch.labels)
+    local = {**values, "id": branch.id, "title": branch.title, "context": context, "labels": labels,
+             "schema": branch.schema, "item": branch.item or ""}
     text = render(branch.prompt, local)
     if context and "{context}" not in branch.prompt:
         text = f"{text}\n\n{context}"
-    return _with_system(recipe, values, text)
+    return _with_system(recipe, values, text + answer_format(branch))
+
+
+def answer_format(branch: Branch) -> str:
+    """The answer's expected form, said once at the end unless the prompt already says it."""
+    if branch.schema and "{schema}" not in branch.prompt:
+        return f"\n\nAnswer with only a JSON object matching this schema:\n{branch.schema}"
+    if branch.json_field:
+        allowed = f" (one of: {', '.join(branch.labels)})" if branch.labels else ""
+        return f'\n\nAnswer with a JSON object whose "{branch.json_field}" field holds your answer{allowed}.'
+    if branch.labels and "{labels}" not in branch.prompt:
+        return f"\n\nAnswer with exactly one of: {', '.join(branch.labels)}. Then one sentence of justification."
+    return ""
+
+
+def repair_messages(messages: tuple[Message, ...], answer: str, error: str, branch: Branch) -> tuple[Message, ...]:
+    return messages + (
+        Message("assistant", answer),
+        Message("user", f"That answer was not valid JSON ({error}). Reply again with only the JSON object, "
+                        f"nothing before or after it, matching this schema:\n{branch.schema}"),
+    )
 
 
 def _with_system(recipe: Recipe, values: dict[str, str], user: str) -> tuple[Message, ...]:
     messages = []
     if recipe.system:
-        messages.append(Message("system", render(recipe.system, {**values, "id": "", "title": "", "context": ""})))
+        blank = {"id": "", "title": "", "context": "", "labels": "", "schema": ""}
+        messages.append(Message("system", render(recipe.system, {**values, **blank})))
     messages.append(Message("user", user))
     return tuple(messages)
 
@@ -106,17 +130,25 @@ _HOW = {
 
 
 def aggregate_messages(
-    recipe: Recipe, values: dict[str, str], strategy: str, priors: list[Prior], fence: Fence
+    recipe: Recipe, values: dict[str, str], strategy: str, priors: list[Prior], fence: Fence, *, judge: bool = False
 ) -> tuple[Message, ...]:
     """Instructions first, then every report fenced. Failed branches are named so nothing is silently dropped."""
-    instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": ""})
+    instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": "",
+                                                    "labels": "", "schema": ""})
     usable = [p for p in priors if not p.error]
     failed = [p for p in priors if p.error]
-    parts = [
-        instructions.strip(),
-        _HOW.get(strategy, _HOW["hybrid"])
-        + " Flag every contradiction between reports explicitly instead of smoothing it over.",
-    ]
+    if judge:
+        parts = [
+            instructions.strip(),
+            f"There are {len(usable)} candidates, numbered in their titles. Reply first with one line "
+            "`Winner: <number>`, then one paragraph saying why it is the best.",
+        ]
+    else:
+        parts = [
+            instructions.strip(),
+            _HOW.get(strategy, _HOW["hybrid"])
+            + " Flag every contradiction between reports explicitly instead of smoothing it over.",
+        ]
     if failed:
         parts.append(
             "These branches failed and produced no report; say so in your answer: "
