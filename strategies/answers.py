@@ -7,6 +7,8 @@ import re
 from typing import Any, Sequence
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+# What a reviewer writes when it found nothing: not a finding.
+_NOTHING = frozenset({"none", "no issues", "no problems", "nothing", "n a", "no issues found", "no problems found"})
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$")
 
 
@@ -71,7 +73,11 @@ def extract_field(text: str, field: str, labels: Sequence[str] = ()) -> str | No
 
 def extract_findings(text: str) -> list[str]:
     """Findings as a model lists them: a JSON list (of strings, or of objects with a text-ish field), else
-    bullet or numbered lines, else non-empty lines."""
+    bullet or numbered lines, else non-empty lines; "none" and its kin are no finding."""
+    return [f for f in _findings(text) if normalise(f) not in _NOTHING]
+
+
+def _findings(text: str) -> list[str]:
     try:
         data = find_json(text)
         if isinstance(data, dict):

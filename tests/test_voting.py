@@ -120,4 +120,5 @@ def test_json_extraction():
 def test_findings_extraction():
     assert extract_findings("Findings:\n- one issue\n* two issue\n3) three issue") == ["one issue", "two issue", "three issue"]
     assert extract_findings('["a", "b"]') == ["a", "b"]
+    assert extract_findings("- None.") == [] and extract_findings("- no issues found\n- real one") == ["real one"]
     assert extract_findings('{"issues": [{"issue": "x"}, {"text": "y"}]}') == ["x", "y"]
