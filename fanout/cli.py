@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
 
+    bench = sub.add_parser("bench", help="run a recipe under all three strategies, cache off, and compare")
+    _run_flags(bench)
+    bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
+    bench.add_argument("--json", action="store_true")
+
     sub.add_parser("recipes", help="list the shipped recipes")
 
     sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
@@ -266,6 +271,28 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench, render, to_json
+
+    if args.repeat < 1:
+        raise UserError(f"--repeat must be at least 1, not {args.repeat}")
+    if args.strategy:
+        raise UserError("fanout bench runs every strategy; drop --strategy")
+
+    def progress(n, strategy, state):
+        m = state.metrics
+        wall = f"{m.wall:.2f} s" if m else "-"
+        print(f"round {n}: {strategy:<10} {state.status:<9} {wall}", file=sys.stderr)
+
+    options = run_options(args)
+    rounds = await bench(options, args.repeat, progress)
+    if args.json:
+        print(json.dumps(to_json(rounds, options), indent=2))
+    else:
+        print(render(rounds))
+    return EXIT_OK
+
+
 COMMANDS = {
     "recipes": cmd_recipes,
     "config": cmd_config,
@@ -288,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if command == "run":
             return asyncio.run(cmd_run(args))
+        if command == "bench":
+            return asyncio.run(cmd_bench(args))
         if command == "replay":
             return asyncio.run(cmd_replay_headless(args))
         if command in COMMANDS:

@@ -72,7 +72,7 @@ def table(rows: Sequence[Row]) -> str:
     for r in rows:
         tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
         lines.append(
-            f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} ${r.cost:>8.4f} "
+            f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {'$' + format(r.cost, '.4f'):>9} "
             f"{r.output_length:>7} {v.speedup[r.strategy]:>8.2f}× {v.token_multiplier[r.strategy]:>7.2f}×"
         )
     fastest = next(r for r in rows if r.strategy == v.fastest)

@@ -101,6 +101,7 @@ async def execute(
     on_engine: Callable[[Engine], None] | None = None,
 ) -> Engine:
     """Runs it, feeding every event to the recorder first (so nothing is lost) and then to each front end."""
+    await prepared.targets.warm()
     engine = Engine(prepared.spec)
     if on_engine is not None:
         on_engine(engine)

@@ -88,6 +88,13 @@ class Targets:
             max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
         )
 
+    async def warm(self) -> None:
+        """Providers with a start-up cost (the embedded model) pay it before the run's clock starts."""
+        for provider, _, _ in self._built.values():
+            warm = getattr(provider, "warm", None)
+            if warm is not None:
+                await warm()
+
     async def aclose(self) -> None:
         for provider, _, _ in self._built.values():
             await provider.aclose()

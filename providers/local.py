@@ -85,6 +85,13 @@ class LocalProvider:
                     return llm
         return await self._pool.get()
 
+    async def warm(self) -> None:
+        """Loads every pooled model now, so that no branch's latency includes loading it."""
+        held = [await self._acquire() for _ in range(self.concurrency)]
+        assert self._pool is not None
+        for llm in held:
+            self._pool.put_nowait(llm)
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         llm = await self._acquire()
         loop = asyncio.get_running_loop()
