@@ -214,6 +214,7 @@ async def cmd_replay_headless(args: argparse.Namespace) -> int:
     async for event in sessions.replay(session.events, args.speed):
         state.apply(event)
         printer.handle(event)
+    state.end()
     if args.json:
         sys.stdout.write(json.dumps(to_json(state), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -233,6 +234,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         state = RunState()
         for event in session.events:
             state.apply(event)
+        state.end()
         text = to_markdown(state)
     if args.output:
         from pathlib import Path

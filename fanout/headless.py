@@ -11,6 +11,7 @@ import time
 from typing import TextIO
 
 from .report import fmt_seconds
+from .sanitize import strip_controls
 from .state import DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
 from .strategies.events import (
     AggregateDone,
@@ -60,7 +61,7 @@ class Printer:
             return
         line = self._line(event, branch)
         if line:
-            self.out.write(f"[{event.t:7.2f}s] {line}\n")
+            self.out.write(f"[{event.t:7.2f}s] {strip_controls(line)}\n")
             self.out.flush()
 
     def _line(self, event: Event, b: BranchState | None) -> str | None:
@@ -93,7 +94,7 @@ class Printer:
         lines.append(f" {_MARK.get(agg.status, ' ')} {'aggregate':<{width}}  {agg.method} · {agg.status}")
         if self._drawn:
             self.out.write(f"\x1b[{self._drawn}F")  # back to the block's first line
-        self.out.write("".join(f"\x1b[2K{line}\n" for line in lines))
+        self.out.write("".join(f"\x1b[2K{strip_controls(line)}\n" for line in lines))
         self.out.flush()
         self._drawn = len(lines)
         self._last_draw = time.monotonic()

@@ -105,7 +105,7 @@ async def execute(
     engine = Engine(prepared.spec)
     if on_engine is not None:
         on_engine(engine)
-    recorder = Recorder(new_header(prepared.spec)) if record else None
+    recorder = Recorder(new_header(prepared.spec), secrets=prepared.targets.secrets()) if record else None
     sinks = ([recorder] if recorder else []) + list(handlers)
     try:
         async for event in engine.events():

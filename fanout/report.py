@@ -34,7 +34,7 @@ def to_json(state: RunState) -> dict[str, Any]:
                 "status": b.status,
                 "text": strip_controls(b.text),
                 "cached": b.cached,
-                "error": b.error,
+                "error": strip_controls(b.error),
                 "group": b.info.group,
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
@@ -106,7 +106,7 @@ def to_markdown(state: RunState) -> str:
         parts.append(f"> {strip_controls(state.done.error)}")
     failed = [b for b in state.branch_list() if b.status in ("failed", "cancelled")]
     if failed:
-        parts.append("**Failed branches:** " + "; ".join(f"{b.title} (`{b.id}`): {b.error}" for b in failed))
+        parts.append("**Failed branches:** " + "; ".join(f"{b.title} (`{b.id}`): {strip_controls(b.error)}" for b in failed))
     a = state.aggregate
     parts.append(f"## Result ({a.method})")
     parts.append(strip_controls(a.text).strip() or f"_{a.error or 'no result'}_")

@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from .errors import UserError
 from .paths import private_dir, sessions_dir
+from .sanitize import redact
 from .strategies.events import Event, RunDone, RunStarted, from_dict
 
 FORMAT = 1
@@ -63,14 +64,18 @@ def session_path(session_id: str, folder: Path | None = None) -> Path:
 class Recorder:
     """Writes a session as its events arrive. Call it with each event; `close()` when the run is over."""
 
-    def __init__(self, header: Header, folder: Path | None = None) -> None:
+    def __init__(self, header: Header, folder: Path | None = None, secrets: Iterable[str] = ()) -> None:
+        self._secrets = [s for s in secrets if s and len(s) >= 8]
         folder = private_dir(folder or sessions_dir())
         self.path = session_path(header.id, folder)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
         self._write(header.to_dict())
 
     def _write(self, data: dict[str, Any]) -> None:
-        os.write(self._fd, (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if self._secrets:  # the last line of defence: no key value ever reaches the disk
+            line = redact(line, self._secrets, shapes=False)
+        os.write(self._fd, (line + "\n").encode())
 
     def __call__(self, event: Event) -> None:
         if self._fd >= 0:

@@ -107,12 +107,19 @@ class RunState:
     aggregate: AggregateState = field(default_factory=AggregateState)
     done: RunDone | None = None
     now: float = 0.0  # the time of the latest event
+    ended: bool = False  # the stream is over (a replayed session may end without a RunDone)
 
     @property
     def status(self) -> str:
         if self.done is not None:
             return self.done.status
+        if self.ended:
+            return "incomplete"
         return "running" if self.started is not None else "pending"
+
+    def end(self) -> None:
+        """No more events will come: a run without its RunDone was cut short (killed), and says so."""
+        self.ended = True
 
     @property
     def metrics(self) -> RunMetrics | None:

@@ -6,6 +6,7 @@ names one; without them, a branch may name its own provider and model.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from .config import Config, ProviderConfig
@@ -87,6 +88,11 @@ class Targets:
             temperature=o.temperature if o.temperature is not None else settings.temperature,
             max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
         )
+
+    def secrets(self) -> list[str]:
+        """Every API key value this run could know: what must never be written anywhere."""
+        names = {pc.api_key_env for pc in self.config.providers.values() if pc.api_key_env}
+        return sorted({os.environ[n] for n in names if os.environ.get(n)})
 
     async def warm(self) -> None:
         """Providers with a start-up cost (the embedded model) pay it before the run's clock starts."""

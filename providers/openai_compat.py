@@ -8,6 +8,8 @@ from typing import AsyncIterator
 import httpx2
 import openai
 
+from fanout.sanitize import redact
+
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
 from .errors import connection_error, incomplete_error, malformed_error, timeout_error
 
@@ -29,12 +31,22 @@ class OpenAIProvider:
         self.model = model
         self.base_url = base_url
         self.concurrency = concurrency
+        self._key = api_key
         # Ours is the only retry loop: SDK retries would multiply with it and hide throttling from the metrics.
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url or None, max_retries=0, timeout=timeout
         )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        try:
+            async for item in self._stream(request):
+                yield item
+        except ProviderError as err:
+            # A provider may quote the key back (a 401 echoing it): it never reaches events, sessions or logs.
+            err.message = redact(err.message, [self._key])
+            raise
+
+    async def _stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         kwargs: dict = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from .answers import extract_findings, normalise
 from .calls import Caller
 from .events import AggregateDone, AggregateStarted, AggregateToken, BranchMetrics, Event
-from .prompting import Fence, Prior, aggregate_messages
+from .prompting import Prior, aggregate_messages
 from .recipe import AGGREGATE_ID, Recipe
 from .voting import CONFIDENT, NEEDS_REVIEW, NO_CONSENSUS, Ballot, union, vote
 
@@ -225,7 +225,6 @@ async def aggregate(
     values: dict[str, str],
     strategy: str,
     priors: list[Prior],
-    fence: Fence,
     caller: Caller,
     resolve: Callable,
     emit: Callable[[Event], None],
@@ -258,7 +257,7 @@ async def aggregate(
     if method == "judge":
         unit_priors = [Prior(u.id, f"Candidate {i + 1}: {u.title}", u.body()) for i, u in enumerate(candidates)]
     target = resolve(agg.settings)
-    messages = aggregate_messages(recipe, values, strategy, unit_priors, fence, judge=method == "judge")
+    messages = aggregate_messages(recipe, values, strategy, unit_priors, judge=method == "judge")
     result = await caller.call(
         AGGREGATE_ID, target, target.request(messages), lambda text: emit(AggregateToken(clock(), text))
     )

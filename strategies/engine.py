@@ -34,7 +34,7 @@ from .events import (
 )
 from .metrics import run_metrics
 from .answers import read_answer
-from .prompting import Fence, Prior, branch_messages, repair_messages
+from .prompting import Prior, branch_messages, repair_messages
 from .recipe import AGGREGATE_ID, Branch, CallSettings, Recipe, expand
 
 TargetResolver = Callable[[CallSettings], Target]
@@ -130,7 +130,6 @@ class Engine:
         spec, recipe = self.spec, self.recipe
         rng = random.Random(spec.seed)
         caller = Caller(self.emit, self.clock, source=spec.source, rng=rng)
-        fence = Fence(None if spec.seed is None else f"{spec.seed:012x}")
         try:
             targets = {b.id: spec.resolve(b.settings) for b in recipe.branches}
         except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
@@ -161,7 +160,7 @@ class Engine:
 
         async def run_branch(branch: Branch) -> None:
             try:
-                result = await self._branch(branch, targets[branch.id], results, finished, caller, fence)
+                result = await self._branch(branch, targets[branch.id], results, finished, caller)
             except asyncio.CancelledError:
                 result = CallResult("", BranchMetrics(), error="cancelled", cancelled=True)
                 self.emit(BranchFailed(self.clock(), branch.id, "cancelled", cancelled=True))
@@ -182,7 +181,7 @@ class Engine:
         else:
             priors = [self._prior(b.id, results) for b in recipe.branches]
             task = asyncio.create_task(
-                aggregate(recipe, spec.values, self.strategy, priors, fence, caller, spec.resolve, self.emit,
+                aggregate(recipe, spec.values, self.strategy, priors, caller, spec.resolve, self.emit,
                           self.clock)
             )
             self._tasks[AGGREGATE_ID] = task
@@ -214,7 +213,6 @@ class Engine:
         results: dict[str, CallResult],
         finished: dict[str, asyncio.Event],
         caller: Caller,
-        fence: Fence,
     ) -> CallResult:
         for dep in self.waits[branch.id]:
             await finished[dep].wait()
@@ -225,7 +223,7 @@ class Engine:
         self._active.add(branch.id)
         self.emit(BranchQueued(self.clock(), branch.id))
         priors = [self._prior(d, results) for d in self.sees[branch.id]]
-        messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors, fence)
+        messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors)
         on_token = lambda text: self.emit(BranchToken(self.clock(), branch.id, text))  # noqa: E731
         result = await caller.call(branch.id, target, target.request(messages, branch.sample), on_token)
         answer: dict = {}

@@ -1,13 +1,14 @@
 """The text each call is sent: a branch's prompt with what it may see of earlier branches, and the aggregator's.
 
-Earlier outputs are model text and so untrusted: they go inside markers that carry a per-run random nonce,
-after the instructions, and any copy of a marker inside the text is removed, so no branch can close its block
-and write instructions of its own.
+Earlier outputs are model text and so untrusted: they go after the instructions, inside markers that carry a
+nonce, and any copy of the nonce inside the text is removed, so no branch can close its block and write
+instructions of its own. The nonce is a hash of the very texts it fences: no model can write text that contains
+the hash of itself, and the same texts give the same prompt on every run, so the response cache still hits.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from dataclasses import dataclass, field
 
 from fanout.providers.base import Message
@@ -27,8 +28,15 @@ class Prior:
 
 
 class Fence:
-    def __init__(self, nonce: str | None = None) -> None:
-        self.nonce = nonce or secrets.token_hex(6)
+    def __init__(self, nonce: str) -> None:
+        self.nonce = nonce
+
+    @classmethod
+    def around(cls, priors: list[Prior]) -> "Fence":
+        digest = hashlib.sha256()
+        for p in priors:
+            digest.update(p.id.encode() + b"\0" + p.title.encode() + b"\0" + p.text.encode() + b"\0")
+        return cls(digest.hexdigest()[:16])
 
     def open(self, prior: Prior) -> str:
         return f"<<<report {self.nonce} id={prior.id} title={_one_line(prior.title)}>>>"
@@ -62,9 +70,9 @@ def branch_messages(
     values: dict[str, str],
     strategy: str,
     priors: list[Prior],
-    fence: Fence,
 ) -> tuple[Message, ...]:
     """A branch's messages. Sequential steps see every earlier step; hybrid steps see their own dependencies."""
+    fence = Fence.around(priors)
     context = ""
     usable = [p for p in priors if not p.error]
     failed = [p for p in priors if p.error]
@@ -130,9 +138,10 @@ _HOW = {
 
 
 def aggregate_messages(
-    recipe: Recipe, values: dict[str, str], strategy: str, priors: list[Prior], fence: Fence, *, judge: bool = False
+    recipe: Recipe, values: dict[str, str], strategy: str, priors: list[Prior], *, judge: bool = False
 ) -> tuple[Message, ...]:
     """Instructions first, then every report fenced. Failed branches are named so nothing is silently dropped."""
+    fence = Fence.around(priors)
     instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": "",
                                                     "labels": "", "schema": ""})
     usable = [p for p in priors if not p.error]
