@@ -196,3 +196,22 @@ async def test_synthesize_aggregate_over_http(loopback):
     assert state.status == "ok" and state.aggregate.text
     agg = loopback.requests[-1]
     assert agg.prompt.startswith("Combine") and "b2" in agg.prompt
+
+
+async def test_load_300_branches_at_concurrency_50_all_complete():
+    async with LoopbackServer(latency=0.02, tokens=8) as server:
+        state, _, _ = await run(make_provider("openai", server.base_url), recipe(300), concurrency=50)
+        assert state.status == "ok" and len(server.requests) == 300
+        assert server.max_in_flight == 50
+        assert all(b.text == default_text(f"Branch {b.id} about faults", "m", 8) for b in state.branches.values())
+        assert state.metrics.wall < state.metrics.branch_sum / 10  # really concurrent, not serialised
+
+
+async def test_429_storm_completes_and_counts_every_throttle(loopback):
+    loopback.add_fault(Fault(status=429, retry_after_ms=50), times=12)
+    state, events, limiter = await run(make_provider("openai", loopback.base_url), recipe(6), concurrency=6,
+                                       max_retries=10)
+    throttled = [e for e in events if isinstance(e, ev.BranchRetrying)]
+    assert state.status == "ok" and len(throttled) == 12 == state.metrics.throttles
+    assert all(e.delay >= 0.05 for e in throttled)
+    assert limiter.limit < 6
