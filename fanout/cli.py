@@ -137,9 +137,12 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
     prepared = prepare(run_options(args))
     state = RunState()
+    printer = Printer()
+    refresher = asyncio.create_task(printer.keep_fresh())
     try:
-        await execute(prepared, [state.apply, Printer().handle], on_engine=cancel_on_signals)
+        await execute(prepared, [state.apply, printer.handle], on_engine=cancel_on_signals)
     finally:
+        refresher.cancel()
         await prepared.aclose()
     if args.json:
         sys.stdout.write(json.dumps(to_json(state), indent=2, ensure_ascii=False) + "\n")

@@ -6,6 +6,7 @@ it is plain lines, one per change of state, so logs and pipes stay readable.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import TextIO
@@ -63,6 +64,18 @@ class Printer:
         if line:
             self.out.write(f"[{event.t:7.2f}s] {strip_controls(line)}\n")
             self.out.flush()
+
+    async def keep_fresh(self, every: float = 0.5) -> None:
+        """On a terminal, redraws between events too, so a backoff countdown keeps counting."""
+        if not self.live:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            await asyncio.sleep(every)
+            if self.state.done is None and self.state.started is not None:
+                self.state.now = max(self.state.now, loop.time() - start)
+                self._draw()
 
     def _line(self, event: Event, b: BranchState | None) -> str | None:
         if isinstance(event, RunStarted):
