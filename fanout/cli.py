@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
 
+    tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
+    _run_flags(tui)
+    tui.add_argument("--run", action="store_true", help="start the run at once instead of showing the form")
+
     bench = sub.add_parser("bench", help="run a recipe under all three strategies, cache off, and compare")
     _run_flags(bench)
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
@@ -298,7 +302,20 @@ async def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def open_app(options, *, start: bool, replay_id: str | None = None, replay_speed: float = 1.0) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError("the app needs a terminal; `fanout run` runs headless, `fanout replay ID --headless` replays")
+    from .tui.launch import run_tui
+
+    return run_tui(options, start=start, replay_id=replay_id, replay_speed=replay_speed)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    return open_app(run_options(args), start=args.run)
+
+
 COMMANDS = {
+    "tui": cmd_tui,
     "recipes": cmd_recipes,
     "config": cmd_config,
     "sessions": cmd_sessions,
@@ -316,14 +333,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         command = args.command
         if command is None:
-            parser.print_help()
-            return EXIT_OK
+            from .launch import RunOptions
+
+            return open_app(RunOptions(), start=False)
         if command == "run":
             return asyncio.run(cmd_run(args))
         if command == "bench":
             return asyncio.run(cmd_bench(args))
         if command == "replay":
-            return asyncio.run(cmd_replay_headless(args))
+            if args.headless or args.json:
+                return asyncio.run(cmd_replay_headless(args))
+            from .launch import RunOptions
+
+            if args.speed < 0:
+                raise UserError(f"--speed must be 0 or more, not {args.speed}")
+            return open_app(RunOptions(), start=False, replay_id=args.id, replay_speed=args.speed)
         if command in COMMANDS:
             return COMMANDS[command](args)
         raise UserError(f"unknown command {command!r}")
