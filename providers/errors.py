@@ -1,8 +1,45 @@
-"""Failures every HTTP adapter shares, worded the same way whichever SDK raised them."""
+"""What the SDK adapters share: their shape, and failures worded the same way whichever SDK raised them."""
 
 from __future__ import annotations
 
-from .base import ProviderError
+from typing import Any, AsyncIterator
+
+from fanout.sanitize import redact
+
+from .base import GenerationRequest, ProviderError, StreamItem
+
+
+class SDKProvider:
+    """An adapter over a vendor SDK client. Subclasses build the client and implement `_stream`."""
+
+    kind = ""
+
+    def __init__(self, name: str, *, model: str, base_url: str, api_key: str, timeout: float, concurrency: int) -> None:
+        self.name = name
+        self.model = model
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self._key = api_key
+        # Ours is the only retry loop (max_retries=0): SDK retries would multiply with it and hide throttling.
+        self._client = self._client_for(api_key, base_url or None, timeout)
+
+    def _client_for(self, api_key: str, base_url: str | None, timeout: float) -> Any:
+        raise NotImplementedError
+
+    def _stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        raise NotImplementedError
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        try:
+            async for item in self._stream(request):
+                yield item
+        except ProviderError as err:
+            # A provider may quote the key back (a 401 echoing it): it never reaches events, sessions or logs.
+            err.message = redact(err.message, [self._key])
+            raise
+
+    async def aclose(self) -> None:
+        await self._client.close()
 
 
 def timeout_error(base_url: str) -> ProviderError:

@@ -8,43 +8,15 @@ from typing import AsyncIterator
 import httpx2
 import openai
 
-from fanout.sanitize import redact
-
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from .errors import connection_error, incomplete_error, malformed_error, timeout_error
+from .errors import SDKProvider, connection_error, incomplete_error, malformed_error, timeout_error
 
 
-class OpenAIProvider:
+class OpenAIProvider(SDKProvider):
     kind = "openai"
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        model: str,
-        base_url: str,
-        api_key: str,
-        timeout: float,
-        concurrency: int,
-    ) -> None:
-        self.name = name
-        self.model = model
-        self.base_url = base_url
-        self.concurrency = concurrency
-        self._key = api_key
-        # Ours is the only retry loop: SDK retries would multiply with it and hide throttling from the metrics.
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url or None, max_retries=0, timeout=timeout
-        )
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
-        try:
-            async for item in self._stream(request):
-                yield item
-        except ProviderError as err:
-            # A provider may quote the key back (a 401 echoing it): it never reaches events, sessions or logs.
-            err.message = redact(err.message, [self._key])
-            raise
+    def _client_for(self, api_key: str, base_url: str | None, timeout: float):
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
     async def _stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         kwargs: dict = {
@@ -97,9 +69,6 @@ class OpenAIProvider:
             finish_reason=finish,
             model=model,
         )
-
-    async def aclose(self) -> None:
-        await self._client.close()
 
 
 def _from_status(err: openai.APIStatusError) -> ProviderError:

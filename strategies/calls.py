@@ -138,7 +138,6 @@ class Caller:
         request: GenerationRequest,
         on_token: Callable[[str], None],
     ) -> CallResult:
-        limits = target.limits
         try:
             recorded = await self.source.lookup(target, request)
         except MissInOfflineMode as err:
