@@ -84,14 +84,11 @@ class ResponseCache:
         assert self._store is not None
         try:
             raw = self._store.get(key)
+            return None if raw is None else _decode(raw)
         except (sqlite3.Error, OSError) as err:
             warn(f"response cache read failed ({err}); treated as a miss")
             return None
-        if raw is None:
-            return None
-        try:
-            return _decode(raw)
-        except (ValueError, KeyError, TypeError, IndexError) as err:
+        except Exception as err:  # noqa: BLE001 - any damage (a foreign pickle, bad JSON) is a miss, not a crash
             warn(f"damaged cache entry {key[:16]}… ({type(err).__name__}); treated as a miss and removed")
             try:
                 self._store.delete(key)

@@ -125,6 +125,13 @@ class Engine:
         self._queue.put_nowait(event)
 
     async def _run(self) -> None:
+        """Whatever happens inside, the stream ends with a RunDone: a consumer never waits forever."""
+        try:
+            await self._run_inner()
+        except Exception as err:  # noqa: BLE001
+            self.emit(RunDone(self.clock(), "failed", error=f"internal error: {type(err).__name__}: {err}"))
+
+    async def _run_inner(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
         spec, recipe = self.spec, self.recipe
@@ -164,6 +171,10 @@ class Engine:
             except asyncio.CancelledError:
                 result = CallResult("", BranchMetrics(), error="cancelled", cancelled=True)
                 self.emit(BranchFailed(self.clock(), branch.id, "cancelled", cancelled=True))
+            except Exception as err:  # noqa: BLE001 - a bug below must fail one branch, not hang the run
+                error = f"internal error: {type(err).__name__}: {err}"
+                result = CallResult("", BranchMetrics(), error=error)
+                self.emit(BranchFailed(self.clock(), branch.id, error))
             results[branch.id] = result
             finished[branch.id].set()
 
@@ -190,6 +201,8 @@ class Engine:
                 agg_metrics, agg_error = outcome.metrics, outcome.error
             except asyncio.CancelledError:
                 agg_error = "cancelled"
+            except Exception as err:  # noqa: BLE001 - reported as the aggregate's failure, with the metrics
+                agg_error = f"internal error in the aggregate: {type(err).__name__}: {err}"
             if self._cancelled:
                 status = "cancelled"
             elif agg_error or len(failed) == len(results):

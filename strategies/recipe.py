@@ -444,11 +444,3 @@ def expand(recipe: Recipe, values: dict[str, str]) -> Recipe:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-    places += [("aggregate.prompt", recipe.aggregate.prompt), ("system", recipe.system)]
-    for where, template in places:
-        missing = sorted(template_vars(template) - known)
-        if missing:
-            names = ", ".join(sorted(recipe.inputs)) or "none"
-            raise RecipeError(
-                f"{recipe.source}: {where}: {{{missing[0]}}} has no value (define it under [inputs]; inputs: {names})"
-            )

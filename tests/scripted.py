@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from fanout.providers.base import GenerationRequest, Limits, ProviderError, StreamEnd, StreamItem, TextDelta
