@@ -166,7 +166,7 @@ class Prices:
 
 @dataclass
 class Limits:
-    concurrency: int = 4
+    concurrency: int = 8
     rpm: int | None = None  # requests per minute
     tpm: int | None = None  # tokens per minute
     timeout: float = 60.0  # seconds to connect and get the response started

@@ -5,6 +5,7 @@ All walks are iterative: a 1,000-step sequential chain is as deep as a DAG gets,
 
 from __future__ import annotations
 
+import heapq
 from typing import Iterable, Mapping, Sequence
 
 
@@ -32,18 +33,28 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
 
 
 def topological_order(ids: Sequence[str], deps: Mapping[str, Sequence[str]]) -> list[str]:
-    """Dependency order that keeps the recipe's own order wherever the dependencies allow it."""
-    done: set[str] = set()
+    """Dependency order that keeps the recipe's own order wherever the dependencies allow it (Kahn's algorithm
+    with the ready branches taken in recipe order: linear in the edges, for 1,000-branch runs)."""
+    position = {node: i for i, node in enumerate(ids)}
+    waiting = {node: 0 for node in ids}
+    dependents: dict[str, list[str]] = {node: [] for node in ids}
+    for node in ids:
+        for dep in deps.get(node, ()):
+            if dep in position:
+                waiting[node] += 1
+                dependents[dep].append(node)
+    ready = [position[n] for n in ids if waiting[n] == 0]
+    heapq.heapify(ready)
     order: list[str] = []
-    remaining = list(ids)
-    while remaining:
-        ready = [n for n in remaining if all(d in done for d in deps.get(n, ()))]
-        if not ready:
-            raise ValueError(f"dependency cycle among {remaining}")
-        first = ready[0]
-        order.append(first)
-        done.add(first)
-        remaining.remove(first)
+    while ready:
+        node = ids[heapq.heappop(ready)]
+        order.append(node)
+        for later in dependents[node]:
+            waiting[later] -= 1
+            if waiting[later] == 0:
+                heapq.heappush(ready, position[later])
+    if len(order) != len(ids):
+        raise ValueError(f"dependency cycle among {[n for n in ids if waiting[n]]}")
     return order
 
 
