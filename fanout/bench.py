@@ -21,7 +21,8 @@ async def run_once(prepared: Prepared, strategy: str) -> RunState:
 
 async def bench(options: RunOptions, repeat: int = 1, progress=None) -> list[list[Row]]:
     """`repeat` rounds; each round runs every strategy once (interleaved, so drift hits all three alike)."""
-    prepared = prepare(replace(options, cache="off"))
+    # Off unless asked: a latency table of cache hits measures the disk, not the strategies.
+    prepared = prepare(replace(options, cache=options.cache or "off"))
     rounds: list[list[Row]] = []
     try:
         for n in range(repeat):
