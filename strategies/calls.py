@@ -274,6 +274,9 @@ class Caller:
                         on_token(item.text)
                     elif isinstance(item, StreamEnd):
                         attempt.end = item
+                    # Chunks already buffered arrive without a suspension: give the other streams (and the
+                    # app, on the same loop) their turn, or one fast stream starves the rest.
+                    await asyncio.sleep(0)
         except TimeoutError:
             what = ("no response", limits.timeout) if first else ("the stream stalled", limits.stall_timeout)
             raise ProviderError(f"{what[0]} for {what[1]:g} s", retryable=True, kind="stalled") from None
