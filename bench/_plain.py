@@ -1,0 +1,175 @@
+"""The seeds' plain approach, for comparison: the `openai` SDK's AsyncOpenAI (max_retries=0) with asyncio.gather,
+streaming every call and reading every chunk; and, as a floor, the same calls over raw httpx2 with json.loads per
+SSE line (what a leaner client costs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from _common import AGGREGATE_PROMPT, BRANCH_PROMPT, TOPIC
+
+
+def branch_prompt(title: str) -> str:
+    return BRANCH_PROMPT.format(topic=TOPIC, title=title)
+
+
+def aggregate_prompt(reports: Sequence[tuple[str, str]]) -> str:
+    body = "\n\n".join(f"## {title}\n{text[:500]}" for title, text in reports)
+    return AGGREGATE_PROMPT.format(topic=TOPIC) + "\n\n" + body
+
+
+@dataclass
+class PlainResult:
+    wall: float  # from before the client is made to the end of the aggregate's stream
+    calls: int
+    latencies: dict[str, float] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+async def _sdk_call(client, prompt: str, max_tokens: int) -> str:
+    stream = await client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=max_tokens,
+        temperature=0.3,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    out: list[str] = []
+    async for chunk in stream:
+        for choice in chunk.choices:
+            if choice.delta and choice.delta.content:
+                out.append(choice.delta.content)
+    return "".join(out)
+
+
+async def sdk_fanout(
+    base_url: str,
+    titles: Sequence[str],
+    *,
+    concurrency: int | None = None,
+    max_tokens: int = 256,
+    aggregate_max_tokens: int = 400,
+) -> PlainResult:
+    """gather over every angle (bounded by a Semaphore when `concurrency` is given), then one aggregate call."""
+    import openai
+
+    t0 = time.perf_counter()
+    client = openai.AsyncOpenAI(api_key="loopback", base_url=base_url + "/v1", max_retries=0)
+    sem = asyncio.Semaphore(concurrency) if concurrency else None
+    result = PlainResult(0.0, 0)
+
+    async def one(title: str) -> str:
+        async def go() -> str:
+            start = time.perf_counter()
+            text = await _sdk_call(client, branch_prompt(title), max_tokens)
+            result.latencies[title] = time.perf_counter() - start
+            result.calls += 1
+            return text
+
+        if sem is None:
+            return await go()
+        async with sem:
+            return await go()
+
+    try:
+        texts = await asyncio.gather(*(one(t) for t in titles))
+        start = time.perf_counter()
+        result.texts["aggregate"] = await _sdk_call(client, aggregate_prompt(list(zip(titles, texts))), aggregate_max_tokens)
+        result.latencies["aggregate"] = time.perf_counter() - start
+        result.calls += 1
+        result.wall = time.perf_counter() - t0
+    finally:
+        await client.close()
+    return result
+
+
+async def sdk_phases(
+    base_url: str,
+    phases: Sequence[Sequence[str]],
+    *,
+    max_tokens: int = 256,
+    aggregate_max_tokens: int = 400,
+) -> PlainResult:
+    """The seeds' hybrid: one gather per phase; a phase starts when the whole previous phase is done."""
+    import openai
+
+    t0 = time.perf_counter()
+    client = openai.AsyncOpenAI(api_key="loopback", base_url=base_url + "/v1", max_retries=0)
+    result = PlainResult(0.0, 0)
+    reports: list[tuple[str, str]] = []
+
+    async def one(title: str) -> str:
+        start = time.perf_counter()
+        text = await _sdk_call(client, branch_prompt(title), max_tokens)
+        result.latencies[title] = time.perf_counter() - start
+        result.calls += 1
+        return text
+
+    try:
+        for phase in phases:
+            texts = await asyncio.gather(*(one(t) for t in phase))
+            reports += list(zip(phase, texts))
+        start = time.perf_counter()
+        await _sdk_call(client, aggregate_prompt(reports), aggregate_max_tokens)
+        result.latencies["aggregate"] = time.perf_counter() - start
+        result.calls += 1
+        result.wall = time.perf_counter() - t0
+    finally:
+        await client.close()
+    return result
+
+
+async def raw_fanout(
+    base_url: str,
+    titles: Sequence[str],
+    *,
+    concurrency: int | None = None,
+    max_tokens: int = 256,
+    aggregate_max_tokens: int = 400,
+) -> PlainResult:
+    """The same calls over raw httpx2: no typed chunk objects, json.loads per SSE line."""
+    import httpx2
+
+    t0 = time.perf_counter()
+    client = httpx2.AsyncClient(
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100), timeout=60
+    )
+    sem = asyncio.Semaphore(concurrency) if concurrency else None
+    result = PlainResult(0.0, 0)
+    url = base_url + "/v1/chat/completions"
+
+    async def call(prompt: str, limit: int) -> str:
+        body = {"model": "m", "messages": [{"role": "user", "content": prompt}], "max_tokens": limit,
+                "temperature": 0.3, "stream": True, "stream_options": {"include_usage": True}}
+        out: list[str] = []
+        async with client.stream("POST", url, json=body) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                for choice in json.loads(line[6:]).get("choices", ()):
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        out.append(text)
+        result.calls += 1
+        return "".join(out)
+
+    async def one(title: str) -> str:
+        if sem is None:
+            return await call(branch_prompt(title), max_tokens)
+        async with sem:
+            return await call(branch_prompt(title), max_tokens)
+
+    try:
+        texts = await asyncio.gather(*(one(t) for t in titles))
+        await call(aggregate_prompt(list(zip(titles, texts))), aggregate_max_tokens)
+        result.wall = time.perf_counter() - t0
+    finally:
+        await client.aclose()
+    return result

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every benchmark in sequence, each writing bench/results/<name>.json, then the summary table
+# (bench/results/summary.md). Usage: bench/run_all.sh [--quick]
+#   --quick: fewer rounds everywhere (a smoke run, a few minutes less; not for publishing).
+# Uses the project's venv if there is one, else `python` on PATH. Exit status: the number of failed steps.
+set -u
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python; fi
+fi
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+mkdir -p bench/results
+failed=0
+
+step() {
+  local name="$1"; shift
+  echo
+  echo "=== $name: $* ==="
+  local t0=$SECONDS
+  if "$@"; then
+    echo "--- $name done in $((SECONDS - t0)) s"
+  else
+    echo "--- $name FAILED (exit $?) after $((SECONDS - t0)) s"
+    failed=$((failed + 1))
+  fi
+}
+
+if [ "$QUICK" = 1 ]; then
+  step overhead        "$PY" bench/overhead.py --repeat 2 --repeat-large 1
+  step vs_plain        "$PY" bench/vs_plain.py --rounds 5 --rounds-large 2
+  step eager_vs_phases "$PY" bench/eager_vs_phases.py --rounds 3
+  step replay          "$PY" bench/replay.py --rounds 5
+  step local_model     "$PY" bench/local_model.py --rounds 1
+  step load            "$PY" bench/load.py --repeat 1
+  step engine_cpu      "$PY" bench/engine_cpu.py --rounds 3
+  step loop_fairness   "$PY" bench/loop_fairness.py --rounds 1
+else
+  step overhead        "$PY" bench/overhead.py
+  step vs_plain        "$PY" bench/vs_plain.py
+  step eager_vs_phases "$PY" bench/eager_vs_phases.py
+  step replay          "$PY" bench/replay.py
+  step local_model     "$PY" bench/local_model.py
+  step load            "$PY" bench/load.py
+  step engine_cpu      "$PY" bench/engine_cpu.py
+  step loop_fairness   "$PY" bench/loop_fairness.py
+fi
+
+# The TUI streaming benchmark belongs to the TUI; run it when it exists.
+if "$PY" -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('fanout.tui.bench_stream') else 1)" 2>/dev/null; then
+  step tui_stream bash -c "'$PY' -m fanout.tui.bench_stream 2>&1 | tee bench/results/tui_stream.txt; exit \${PIPESTATUS[0]}"
+else
+  echo
+  echo "=== tui_stream: skipped: fanout.tui.bench_stream does not exist yet (python -m fanout.tui.bench_stream) ==="
+  rm -f bench/results/tui_stream.txt
+fi
+
+echo
+step summary bash -c "'$PY' bench/summary.py > bench/results/summary.md && cat bench/results/summary.md"
+echo
+echo "failed steps: $failed"
+exit "$failed"
