@@ -1,0 +1,291 @@
+"""The TUI driving real runs against the loopback server: panes, badges, the aggregator, the timeline, and the
+actions (cancel, retry, strategy switch, compare, export, copy, zoom, history and replay)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from textual.widgets import DataTable, OptionList
+
+from fanout import sessions
+from fanout.compare import table
+from fanout.devserver import Fault
+from fanout.launch import RunOptions, prepare
+from fanout.report import fmt_seconds, to_markdown
+from fanout.sanitize import strip_controls
+from fanout.state import CANCELLED, FAILED
+from fanout.strategies.events import BranchDone
+from fanout.tui.app import FanoutApp
+from fanout.tui.screens.compare import CompareScreen, cells, summary
+from fanout.tui.screens.history import HistoryScreen
+from fanout.tui.screens.run import RunScreen
+from fanout.tui.screens.strategy_picker import StrategyPicker
+from fanout.tui.widgets.run_totals import RunTotals
+from fanout.tui.widgets.timeline import Timeline
+from tuikit import screen_text, wait_for
+
+SIZE = (140, 44)
+
+
+def live_app(server, **options) -> FanoutApp:
+    opts = RunOptions(base_url=server.base_url + "/v1", model="m", **options)
+    return FanoutApp(opts, prepared=prepare(opts))
+
+
+async def run_screen(pilot) -> RunScreen:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunScreen), what="the run screen")
+    return pilot.app.screen
+
+
+async def finished(pilot, screen: RunScreen | None = None) -> RunScreen:
+    screen = screen or await run_screen(pilot)
+    await wait_for(pilot, screen.finished.is_set, what="the end of the run")
+    await screen.settle()
+    await pilot.pause()
+    return screen
+
+
+def recorded_texts(session_id: str) -> dict[str, str]:
+    return {e.branch: e.text for e in sessions.load(session_id).events if isinstance(e, BranchDone)}
+
+
+async def test_research_run_streams_every_branch_to_its_pane(loopback):
+    loopback.latency, loopback.token_interval, loopback.tokens = 0.3, 0.005, 30
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await finished(pilot)
+        state = screen.state
+        assert state.status == "ok"
+        texts = recorded_texts(state.started.session_id)
+        assert set(texts) == {"hardware", "software", "commercial", "security", "academic"}
+        for bid, pane in screen.panes.items():
+            assert pane.text == texts[bid] and len(texts[bid].split()) == 30
+            assert pane.shown_text == strip_controls(texts[bid])  # nothing lost at the end
+            assert pane.badges_shown[-1] == "done"
+        # security waits for hardware under hybrid: its pane said so before it streamed
+        assert screen.panes["security"].badges_shown[0] == "waiting on hardware"
+        assert "streaming" in screen.panes["hardware"].badges_shown
+        agg = screen.aggregate_pane
+        assert agg.badges_shown[-1] == "done"
+        assert agg.shown_text == state.aggregate.text and state.aggregate.text
+        # the timeline: security's bar starts with its wait for hardware, and streams after hardware's ends
+        hardware_end = max(s.end for s in state.branches["hardware"].segments if s.kind == "stream")
+        first = state.branches["security"].segments[0]
+        assert first.kind == "deps" and first.end >= hardware_end
+        rows = screen.query_one(Timeline).render().plain.splitlines()
+        security_row = next(r for r in rows if r.startswith("security"))
+        assert security_row[13] == "·" and "█" in security_row
+        assert any(r.startswith("aggregate") and "█" in r for r in rows)
+        totals = dict(screen.query_one(RunTotals).lines())
+        assert totals["wall"] == fmt_seconds(state.metrics.wall)
+        assert totals["speed-up"] == f"{state.metrics.speedup:.2f}×"
+        assert "research · hybrid · custom/m" in screen_text(app)
+
+
+async def test_a_throttled_branch_shows_its_retry_and_backoff(loopback):
+    loopback.tokens = 12
+    loopback.add_fault(Fault(status=429, retry_after=1.0), match=lambda r: "Hardware progress" in r.prompt)
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await finished(pilot)
+        shown = screen.panes["hardware"].badges_shown
+        retry = [b for b in shown if b.startswith("retrying in")]
+        assert retry and "429" in retry[0], shown
+        assert shown[-1] == "done"
+        assert any(s.kind == "backoff" for s in screen.state.branches["hardware"].segments)
+        assert dict(screen.query_one(RunTotals).lines())["throttles"] == "1"
+
+
+async def test_a_failed_branch_is_named_by_the_aggregator(loopback):
+    loopback.add_fault(Fault(status=400, message="bad request"), match=lambda r: "Software and algorithm" in r.prompt)
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await finished(pilot)
+        assert screen.state.status == "partial"
+        software = screen.panes["software"]
+        assert screen.state.branches["software"].status == FAILED and software.badges_shown[-1] == "failed"
+        left_out = screen.aggregate_pane.failed_line
+        assert left_out.display and "left out: software" in str(left_out.render())
+        assert "left out: software" in screen_text(app)
+
+
+async def test_cancel_a_branch_then_the_run(loopback):
+    loopback.token_interval, loopback.tokens = 0.05, 400
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await run_screen(pilot)
+        await wait_for(pilot, lambda: screen.engine is not None and screen.state.branches
+                       and screen.state.branches["hardware"].tokens_seen > 2, what="hardware streaming")
+        assert screen.focused_pane() is screen.panes["hardware"]
+        await pilot.press("k")
+        await wait_for(pilot, lambda: screen.state.branches["hardware"].status == CANCELLED, what="cancelled branch")
+        assert screen.state.branches["software"].status != CANCELLED
+        await pilot.press("x")
+        screen = await finished(pilot, screen)
+        assert screen.state.status == "cancelled"
+        assert all(p.badges_shown[-1] in ("cancelled", "skipped", "failed") for p in screen.panes.values())
+
+
+async def test_switch_strategy_then_run_again_on_the_same_inputs(loopback):
+    loopback.latency, loopback.token_interval = 0.1, 0.002
+    app = live_app(loopback, cache="off")  # hardware's prompt is the same under both: no cache hit
+    async with app.run_test(size=SIZE) as pilot:
+        first = await finished(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StrategyPicker), what="the strategy picker")
+        app.screen.query_one(OptionList).highlighted = 1  # parallel
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen is not first,
+                       what="the parallel run")
+        second = await finished(pilot)
+        assert second.state.started.strategy == "parallel"
+        assert second.state.started.inputs == first.state.started.inputs
+        # parallel: security no longer waits for hardware
+        hardware_end = max(s.end for s in second.state.branches["hardware"].segments if s.kind == "stream")
+        security_start = min(s.start for s in second.state.branches["security"].segments if s.kind == "stream")
+        assert security_start < hardware_end
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen is not second, what="the re-run")
+        third = await finished(pilot)
+        assert third.state.started.strategy == "parallel"
+        ids = {s.state.started.session_id for s in (first, second, third)}
+        assert len(ids) == 3 and len(sessions.list_sessions()) == 3
+
+
+async def test_retry_reruns_the_whole_recipe_once_the_run_is_over(loopback):
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        first = await finished(pilot)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.screen is not first, what="the re-run")
+        second = await finished(pilot)
+        assert second.state.status == "ok" and second.state.started.strategy == first.state.started.strategy
+
+
+async def test_compare_runs_all_three_strategies_and_shows_the_seed_table(loopback):
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        await finished(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), timeout=60, what="the comparison")
+        compare = app.screen
+        assert [r.strategy for r in compare.rows] == ["sequential", "parallel", "hybrid"]
+        assert all(r.status == "ok" and r.calls == 6 for r in compare.rows)
+        grid = compare.query_one(DataTable)
+        shown = [tuple(str(c) for c in grid.get_row_at(i)) for i in range(grid.row_count)]
+        assert shown == cells(compare.rows)
+        # the same figures as the headless comparison table
+        text = table(compare.rows)
+        for row in shown:
+            for figure in (row[2], row[3], row[5], row[7]):
+                assert figure in text
+        assert summary(compare.rows) in text
+        assert "Fastest:" in screen_text(app) and "Cheapest:" in screen_text(app)
+        assert len(sessions.list_sessions()) == 4
+
+
+async def test_export_copy_zoom_and_pane_navigation(loopback, fanout_home):
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await finished(pilot)
+        sid = screen.state.started.session_id
+        await pilot.press("e")
+        md = fanout_home / "exports" / f"{sid}.md"
+        await wait_for(pilot, md.exists, what="the Markdown export")
+        assert md.read_text() == to_markdown(screen.state)
+        await pilot.press("j")
+        exported = fanout_home / "exports" / f"{sid}.json"
+        await wait_for(pilot, exported.exists, what="the JSON export")
+        assert json.loads(exported.read_text())["header"]["id"] == sid
+        assert any(str(md) in n.message for n in app._notifications)
+
+        assert screen.focused_pane() is screen.panes["hardware"]
+        await pilot.press("c")
+        assert app._clipboard == screen.state.branches["hardware"].text
+
+        await pilot.press("n")
+        assert screen.focused_pane() is screen.panes["software"]
+        await pilot.press("p", "p")
+        assert screen.focused_pane() is screen.aggregate_pane  # wraps around to the aggregator
+        await pilot.press("c")
+        assert app._clipboard == screen.state.aggregate.text
+
+        await pilot.press("z")
+        await pilot.pause()
+        assert screen.maximized is screen.aggregate_pane
+        assert not screen.panes["hardware"].on_screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.maximized is None and screen.panes["hardware"].on_screen
+
+
+async def test_history_replays_a_session_read_only_and_offline(loopback):
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        live = await finished(pilot)
+        texts = {bid: p.shown_text for bid, p in live.panes.items()}
+        await loopback.stop()  # no network from here on
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history")
+        history = app.screen
+        assert history.query_one(DataTable).row_count == 1
+        assert live.state.started.session_id in screen_text(app)
+        await pilot.press("i")
+        replayed = await finished(pilot)
+        assert replayed is not live and "replay" in replayed.mode
+        assert {bid: p.shown_text for bid, p in replayed.panes.items()} == texts
+        assert replayed.state.aggregate.text == live.state.aggregate.text
+        assert replayed.check_action("rerun", ()) is False and replayed.check_action("cancel_run", ()) is False
+        assert len(sessions.list_sessions()) == 1  # replaying records nothing
+
+
+async def test_replay_at_ten_times_keeps_the_recorded_stream(loopback):
+    loopback.token_interval, loopback.tokens = 0.01, 20
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        live = await finished(pilot)
+        app.open_replay(live.state.started.session_id, 10)
+        replayed = await finished(pilot)
+        assert replayed.mode.startswith("replay 10×")
+        assert replayed.state.done.metrics == live.state.done.metrics
+        assert [b.text for b in replayed.state.branch_list()] == [b.text for b in live.state.branch_list()]
+
+
+@pytest.mark.parametrize("start", [True, False])
+async def test_the_form_runs_the_recipe_with_its_inputs(loopback, start):
+    opts = RunOptions(base_url=loopback.base_url + "/v1", model="m")
+    app = FanoutApp(opts)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        topic = app.screen.query_one("#input-0")
+        topic.focus()
+        await pilot.pause()
+        topic.value = "tides"
+        topic.cursor_position = len(topic.value)
+        await pilot.press("h")  # typing in a field is typing, not the history key
+        assert topic.value == "tidesh" and not isinstance(app.screen, HistoryScreen)
+        await pilot.press("ctrl+r" if start else "enter")
+        screen = await finished(pilot)
+        assert screen.state.started.inputs == {"topic": "tidesh"}
+        assert screen.state.started.recipe == "research"
+
+
+async def test_the_form_reports_bad_input_without_leaving():
+    app = FanoutApp(RunOptions(provider="openai"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        error = app.screen.query_one("#setup-error")
+        assert error.display and "OPENAI_API_KEY" in str(error.render())
+        assert not isinstance(app.screen, RunScreen)
+
+
+async def test_the_form_lists_each_recipes_inputs():
+    app = FanoutApp(RunOptions())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#recipe").value = "pipeline"
+        await wait_for(pilot, lambda: app.screen._input_names == ["message", "language"], what="pipeline's inputs")
+        assert app.screen.query_one("#input-1").value == "French"

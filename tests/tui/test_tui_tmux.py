@@ -1,0 +1,67 @@
+"""The real `fanout tui` command in a real terminal (tmux): it starts a run, streams text, quits on ctrl+q and
+leaves the terminal as it found it (no alternate screen left on, the shell's prompt back)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STREAMED = re.compile(r"\b(alpha|beta|gamma|delta|epsilon|zeta|theta|kappa|lambda|sigma|omega)-[0-9a-f]{3}\b")
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Tmux:
+    def __init__(self, name: str) -> None:
+        self.socket = name  # a server of our own: never the user's sessions
+        self.name = name
+
+    def __call__(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
+        return out.stdout
+
+    def capture(self) -> str:
+        return self("capture-pane", "-p", "-t", self.name)
+
+    def wait(self, predicate, what: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.capture()
+            if predicate(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the pane shows:\n{screen}")
+            time.sleep(0.1)
+
+
+def test_fanout_tui_runs_in_a_terminal_and_restores_it(loopback_thread, fanout_home):
+    loopback_thread.token_interval, loopback_thread.tokens = 0.02, 40
+    tmux = Tmux(f"fanout-test-{os.getpid()}")
+    env_line = f"export FANOUT_HOME={fanout_home} PS1='READY$ '"
+    command = (f"cd {ROOT} && {sys.executable} -m fanout tui --run --base-url {loopback_thread.base_url}/v1 "
+               f"--model m; echo EXIT=$?")
+    tmux("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "40", "bash --norc --noprofile")
+    try:
+        tmux("send-keys", "-t", tmux.name, env_line, "Enter")
+        tmux.wait(lambda s: "READY$" in s, "the shell")
+        tmux("send-keys", "-t", tmux.name, command, "Enter")
+        tmux.wait(lambda s: STREAMED.search(s) is not None and "research · hybrid · custom/m" in s, "streamed text")
+        assert tmux("display", "-p", "-t", tmux.name, "#{alternate_on}").strip() == "1"
+        tmux("send-keys", "-t", tmux.name, "C-q")
+        screen = tmux.wait(lambda s: re.search(r"^EXIT=\d+", s, re.M) is not None, "the program to exit")
+        assert re.search(r"^EXIT=0$", screen, re.M), screen
+        assert tmux("display", "-p", "-t", tmux.name, "#{alternate_on}").strip() == "0"
+        lines = [line for line in screen.splitlines() if line.strip()]
+        assert lines[-1].startswith("READY$"), screen  # the shell's prompt, on a normal screen
+        assert not STREAMED.search(screen)  # the app's screen is gone with the alternate screen
+        assert list((fanout_home / "sessions").glob("*.jsonl"))  # the run was recorded
+    finally:
+        tmux("kill-server")

@@ -1,0 +1,173 @@
+"""Helpers for the TUI tests: waiting on conditions, reading the screen as text, synthetic event streams."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Callable, Iterable
+
+from rich.console import Console
+
+from fanout.strategies.events import (
+    AggregateDone,
+    AggregateStarted,
+    AggregateToken,
+    BranchDone,
+    BranchFailed,
+    BranchInfo,
+    BranchMetrics,
+    BranchQueued,
+    BranchRetrying,
+    BranchStarted,
+    BranchToken,
+    Event,
+    RunDone,
+    RunMetrics,
+    RunStarted,
+)
+
+STARTED_AT = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+
+
+async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Waits for a state, never for an amount of time; the timeout only stops a hung test."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="truecolor",
+                      record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False)
+
+
+async def aiter_events(events: Iterable[Event]):
+    for event in events:
+        yield event
+
+
+def words(text: str) -> list[str]:
+    """Tokens as a model streams them: words with their trailing spaces and newlines."""
+    out, current = [], ""
+    for ch in text:
+        current += ch
+        if ch in " \n":
+            out.append(current)
+            current = ""
+    if current:
+        out.append(current)
+    return out
+
+
+def stream(branch: str, text: str, start: float, step: float = 0.01) -> list[Event]:
+    return [BranchToken(round(start + i * step, 4), branch, tok) for i, tok in enumerate(words(text))]
+
+
+HARDWARE = """## Qubit counts
+
+- IBM: **1,121** superconducting qubits (Condor)
+- Quantinuum: 56 trapped-ion qubits, 99.9 % two-qubit fidelity
+- Not markup: [bold red]this stays literal[/] and \x1b[31mno colour\x1b[0m escapes
+"""
+SOFTWARE = "Error-corrected algorithms moved from theory to small demonstrations; "
+SECURITY = "NIST finalised ML-KEM in 2024. Shown literally: [bold red]not markup[/] \x1b[31mno colour\x1b[0m; deadlines now drive "
+COMMERCIAL = "Funding reached record levels in 2025, led by hardware start-ups."
+
+
+def research_midstream() -> list[Event]:
+    """A research run caught mid-stream: done, cached, streaming, retrying (429) and waiting branches."""
+    branches = (
+        BranchInfo("hardware", "Hardware progress and qubit counts", (), "custom", "m"),
+        BranchInfo("software", "Software and algorithm breakthroughs", (), "custom", "m"),
+        BranchInfo("commercial", "Commercial adoption and funding", (), "custom", "m"),
+        BranchInfo("security", "Security implications (post-quantum cryptography)", ("hardware",), "custom", "m"),
+        BranchInfo("academic", "Academic research landscape",
+                   ("hardware", "software", "commercial", "security"), "custom", "m"),
+    )
+    ev: list[Event] = [
+        RunStarted(0.0, "20260101-000000-demo01", "research", "hybrid", "custom", "m",
+                   {"topic": "quantum computing"}, branches, "synthesize", STARTED_AT),
+        BranchQueued(0.0, "hardware"), BranchStarted(0.01, "hardware"),
+        BranchQueued(0.0, "software"), BranchStarted(0.01, "software"),
+        BranchQueued(0.0, "commercial"), BranchStarted(0.01, "commercial", cached=True),
+        BranchDone(0.02, "commercial", COMMERCIAL,
+                   BranchMetrics(ttft=0.0, latency=0.01, input_tokens=30, output_tokens=12, cached=True,
+                                 saved_tokens=42)),
+    ]
+    ev += stream("hardware", HARDWARE, 0.30, 0.01)
+    ev += stream("software", SOFTWARE, 0.25, 0.02)
+    ev.append(BranchRetrying(0.60, "software", 1, 2.0, "429 rate limited (Retry-After 2 s)", restart=True))
+    ev.append(BranchDone(0.70, "hardware", HARDWARE,
+                         BranchMetrics(ttft=0.29, latency=0.69, input_tokens=28, output_tokens=40, cost=0.00012)))
+    ev += [BranchQueued(0.70, "security"), BranchStarted(0.71, "security")]
+    ev += stream("security", SECURITY, 0.90, 0.05)
+    return sorted(ev, key=lambda e: e.t)
+
+
+def finish_research(events: list[Event]) -> list[Event]:
+    """The same run to its end, with a synthesis."""
+    t = max(e.t for e in events)
+    ev = list(events)
+    ev += [BranchStarted(t + 2.0, "software", attempt=2)]
+    ev += stream("software", SOFTWARE, t + 2.1, 0.01)
+    ev.append(BranchDone(t + 2.5, "software", SOFTWARE, BranchMetrics(ttft=0.1, latency=t + 2.5, output_tokens=9,
+                                                                     retries=1, throttles=1, backoff=2.0)))
+    ev.append(BranchDone(t + 2.6, "security", SECURITY, BranchMetrics(ttft=0.2, latency=1.9, output_tokens=11)))
+    ev += [BranchQueued(t + 2.6, "academic"), BranchStarted(t + 2.6, "academic")]
+    ev.append(BranchDone(t + 3.0, "academic", "Universities lead in error correction.",
+                         BranchMetrics(ttft=0.1, latency=0.4, output_tokens=6)))
+    ev.append(AggregateStarted(t + 3.0, "synthesize"))
+    synthesis = "## Overall\n\nQuantum computing moved from qubit counts to error rates.\n"
+    ev += [AggregateToken(round(t + 3.1 + i * 0.01, 4), tok) for i, tok in enumerate(words(synthesis))]
+    ev.append(AggregateDone(t + 3.5, "synthesize", synthesis, metrics=BranchMetrics(output_tokens=10, latency=0.5)))
+    ev.append(RunDone(t + 3.5, "ok", RunMetrics(wall=t + 3.5, branch_sum=9.0, speedup=9.0 / (t + 3.5),
+                                                input_tokens=300, output_tokens=88, calls=7, retries=1,
+                                                throttles=1, cached=1)))
+    return ev
+
+
+def vote_run() -> list[Event]:
+    """Five voters, one failed, and a tally that needs review."""
+    voters = [BranchInfo(f"voter{i}", f"Voter {i}", (), "custom", "m", group="answer") for i in range(1, 6)]
+    answers = {"voter1": "B", "voter2": "B", "voter3": "A", "voter4": "B"}
+    ev: list[Event] = [RunStarted(0.0, "20260101-000000-vote01", "vote", "parallel", "custom", "m",
+                                  {"question": "Which is larger?"}, tuple(voters), "vote", STARTED_AT)]
+    for i, v in enumerate(voters):
+        ev += [BranchQueued(0.0, v.id), BranchStarted(0.01, v.id)]
+        if v.id in answers:
+            ev.append(BranchDone(0.5 + i * 0.1, v.id, f"Answer: {answers[v.id]}",
+                                 BranchMetrics(ttft=0.1, latency=0.5 + i * 0.1, output_tokens=3)))
+        else:
+            ev.append(BranchFailed(0.4, v.id, "500 server error (gave up after 3 attempts)",
+                                   BranchMetrics(latency=0.4, retries=2)))
+    ev.append(AggregateStarted(1.0, "vote", failed=("voter5",)))
+    ev.append(AggregateDone(1.0, "vote", "B", failed=("voter5",),
+                            result={"answer": "B", "confidence": 0.6, "tally": {"B": 3, "A": 1},
+                                    "status": "needs review"}))
+    ev.append(RunDone(1.0, "partial", RunMetrics(wall=1.0, branch_sum=2.8, speedup=2.8, output_tokens=12, calls=5,
+                                                 retries=2, failed=1)))
+    return ev
+
+
+def finished_state(strategy: str, wall: float, tokens: int, calls: int, cost: float, text: str):
+    """A finished RunState for the comparison table."""
+    from fanout.state import RunState
+
+    state = RunState()
+    info = (BranchInfo("a", "A"),)
+    for e in (
+        RunStarted(0.0, f"20260101-000000-{strategy[:6]}", "research", strategy, "custom", "m", {}, info,
+                   "synthesize", STARTED_AT),
+        BranchDone(wall / 2, "a", "x", BranchMetrics(latency=wall / 2, output_tokens=tokens // 2)),
+        AggregateDone(wall, "synthesize", text),
+        RunDone(wall, "ok", RunMetrics(wall=wall, branch_sum=wall, speedup=1.0, input_tokens=tokens // 2,
+                                       output_tokens=tokens - tokens // 2, calls=calls, cost=cost)),
+    ):
+        state.apply(e)
+    return state

@@ -1,0 +1,157 @@
+"""The fanout Textual app: it wires the screens together and owns what outlives one run screen
+(the providers to close, the comparison of the three strategies). Drawing is the screens' business."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from fanout.errors import UserError
+from fanout.launch import Prepared, RunOptions, prepare
+from fanout.sessions import load
+from fanout.strategies.events import Event
+from fanout.strategies.recipe import STRATEGIES
+
+from . import heap
+from .screens.compare import CompareScreen
+from .screens.history import HistoryScreen
+from .screens.run import RunScreen
+from .sources import LiveRun, Replay
+from .screens.setup import SetupScreen
+
+
+class FanoutApp(App[int]):
+    CSS_PATH = "fanout.tcss"
+    TITLE = "fanout"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("h", "history", "History", id="history"),
+    ]
+
+    def __init__(
+        self,
+        options: RunOptions | None = None,
+        *,
+        start: bool = False,
+        prepared: Prepared | None = None,
+        replay_id: str | None = None,
+        replay_speed: float = 1.0,
+        replay_events: list[Event] | None = None,
+        keymap: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.options = options or RunOptions()
+        self._start = start
+        self._prepared = prepared
+        self._replay_id = replay_id
+        self._replay_speed = replay_speed
+        self._replay_events = replay_events  # tests and the benchmark: a stream that never touched the disk
+        self._user_keymap = dict(keymap or {})
+        self._opened: dict[int, Prepared] = {}  # one per set of providers (`Prepared.again` shares them)
+
+    def on_mount(self) -> None:
+        if self._user_keymap:
+            self.set_keymap(self._user_keymap)
+        self.push_screen(SetupScreen(self.options))
+        if self._replay_events is not None:
+            self.show_run(RunScreen(Replay(self._replay_events, self._replay_speed)))
+        elif self._replay_id:
+            self.open_replay(self._replay_id, self._replay_speed)
+        elif self._prepared is not None:
+            self.start_run(self._prepared)
+        elif self._start:
+            self.launch(self.options)
+
+    async def on_unmount(self) -> None:
+        for prepared in self._opened.values():
+            try:
+                await prepared.aclose()
+            except Exception:  # noqa: BLE001 - closing HTTP clients on the way out must not mask the exit
+                pass
+        heap.release()
+
+    # --- runs --------------------------------------------------------------------------------------------------
+
+    def launch(self, options: RunOptions) -> None:
+        """From the form: check everything, then run; a bad input is reported on the form."""
+        try:
+            prepared = prepare(options)
+        except UserError as err:
+            if isinstance(self.screen, SetupScreen):
+                self.screen.show_error(str(err))
+            else:
+                self.notify(str(err), title="Cannot run", severity="error", markup=False)
+            return
+        self.start_run(prepared)
+
+    def start_run(self, prepared: Prepared):
+        self._opened.setdefault(id(prepared.targets), prepared)
+        return self.show_run(RunScreen(LiveRun(prepared)))
+
+    def show_run(self, screen: RunScreen):
+        while isinstance(self.screen, (HistoryScreen, CompareScreen)):
+            self.pop_screen()
+        if isinstance(self.screen, RunScreen):
+            return self.switch_screen(screen)
+        return self.push_screen(screen)
+
+    def open_replay(self, session_id: str, speed: float = 1.0) -> None:
+        try:
+            session = load(session_id)
+        except UserError as err:
+            self.notify(str(err), title="Cannot replay", severity="error", markup=False)
+            return
+        self.show_run(RunScreen(Replay(session.events, speed)))
+
+    @work(exclusive=True, group="compare", exit_on_error=False)
+    async def compare(self, prepared: Prepared) -> None:
+        """Each strategy in turn on the run screen (one at a time, so they do not slow each other down).
+
+        A comparison of latency and calls means nothing if later strategies are answered from the cache the first
+        one filled: with the cache in its default "use" mode, the comparison runs it in "refresh" mode (every call
+        is made, and stored)."""
+        if getattr(prepared.cache, "mode", "") == "use":
+            try:
+                prepared = prepare(replace(prepared.options, cache="refresh"))
+            except UserError as err:
+                self.notify(str(err), title="Cannot compare", severity="error", markup=False)
+                return
+            self._opened.setdefault(id(prepared.targets), prepared)
+        states = []
+        for index, strategy in enumerate(STRATEGIES, 1):
+            screen = RunScreen(LiveRun(prepared.again(strategy)), mode=f"compare {index}/{len(STRATEGIES)}")
+            await self.show_run(screen)
+            await screen.finished.wait()
+            if screen.state.status in ("cancelled", "running", "pending"):
+                self.notify("Comparison stopped.", severity="warning")
+                return
+            states.append(screen.state)
+        await self.push_screen(CompareScreen(states))
+
+    # --- app-wide actions ------------------------------------------------------------------------------------
+
+    def action_history(self) -> None:
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key binding of the screen is also a command, so the palette lists all actions."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding, node = active.binding, active.node
+            if not binding.description or binding.action in seen or binding.action == "quit":
+                continue
+            seen.add(binding.action)
+            if node.check_action(binding.action.split("(")[0], ()) is not True:
+                continue
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} ({key})",
+                lambda node=node, action=binding.action: self.call_later(node.run_action, action),
+            )

@@ -1,0 +1,151 @@
+"""What the run screen says about a branch or a run, as plain strings: badges, metrics lines, totals.
+
+Pure functions of `RunState` and a clock, so panes, the compact list and the tests all say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from fanout.report import fmt_cost, fmt_seconds, fmt_tokens
+from fanout.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
+
+# Badge kinds double as CSS classes (`-badge-<kind>`), so a pane's border colour follows its status.
+GLYPH = {
+    "waiting": "·",
+    "queued": "…",
+    "streaming": "▸",
+    "retrying": "↻",
+    "done": "✓",
+    "cached": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "cancelled": "⊘",
+}
+
+
+@dataclass(frozen=True)
+class Badge:
+    kind: str  # one of GLYPH's keys
+    label: str
+
+
+def badge(b: BranchState, now: float) -> Badge:
+    if b.status == WAITING:
+        return Badge("waiting", "waiting on " + ", ".join(b.info.after) if b.info.after else "waiting")
+    if b.status == QUEUED:
+        return Badge("queued", "queued")
+    if b.status == STREAMING:
+        return Badge("streaming", f"streaming · attempt {b.attempt}" if b.attempt > 1 else "streaming")
+    if b.status == RETRYING:
+        left = max(0, math.ceil(b.retry_at + b.retry_delay - now))
+        return Badge("retrying", f"retrying in {left} s ({b.retry_reason})")
+    if b.status == DONE:
+        return Badge("cached", "cached") if b.cached else Badge("done", "done")
+    if b.status == CANCELLED:
+        return Badge("cancelled", "cancelled")
+    if b.status == FAILED and b.error.startswith("skipped"):
+        return Badge("skipped", "skipped")
+    return Badge("failed", "failed")
+
+
+def _rate(tokens: int, seconds: float | None) -> str:
+    if not seconds or seconds <= 0 or not tokens:
+        return "- tok/s"
+    return f"{tokens / seconds:.0f} tok/s"
+
+
+def metrics_line(b: BranchState, now: float) -> str:
+    """tokens · tokens/s · ttft · latency · cost (most telling first: a narrow pane cuts the end), measured
+    figures once done, running ones while streaming."""
+    m = b.metrics
+    if b.status == DONE and m is not None:
+        stream_time = (b.ended - b.first_token) if (b.ended is not None and b.first_token is not None) else None
+        if m.cached:
+            return f"cached · {fmt_tokens(m.output_tokens, m.tokens_estimated)} tok · saved {m.saved_tokens} tok"
+        return (
+            f"{fmt_tokens(m.output_tokens, m.tokens_estimated)} tok · {_rate(m.output_tokens, stream_time)} · "
+            f"ttft {fmt_seconds(m.ttft)} · {fmt_seconds(m.latency)} · {fmt_cost(m.cost)}"
+        )
+    if b.started is None:
+        return ""
+    ttft = (b.first_token - b.started) if b.first_token is not None else None
+    streamed = (now - b.first_token) if b.first_token is not None else None
+    return (
+        f"{b.tokens_seen} tok · {_rate(b.tokens_seen, streamed)} · ttft {fmt_seconds(ttft)} · "
+        f"{fmt_seconds(max(0.0, (b.ended if b.ended is not None else now) - b.started))}"
+    )
+
+
+def placeholder(b: BranchState) -> str:
+    """What a pane shows before (or instead of) text."""
+    if b.status == WAITING:
+        return f"waiting for {', '.join(b.info.after)} to finish" if b.info.after else "waiting to start"
+    if b.status == QUEUED:
+        return "waiting for a free slot on the provider"
+    if b.status == STREAMING:
+        return "waiting for the first token"
+    if b.status == RETRYING:
+        return f"attempt {b.attempt} failed: {b.retry_reason}; trying again after {b.retry_delay:.1f} s"
+    if b.status in (FAILED, CANCELLED):
+        return b.error or b.status
+    return ""
+
+
+@dataclass(frozen=True)
+class Totals:
+    wall: float
+    branch_sum: float
+    speedup: float
+    tokens: int
+    estimated: bool
+    cost: float
+    throttles: int
+    retries: int
+    calls: int | None  # known once the run is over
+    final: bool
+
+
+def totals(state: RunState, now: float) -> Totals:
+    """The run's own RunMetrics once it is over; until then, the same figures from the branches so far."""
+    m = state.metrics
+    if m is not None:
+        return Totals(m.wall, m.branch_sum, m.speedup, m.input_tokens + m.output_tokens, m.tokens_estimated,
+                      m.cost, m.throttles, m.retries, m.calls, True)
+    branch_sum = tokens = throttles = retries = 0
+    cost = 0.0
+    estimated = False
+    for b in state.branch_list():
+        if b.metrics is not None:
+            branch_sum += b.metrics.latency
+            tokens += b.metrics.input_tokens + b.metrics.output_tokens
+            cost += b.metrics.cost
+            throttles += b.metrics.throttles
+            retries += b.metrics.retries
+            estimated = estimated or b.metrics.tokens_estimated
+        elif b.started is not None:
+            branch_sum += max(0.0, now - b.started)
+            tokens += b.tokens_seen
+    speedup = branch_sum / now if now > 0 else 0.0
+    return Totals(now, branch_sum, speedup, tokens, estimated, cost, throttles, retries, None, False)
+
+
+def totals_lines(t: Totals) -> list[tuple[str, str]]:
+    rows = [
+        ("wall", fmt_seconds(t.wall)),
+        ("sum of branches", fmt_seconds(t.branch_sum)),
+        ("speed-up", f"{t.speedup:.2f}×"),
+        ("tokens", fmt_tokens(t.tokens, t.estimated)),
+        ("cost", fmt_cost(t.cost)),
+        ("throttles", str(t.throttles)),
+        ("retries", str(t.retries)),
+    ]
+    if t.calls is not None:
+        rows.append(("calls", str(t.calls)))
+    return rows
+
+
+def when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))

@@ -1,0 +1,343 @@
+"""The run screen: a pane per branch, the aggregator, the timeline and the totals.
+
+Live runs and replays take the same path: every event goes through `feed()`, which folds it into the
+`RunState` and marks what changed; the `Pacer` draws. A replay is therefore exactly what was seen live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from fanout.errors import UserError
+from fanout.launch import Prepared, execute
+from fanout.sanitize import strip_controls
+from fanout.sessions import replay
+from fanout.state import RunState
+from fanout.strategies.engine import Engine
+from fanout.strategies.events import (
+    AggregateDone,
+    AggregateStarted,
+    AggregateToken,
+    BranchRetrying,
+    BranchToken,
+    Event,
+    RunDone,
+    RunStarted,
+)
+from fanout.strategies.recipe import AGGREGATE_ID
+
+from .. import exporting, heap
+from ..pacer import TICK, Pacer
+from ..sources import Feed, LiveRun, Replay, Source
+from ..widgets.aggregate_pane import AggregatePane
+from ..widgets.branch_list import BranchList
+from ..widgets.branch_pane import BranchPane
+from ..widgets.pane_grid import PaneGrid
+from ..widgets.run_header import RunHeader
+from ..widgets.run_totals import RunTotals
+from ..widgets.stream_pane import StreamPane
+from ..widgets.timeline import Timeline
+
+CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("r", "rerun", "Run again", id="rerun", tooltip="Run the recipe again on the same inputs"),
+        Binding("x", "cancel_run", "Cancel run", id="cancel_run"),
+        Binding("k", "cancel_branch", "Cancel branch", id="cancel_branch", show=False),
+        Binding("R", "retry_branch", "Retry", id="retry_branch", show=False,
+                tooltip="Once the run is over: run the whole recipe again (single-branch retry is not supported)"),
+        Binding("s", "switch_strategy", "Strategy", id="switch_strategy",
+                tooltip="Run again on the same inputs under another strategy"),
+        Binding("m", "compare", "Compare", id="compare", tooltip="Run all three strategies and compare them"),
+        Binding("z", "zoom", "Zoom", id="zoom", tooltip="Zoom the focused pane to the full screen, or back"),
+        Binding("n", "next_pane", "Next", id="next_pane", show=False),
+        Binding("p", "previous_pane", "Previous", id="previous_pane", show=False),
+        Binding("c", "copy", "Copy", id="copy", tooltip="Copy the focused pane's text to the clipboard"),
+        Binding("e", "export_markdown", "Export .md", id="export_markdown"),
+        Binding("j", "export_json", "Export .json", id="export_json", show=False),
+        Binding("escape", "back", "Back", id="back", tooltip="Back to the run form (or un-zoom)", show=False),
+    ]
+
+    def __init__(self, source: Source, *, mode: str = "") -> None:
+        super().__init__()
+        self.source = source
+        self.state = RunState()
+        self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
+        self.engine: Engine | None = None
+        self.panes: dict[str, BranchPane] = {}
+        self.aggregate_pane = AggregatePane(self.state, id="aggregate-pane")
+        self.pacer = Pacer(self.pane_list)
+        self._t0: float | None = None
+        self._chrome_dirty = True
+        label = source.label if isinstance(source, (Replay, Feed)) else ""
+        self.mode = ", ".join(x for x in (mode, label + (", read-only" if label else "")) if x)
+
+    # --- layout ------------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(self.state, self.clock, mode=self.mode, id="run-header")
+        yield PaneGrid(self.state, self.clock, id="main")
+        with Horizontal(id="bottom"):
+            with VerticalScroll(id="timeline-box", can_focus=False):
+                yield Timeline(self.state, self.clock, id="timeline")
+            yield RunTotals(self.state, self.clock, id="totals")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        heap.reset()  # reclaim the previous screen's garbage now, before tokens flow
+        self.set_interval(TICK, self.pacer.tick, name="pacer")
+        self.set_interval(CHROME, self._redraw_chrome, name="chrome")
+        self._play()
+
+    def pane_list(self) -> list[StreamPane]:
+        return [*self.panes.values(), self.aggregate_pane]
+
+    # --- events in -----------------------------------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """Run time now: the engine's clock for a live run, the recorded one (scaled) for a replay. Once the
+        events stop (a finished run, a replay or feed that has ended), the time of the last event."""
+        state = self.state
+        if state.done is not None:
+            return state.done.t
+        if self._t0 is None or self.finished.is_set() or isinstance(self.source, Feed):
+            return state.now
+        speed = self.source.speed if isinstance(self.source, Replay) else 1.0
+        if speed <= 0:
+            return state.now
+        return max(state.now, (asyncio.get_running_loop().time() - self._t0) * speed)
+
+    def feed(self, event: Event) -> None:
+        """Every event of the run, live or replayed. Cheap: it marks what to redraw, it draws nothing."""
+        branch = self.state.apply(event)
+        kind = type(event)
+        if kind is BranchToken:  # the hot path: thousands a second
+            if branch is not None:
+                self.panes[branch.id].dirty = True
+            return
+        if kind is AggregateToken:
+            self.aggregate_pane.dirty = True
+            return
+        self._chrome_dirty = True
+        if kind is RunStarted:
+            self._t0 = asyncio.get_running_loop().time()
+            self._build(event)  # type: ignore[arg-type]
+        elif branch is not None:
+            pane = self.panes[branch.id]
+            pane.dirty = True
+            if kind is BranchRetrying and event.restart:  # type: ignore[attr-defined]
+                pane.restart()
+        else:
+            agg = self.aggregate_pane
+            agg.dirty = True
+            timeline = self.query_one(Timeline)
+            if kind is AggregateStarted:
+                timeline.aggregate_span = (event.t, None)
+            elif kind is AggregateDone and timeline.aggregate_span is not None:
+                timeline.aggregate_span = (timeline.aggregate_span[0], event.t)
+            elif kind is BranchRetrying and getattr(event, "branch", "") == AGGREGATE_ID and event.restart:  # type: ignore[attr-defined]
+                agg.restart()
+            elif kind is RunDone:
+                for pane in self.pane_list():
+                    pane.dirty = True
+                self.refresh_bindings()
+
+    def _build(self, started: RunStarted) -> None:
+        for index, info in enumerate(started.branches):
+            self.panes[info.id] = BranchPane(self.state.branches[info.id], id=f"pane-{index}")
+        self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
+        self.query_one(PaneGrid).build(self.panes, self.aggregate_pane)
+
+    async def _redraw_chrome(self) -> None:
+        running = self.state.done is None and self.state.started is not None
+        if not (self._chrome_dirty or running):
+            return
+        self._chrome_dirty = False
+        for widget in (RunHeader, Timeline, RunTotals, BranchList):
+            self.query_one(widget).refresh()  # no layout: their heights are fixed when the run starts
+        if running:  # countdowns and running metrics lines move with the clock
+            for pane in self.pane_list():
+                pane.dirty = True
+
+    # --- playing -------------------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def _play(self) -> None:
+        try:
+            if isinstance(self.source, LiveRun):
+                await execute(self.source.prepared, [self.feed], on_engine=self._engine_ready)
+            elif isinstance(self.source, Replay):
+                async for event in replay(self.source.events, self.source.speed):
+                    self.feed(event)
+            else:
+                async for event in self.source.events:
+                    self.feed(event)
+        except UserError as err:
+            self.notify(str(err), title="Cannot run", severity="error", markup=False)
+        except Exception as err:  # noqa: BLE001 - the screen must outlive a run that breaks; say what broke
+            self.log.error(err)
+            self.notify(f"The run stopped: {type(err).__name__}: {err}", severity="error", markup=False)
+        finally:
+            self.engine = None
+            self.finished.set()
+            self._chrome_dirty = True
+            self.refresh_bindings()
+
+    def _engine_ready(self, engine: Engine) -> None:
+        self.engine = engine
+        self.refresh_bindings()
+
+    @property
+    def live(self) -> bool:
+        return isinstance(self.source, LiveRun)
+
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
+
+    async def settle(self) -> None:
+        """Wait until everything received so far is drawn (tests and the benchmark)."""
+        await self.pacer.flush_all()
+        self._chrome_dirty = True
+        await self._redraw_chrome()
+
+    # --- panes ---------------------------------------------------------------------------------------------------
+
+    def focused_pane(self) -> StreamPane | None:
+        node = self.focused
+        while node is not None and not isinstance(node, StreamPane):
+            node = node.parent
+        if isinstance(node, StreamPane):
+            return node
+        panes = self.pane_list()
+        return panes[self.current] if self.panes and self.current < len(panes) else None
+
+    def focus_pane(self, index: int) -> None:
+        """Focus (and in the compact layout, show) the pane at `index`: branches in recipe order, then the aggregator."""
+        self.query_one(PaneGrid).focus_pane(index)
+
+    @property
+    def current(self) -> int:
+        return self.query_one(PaneGrid).current
+
+    # --- actions -------------------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("rerun", "retry_branch", "switch_strategy", "compare"):
+            if not self.live:
+                return False  # a replay is read-only
+            # Retry stays live while running, to say why it waits; the others are dimmed until the run is over.
+            return None if self.running and action != "retry_branch" else True
+        if action in ("cancel_run", "cancel_branch"):
+            if not self.live:
+                return False
+            return True if self.running and self.engine is not None else None
+        return True
+
+    def action_next_pane(self) -> None:
+        self.focus_pane(self.current + 1)
+
+    def action_previous_pane(self) -> None:
+        self.focus_pane(self.current - 1)
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        pane = self.focused_pane()
+        if pane is not None:
+            pane.focus()
+            self.maximize(pane, container=False)
+
+    def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.live and self.running:
+            self.notify("The run is still going: cancel it first (x).", severity="warning")
+        elif len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+    def action_copy(self) -> None:
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        text = strip_controls(pane.text)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(text)} characters.", title="Clipboard")
+
+    def action_cancel_run(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
+            self.notify("Cancelling the run…")
+
+    def action_cancel_branch(self) -> None:
+        pane = self.focused_pane()
+        if self.engine is None or pane is None:
+            return
+        if pane.ended:
+            self.notify("That pane has already finished.", severity="warning")
+            return
+        branch_id = pane.branch_id if isinstance(pane, BranchPane) else AGGREGATE_ID
+        self.engine.cancel_branch(branch_id)
+        self.notify(f"Cancelling {branch_id}…", markup=False)
+
+    def _prepared(self) -> Prepared | None:
+        return self.source.prepared if isinstance(self.source, LiveRun) else None
+
+    def action_rerun(self) -> None:
+        prepared = self._prepared()
+        if prepared is not None and not self.running:
+            self.app.start_run(prepared.again())  # type: ignore[attr-defined]
+
+    def action_retry_branch(self) -> None:
+        prepared = self._prepared()
+        if prepared is None:
+            return
+        if self.running:
+            self.notify("Retry works once the run is over: it runs the whole recipe again.", severity="warning")
+            return
+        self.notify("Running the whole recipe again: fanout cannot re-run a single branch.")
+        self.app.start_run(prepared.again())  # type: ignore[attr-defined]
+
+    def action_switch_strategy(self) -> None:
+        prepared = self._prepared()
+        if prepared is None or self.running:
+            return
+        from .strategy_picker import StrategyPicker
+
+        def chosen(strategy: str | None) -> None:
+            if strategy:
+                self.app.start_run(prepared.again(strategy))  # type: ignore[attr-defined]
+
+        self.app.push_screen(StrategyPicker(prepared.spec.strategy), chosen)
+
+    def action_compare(self) -> None:
+        prepared = self._prepared()
+        if prepared is not None and not self.running:
+            self.app.compare(prepared)  # type: ignore[attr-defined]
+
+    def _export(self, writer) -> None:
+        if self.state.started is None:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        try:
+            path = writer(self.state)
+        except OSError as err:
+            self.notify(f"Export failed: {err}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {path}", title="Export", markup=False)
+
+    def action_export_markdown(self) -> None:
+        self._export(exporting.export_markdown)
+
+    def action_export_json(self) -> None:
+        self._export(exporting.export_json)

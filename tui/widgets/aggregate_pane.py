@@ -1,0 +1,97 @@
+"""The aggregator: the synthesis streaming as Markdown, or a vote's tally; the branches it had to leave out."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from fanout.report import fmt_cost, fmt_seconds
+from fanout.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, AggregateState, RunState
+
+from .stream_pane import StreamPane
+from .vote_tally import VoteTally
+
+_KIND = {"waiting": "waiting", QUEUED: "queued", STREAMING: "streaming", RETRYING: "retrying", DONE: "done",
+         FAILED: "failed"}
+
+
+def left_out(state: RunState) -> str:
+    """Failed branches are named, never silently dropped."""
+    failed = list(state.aggregate.failed) or [b.id for b in state.branch_list() if b.status in (FAILED, "cancelled")]
+    if not failed:
+        return ""
+    names = []
+    for bid in failed:
+        b = state.branches.get(bid)
+        names.append(f"{bid} ({b.status}: {b.error})" if b and b.error else bid)
+    return "left out: " + "; ".join(names)
+
+
+class AggregatePane(StreamPane):
+    def __init__(self, state: RunState, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="pane aggregate-pane")
+        self.state = state
+        self.tally = VoteTally(classes="pane-tally")
+        self.failed_line = Static("", classes="pane-left-out", markup=False)
+        self._missing = ""
+
+    def compose(self):
+        yield self.failed_line
+        yield self.tally
+        yield from super().compose()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.tally.display = False
+        self.failed_line.display = False
+
+    @property
+    def agg(self) -> AggregateState:
+        return self.state.aggregate
+
+    @property
+    def source(self) -> AggregateState:
+        return self.agg
+
+    @property
+    def ended(self) -> bool:
+        return self.agg.status in (DONE, FAILED) or (self.state.done is not None and self.agg.status == "waiting")
+
+    @property
+    def prefers_markdown(self) -> bool:
+        return True
+
+    def header(self, now: float) -> tuple[str, str, str, str, str]:
+        a = self.agg
+        method = a.method or "aggregate"
+        kind = _KIND.get(a.status, "waiting")
+        label = a.status if a.status != "waiting" else "waiting for the branches"
+        if self.state.done is not None and a.status == "waiting":
+            kind, label = "skipped", f"not run (run {self.state.done.status})"
+        m = a.metrics
+        metrics = (
+            f"{m.output_tokens} tok · ttft {fmt_seconds(m.ttft)} · {fmt_seconds(m.latency)} · {fmt_cost(m.cost)}"
+            if m else ""
+        )
+        self._sync_extras()
+        return f"aggregate · {method}", kind, label, metrics, a.error
+
+    def placeholder(self) -> str:
+        if self.state.done is not None and self.state.done.error:
+            return self.state.done.error
+        if self.agg.status == "waiting":
+            return "the aggregator starts when the branches are done"
+        return "waiting for the first token" if self.agg.status in (QUEUED, STREAMING) and not self.agg.chunks else ""
+
+    def _sync_extras(self) -> None:
+        result = self.agg.result
+        is_vote = isinstance(result.get("tally"), dict)
+        if is_vote and self.tally.result != result:
+            self.tally.show(result)
+        if self.tally.display != is_vote:
+            self.tally.display = is_vote
+        missing = left_out(self.state)
+        if missing != self._missing:  # Static.update relayouts: only on change
+            self._missing = missing
+            self.failed_line.display = bool(missing)
+            self.failed_line.update(Content(missing))

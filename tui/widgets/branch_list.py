@@ -1,0 +1,54 @@
+"""The compact list used when there are too many branches for a grid: one line per branch, the current one
+highlighted; a click or n/p chooses which branch the big pane shows."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual import events
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+
+from fanout.state import RunState
+
+from .. import fmt
+
+BADGE_STYLE = {"streaming": "$accent", "retrying": "$warning", "done": "$success", "cached": "$success",
+               "failed": "$error", "cancelled": "$warning", "skipped": "$text-muted"}
+
+
+class BranchList(Widget):
+    DEFAULT_CSS = """
+    BranchList { height: auto; }
+    """
+
+    class Picked(Message):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, state: RunState, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state = state
+        self.clock = clock
+        self.current = 0
+
+    def render(self) -> Content:
+        now = self.clock()
+        width = self.content_size.width
+        lines = []
+        for i, b in enumerate(self.state.branch_list()):
+            badge = fmt.badge(b, now)
+            tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
+            label = f"{fmt.GLYPH[badge.kind]} {b.id}"
+            right = f"{tokens} tok"
+            room = max(1, width - len(right) - 1)
+            text = f"{label[:room]:<{room}} {right}"
+            style = "reverse" if i == self.current else BADGE_STYLE.get(badge.kind, "")
+            lines.append(Content.styled(text, style) if style else Content(text))
+        return Content("\n").join(lines)
+
+    def on_click(self, event: events.Click) -> None:
+        if 0 <= event.y < len(self.state.branches):
+            self.post_message(self.Picked(event.y))

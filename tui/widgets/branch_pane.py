@@ -1,0 +1,35 @@
+"""One branch of the run: its title, status badge, streamed answer and metrics line."""
+
+from __future__ import annotations
+
+from fanout.state import CANCELLED, DONE, FAILED, BranchState
+
+from .. import fmt
+from .stream_pane import StreamPane
+
+
+class BranchPane(StreamPane):
+    def __init__(self, branch: BranchState, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="pane branch-pane")
+        self.branch = branch
+
+    @property
+    def branch_id(self) -> str:
+        return self.branch.id
+
+    @property
+    def source(self) -> BranchState:
+        return self.branch
+
+    @property
+    def ended(self) -> bool:
+        return self.branch.status in (DONE, FAILED, CANCELLED)
+
+    def header(self, now: float) -> tuple[str, str, str, str, str]:
+        b = self.branch
+        badge = fmt.badge(b, now)
+        error = b.error if b.status in (FAILED, CANCELLED) and b.text.strip() else ""
+        return b.title, badge.kind, badge.label, fmt.metrics_line(b, now), error
+
+    def placeholder(self) -> str:
+        return fmt.placeholder(self.branch)

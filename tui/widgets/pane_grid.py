@@ -1,0 +1,109 @@
+"""Where the panes go: a grid with as many columns as fit, the aggregator on a row of its own; or, when the
+rows would be too short (dozens of branches, a small terminal), a compact list of the branches beside the
+focused pane and the aggregator."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from textual import on
+from textual.containers import Container, Horizontal
+
+from fanout.state import RunState
+
+from .aggregate_pane import AggregatePane
+from .branch_list import BranchList
+from .branch_pane import BranchPane
+from .stream_pane import StreamPane
+
+MIN_W, MIN_H = 48, 7  # the smallest useful pane
+
+
+class PaneGrid(Horizontal):
+    def __init__(self, state: RunState, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.branch_list = BranchList(state, clock, id="branch-list")
+        self.grid = Container(id="panes")
+        self.panes: dict[str, BranchPane] = {}
+        self.aggregate: AggregatePane | None = None
+        self.current = 0  # index into pane_list(): the pane shown (compact) and focused
+        self.compact = False
+
+    def compose(self):
+        yield self.branch_list
+        yield self.grid
+
+    def on_mount(self) -> None:
+        self.branch_list.display = False
+
+    def pane_list(self) -> list[StreamPane]:
+        return [*self.panes.values(), *([self.aggregate] if self.aggregate else [])]
+
+    def build(self, panes: dict[str, BranchPane], aggregate: AggregatePane) -> None:
+        self.panes, self.aggregate = panes, aggregate
+        self.branch_list.styles.height = len(panes)
+        self.grid.mount_all(self.pane_list())
+        self.call_after_refresh(self.place_panes)
+        self.call_after_refresh(self.focus_pane, 0)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.place_panes)
+
+    def place_panes(self) -> None:
+        width, height = self.size
+        if not self.panes or self.aggregate is None or width == 0 or height == 0:
+            return
+        count = len(self.panes)
+        cols = max(1, min(count, width // MIN_W))
+        rows = math.ceil(count / cols) + 1
+        self.compact = count > 2 and rows * MIN_H > height
+        self.branch_list.display = self.compact
+        self.screen.set_class(self.compact, "-compact")
+        grid = self.grid
+        if self.compact:
+            cols, rows = 1, 2
+            grid.styles.grid_rows = "3fr 2fr"
+        else:
+            grid.styles.grid_rows = "1fr"
+        grid.styles.grid_size_columns, grid.styles.grid_size_rows = cols, rows
+        # Textual's grid does not wrap a span that overflows the row: the last branch takes the row's empty cells,
+        # so the aggregator starts a row of its own.
+        last = list(self.panes.values())[-1]
+        for pane in self.panes.values():
+            pane.styles.column_span = 1 + (-count % cols if pane is last else 0)
+        self.aggregate.styles.column_span = cols
+        grid.refresh(layout=True)  # spans set inline do not relayout the grid by themselves
+        self._show_current()
+
+    def _show_current(self) -> None:
+        """In the compact layout only the current branch is displayed; hidden panes cost nothing to keep."""
+        for i, pane in enumerate(self.panes.values()):
+            show = not self.compact or i == self.current
+            if pane.display != show:
+                pane.display = show
+                pane.dirty = True
+
+    def focus_pane(self, index: int) -> None:
+        panes = self.pane_list()
+        if not self.panes:
+            return
+        self.current = index % len(panes)
+        self.branch_list.current = self.current
+        self.branch_list.refresh()
+        self._show_current()
+        pane = panes[self.current]
+        self.call_after_refresh(pane.focus)
+        if self.screen.maximized is not None:
+            self.call_after_refresh(self.screen.maximize, pane, False)
+
+    def on_descendant_focus(self, event) -> None:
+        panes = self.pane_list()
+        if event.widget in panes:
+            self.current = panes.index(event.widget)
+            self.branch_list.current = self.current
+            self.branch_list.refresh()
+
+    @on(BranchList.Picked)
+    def _picked(self, event: BranchList.Picked) -> None:
+        self.focus_pane(event.index)

@@ -1,0 +1,43 @@
+"""A scroll area that follows its growing content until the user scrolls up, and follows again at the bottom."""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.geometry import Size
+
+# Users expect following to resume when they are back "at the bottom", not only on its very last row.
+RESUME_ROWS = 2
+
+
+class PaneScroll(VerticalScroll, can_focus=False):
+    DEFAULT_CSS = """
+    PaneScroll { height: 1fr; scrollbar-size-vertical: 1; }
+    """
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._follow = True
+
+    def watch_virtual_size(self, size: Size) -> None:
+        # Anchored, Textual bottom-aligns content shorter than the view (a negative scroll): anchor only once the
+        # content overflows, so a short answer reads from the top.
+        if self._follow and not self.is_anchored and size.height > self.scrollable_content_region.height:
+            self.anchor()
+
+    def stop_following(self) -> None:
+        """A finished answer opened for reading: from its top, and it stays there."""
+        self._follow = False
+        if self.is_anchored:
+            self.anchor(False)
+        self.scroll_home(animate=False)
+
+    @property
+    def following(self) -> bool:
+        if self.is_anchored:
+            return not self._anchor_released
+        return self._follow
+
+    def _check_anchor(self) -> None:
+        # Textual re-anchors only at exactly max_scroll_y; within RESUME_ROWS is close enough.
+        if self._anchored and self._anchor_released and self.scroll_y >= self.max_scroll_y - RESUME_ROWS:
+            self._anchor_released = False

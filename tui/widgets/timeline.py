@@ -1,0 +1,84 @@
+"""One bar per branch on a shared time axis: when it waited for dependencies, for a slot, in backoff, and
+streamed. Sequential runs draw a staircase, parallel ones a column, hybrid ones the shape of the recipe."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.content import Content
+from textual.widget import Widget
+
+from fanout.report import fmt_seconds
+from fanout.state import CANCELLED, DONE, FAILED, RunState
+
+CHAR = {"deps": "·", "queue": "░", "backoff": "▒", "stream": "█"}
+STYLE = {"deps": "$text-muted", "queue": "$warning 60%", "backoff": "$error"}
+STREAM_STYLE = {DONE: "$success", FAILED: "$error", CANCELLED: "$warning"}
+LABEL = 12
+
+
+class Timeline(Widget):
+    DEFAULT_CSS = """
+    Timeline { height: auto; }
+    """
+
+    def __init__(self, state: RunState, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state = state
+        self.clock = clock
+        self.aggregate_span: tuple[float, float | None] | None = None  # set by the run screen
+
+    def rows(self) -> list[tuple[str, list[tuple[float, float, str, str]]]]:
+        """(label, [(start, end, char, style)]) per bar; the engine's segments, the aggregator's own span."""
+        now = self.clock()
+        bars = []
+        for b in self.state.branch_list():
+            pieces = []
+            for seg in b.segments:
+                end = seg.end if seg.end is not None else now
+                if end <= seg.start:
+                    continue
+                style = STREAM_STYLE.get(b.status, "$accent") if seg.kind == "stream" else STYLE.get(seg.kind, "")
+                pieces.append((seg.start, end, CHAR.get(seg.kind, "?"), style))
+            bars.append((b.id, pieces))
+        if self.aggregate_span is not None:
+            start, end = self.aggregate_span
+            end = end if end is not None else now
+            style = "$error" if self.state.aggregate.status == FAILED else "$secondary"
+            bars.append(("aggregate", [(start, max(end, start), "█", style)]))
+        return bars
+
+    def render(self) -> Content:
+        width = self.content_size.width
+        bars = self.rows()
+        if width < LABEL + 12 or not bars:
+            return Content("")
+        span = max(self.clock(), 1e-6)
+        cells = width - LABEL - 1
+        lines: list[Content] = []
+        for label, pieces in bars:
+            row: list[tuple[str, str]] = [(" ", "")] * cells
+            for start, end, char, style in pieces:
+                a = min(cells - 1, int(start / span * cells))
+                b = min(cells, max(a + 1, round(end / span * cells)))
+                for i in range(a, b):
+                    row[i] = (char, style)
+            lines.append(Content.assemble((f"{label[:LABEL - 1]:<{LABEL}}", "$text-muted"), " ", *((t, st) if st else t for t, st in _runs(row))))
+        right = fmt_seconds(span)
+        axis = f"{'':<{LABEL}} 0{right:>{cells - 1}}"
+        lines.append(Content.styled(axis, "$text-muted"))
+        legend = "  ".join(f"{CHAR[k]} {name}" for k, name in
+                           (("deps", "dependencies"), ("queue", "queue"), ("backoff", "backoff"), ("stream", "stream")))
+        lines.append(Content.styled(f"{'':<{LABEL}} {legend}"[:width], "$text-muted"))
+        return Content("\n").join(lines)
+
+
+def _runs(row: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Adjacent cells of one style as one span: a few spans per bar, not one per cell."""
+    out: list[tuple[str, str]] = []
+    for char, style in row:
+        if out and out[-1][1] == style:
+            out[-1] = (out[-1][0] + char, style)
+        else:
+            out.append((char, style))
+    return out
