@@ -289,3 +289,28 @@ async def test_the_form_lists_each_recipes_inputs():
         app.screen.query_one("#recipe").value = "pipeline"
         await wait_for(pilot, lambda: app.screen._input_names == ["message", "language"], what="pipeline's inputs")
         assert app.screen.query_one("#input-1").value == "French"
+
+
+async def test_a_sectioned_vote_shows_every_tally_and_the_verdict(loopback):
+    """moderation: the hate check voted 2-1, spam and pii fail, so the post is flagged; the pane shows both."""
+    answers = {"hate speech": ["hate", "ok", "ok"], "spam or unsolicited": ["spam"],
+               "personal information": ["ok"], "copyrighted": ["ok"]}
+    seen: dict[str, int] = {}
+
+    def respond(req):
+        key = next(k for k in answers if k in req.prompt)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        return answers[key][n % len(answers[key])]
+
+    loopback.responder = respond
+    app = live_app(loopback, recipe="moderation", cache="off")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await finished(pilot)
+        result = screen.state.aggregate.result
+        assert result["flagged"] is True and result["votes"]["hate"]["tally"] == {"ok": 2, "hate": 1}
+        tally = screen.aggregate_pane.tally
+        assert tally.display
+        shown = tally.render().plain
+        assert shown.startswith("FLAGGED")
+        assert "hate" in shown and "answer ok" in shown and "confidence 67 %" in shown and "confident" in shown

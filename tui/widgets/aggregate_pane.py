@@ -9,7 +9,7 @@ from fanout.report import fmt_cost, fmt_seconds
 from fanout.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, AggregateState, RunState
 
 from .stream_pane import StreamPane
-from .vote_tally import VoteTally
+from .vote_tally import VoteTally, has_votes
 
 _KIND = {"waiting": "waiting", QUEUED: "queued", STREAMING: "streaming", RETRYING: "retrying", DONE: "done",
          FAILED: "failed"}
@@ -85,7 +85,7 @@ class AggregatePane(StreamPane):
 
     def _sync_extras(self) -> None:
         result = self.agg.result
-        is_vote = isinstance(result.get("tally"), dict)
+        is_vote = has_votes(result)
         if is_vote and self.tally.result != result:
             self.tally.show(result)
         if self.tally.display != is_vote:
