@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
-from fanout.devserver import LoopbackServer, Request, default_text
+from fanout.devserver import LoopbackServer, Request, default_text, serve_until_signalled
 
 
 def main() -> int:
@@ -40,22 +39,7 @@ def main() -> int:
             return default_text(req.prompt, str(req.body.get("model", "")), server.tokens)
 
         server.responder = responder
-        await server.start()
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        print(server.base_url, flush=True)
-        try:
-            await done.wait()
-        finally:
-            await server.stop()
-            print(
-                f"served {len(server.requests)} requests on {server.connections} connections; "
-                f"max in flight {server.max_in_flight}; throttled {server.throttled}",
-                file=sys.stderr,
-                flush=True,
-            )
+        await serve_until_signalled(server)
 
     asyncio.run(run())
     return 0

@@ -902,6 +902,29 @@ class _AnthropicFormat(_Format):
 # Command line
 
 
+async def serve_until_signalled(server: "LoopbackServer") -> None:
+    """Starts `server`, prints its URL on one line, serves until SIGINT or SIGTERM, then a one-line summary."""
+    await server.start()
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, done.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(done.set))
+    print(server.base_url, flush=True)
+    try:
+        await done.wait()
+    finally:
+        await server.stop()
+        print(
+            f"served {len(server.requests)} requests on {server.connections} connections; "
+            f"max in flight {server.max_in_flight}; throttled {server.throttled}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fanout.devserver", description="Fake OpenAI/Anthropic server on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
@@ -923,25 +946,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrent=args.max_concurrent,
             retry_after=args.retry_after,
         )
-        await server.start()
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, done.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(done.set))
-        print(server.base_url, flush=True)
-        try:
-            await done.wait()
-        finally:
-            await server.stop()
-            print(
-                f"served {len(server.requests)} requests on {server.connections} connections; "
-                f"max in flight {server.max_in_flight}; throttled {server.throttled}",
-                file=sys.stderr,
-                flush=True,
-            )
+        await serve_until_signalled(server)
 
     asyncio.run(run())
     return 0
