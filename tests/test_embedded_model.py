@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from fanout.providers.base import GenerationRequest, Message, StreamEnd, TextDelta
+from fanout.providers.base import GenerationRequest, Message, ProviderError, StreamEnd, TextDelta
 from fanout.providers.local import LocalProvider, resolve_model_path
 
 
@@ -77,3 +77,13 @@ def test_fanout_run_research_on_the_embedded_model(tmp_path, strategy):
         assert b["metrics"]["output_tokens"] > 0 and not b["metrics"]["tokens_estimated"]
     assert doc["aggregate"]["text"].strip()
     assert doc["metrics"]["calls"] == 6 and doc["metrics"]["wall"] > 0
+
+
+async def test_a_huge_input_fails_clearly_and_is_not_retried():
+    provider = LocalProvider("local", concurrency=1)
+    request = GenerationRequest("smollm2", (Message("user", "word " * 20000),), max_tokens=8)
+    with pytest.raises(ProviderError, match=r"exceed context window of 4096") as info:
+        async for _ in provider.stream(request):
+            pass
+    await provider.aclose()
+    assert not info.value.retryable
