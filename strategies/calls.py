@@ -111,6 +111,18 @@ class Attempt:
     deltas: int = 0
 
 
+def usage(
+    reported_in: int | None, reported_out: int | None, request: GenerationRequest, deltas: int
+) -> tuple[int, int, bool]:
+    """(input, output, estimated): the provider's counts, or estimates where it gave none (the prompt's length,
+    and one token a streamed delta)."""
+    estimated = reported_in is None or reported_out is None
+    input_tokens = reported_in if reported_in is not None else estimate_tokens(
+        "".join(m.content for m in request.messages)
+    )
+    return input_tokens, reported_out if reported_out is not None else deltas, estimated
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters a token: used only when a provider reports no usage, and marked as an estimate."""
     return max(1, round(len(text) / 4)) if text else 0
@@ -143,7 +155,7 @@ class Caller:
         except MissInOfflineMode as err:
             return CallResult("", BranchMetrics(), error=str(err))
         if recorded is not None:
-            return self._replay(call_id, target, request, recorded, on_token)
+            return self._replay(call_id, request, recorded, on_token)
         try:
             return await self._call(call_id, target, request, on_token)
         finally:
@@ -200,9 +212,7 @@ class Caller:
             backoff += decision.delay
 
         end = attempt.end
-        estimated = end.input_tokens is None or end.output_tokens is None
-        input_tokens = end.input_tokens if end.input_tokens is not None else prompt_tokens
-        output_tokens = end.output_tokens if end.output_tokens is not None else attempt.deltas
+        input_tokens, output_tokens, estimated = usage(end.input_tokens, end.output_tokens, request, attempt.deltas)
         model = end.model or request.model
         metrics = BranchMetrics(
             ttft=attempt.ttft,
@@ -221,7 +231,6 @@ class Caller:
     def _replay(
         self,
         call_id: str,
-        target: Target,
         request: GenerationRequest,
         recorded: Recorded,
         on_token: Callable[[str], None],
@@ -230,11 +239,9 @@ class Caller:
         self.emit(BranchStarted(self.clock(), call_id, 1, cached=True))
         for _, text in recorded.chunks:
             on_token(text)
-        estimated = recorded.input_tokens is None or recorded.output_tokens is None
-        input_tokens = recorded.input_tokens if recorded.input_tokens is not None else estimate_tokens(
-            "".join(m.content for m in request.messages)
+        input_tokens, output_tokens, estimated = usage(
+            recorded.input_tokens, recorded.output_tokens, request, len(recorded.chunks)
         )
-        output_tokens = recorded.output_tokens if recorded.output_tokens is not None else len(recorded.chunks)
         metrics = BranchMetrics(
             ttft=0.0,
             latency=0.0,

@@ -77,6 +77,8 @@ class Engine:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.recipe = expand(spec.recipe, spec.values)
+        # A sequential step is shown every earlier one: look branches up by id, not by scanning the recipe.
+        self._branches = {b.id: b for b in self.recipe.branches}
         self.strategy = spec.strategy
         self.on_error = spec.on_error or spec.recipe.on_error
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -280,7 +282,7 @@ class Engine:
         return CallResult(second.text, metrics, second.finish_reason), answer
 
     def _prior(self, branch_id: str, results: dict[str, CallResult]) -> Prior:
-        branch = self.recipe.branch(branch_id)
+        branch = self._branches[branch_id]
         result = results.get(branch_id)
         if result is None:
             return Prior(branch.id, branch.title, "", error="did not run")
