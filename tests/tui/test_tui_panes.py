@@ -123,9 +123,11 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         screen = await open_feed(pilot, tap.events())
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 80, what="tokens")
         await screen.settle()
-        await pilot.pause()
         scroll = screen.panes["solo"].scroll
-        assert scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y and scroll.following
+        # Reaching the bottom takes the next frame's layout, which pilot.pause() does not wait for.
+        await wait_for(pilot, lambda: scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y,
+                       what="the pane at the bottom")
+        assert scroll.following
 
         scroll.scroll_to(y=5, animate=False)  # the user scrolls up to read
         await pilot.pause()
@@ -142,8 +144,7 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         tap.push(*more(40))
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 160, what="yet more tokens")
         await screen.settle()
-        await pilot.pause()
-        assert scroll.scroll_y == scroll.max_scroll_y
+        await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="following to the bottom again")
 
 
 async def test_unfocused_streaming_panes_show_their_last_lines_as_plain_text():
