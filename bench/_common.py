@@ -470,7 +470,7 @@ def options(
     **extra: Any,
 ):
     """RunOptions for a run against the loopback server (base_url given) or the embedded model (base_url "")."""
-    from fanout.launch import RunOptions
+    from fanout.wiring.launch import RunOptions
 
     return RunOptions(
         recipe=recipe,
@@ -498,7 +498,7 @@ async def fanout_run(
 
     `e2e` runs from before prepare() to the end of the event stream, the same span as the plain scripts' wall;
     `wall` is fanout's own RunMetrics.wall (from the engine's start to the end of the aggregate)."""
-    from fanout.launch import prepare
+    from fanout.wiring.launch import prepare
 
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
@@ -511,8 +511,8 @@ async def fanout_run(
 
 async def run_prepared(prepared: Any, *, record: bool = False, t0: float | None = None,
                        cpu0: float | None = None) -> dict[str, Any]:
-    from fanout.launch import execute
-    from fanout.state import RunState
+    from fanout.wiring.launch import execute
+    from fanout.frontends.state import RunState
 
     cpu0 = cpu_seconds() if cpu0 is None else cpu0
     t1 = time.perf_counter()

@@ -104,7 +104,7 @@ def yielding_source() -> Iterator[None]:
     """Every call's stream gives the event loop a turn after each item (`await asyncio.sleep(0)`), whatever
     Caller._consume does: patches the response source (fanout.cache.ResponseCache.stream, which every run made by
     launch.prepare reads through, cache on or off)."""
-    from fanout.cache import ResponseCache
+    from fanout.stores.cache import ResponseCache
 
     original = ResponseCache.stream
 

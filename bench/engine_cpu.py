@@ -72,7 +72,7 @@ def spec_for(n: int, chunks: int, slots: int = 100):
 
 
 async def engine_run(n: int, chunks: int) -> tuple[float, float, int]:
-    from fanout.state import RunState
+    from fanout.frontends.state import RunState
     from fanout.strategies.engine import Engine
 
     spec = spec_for(n, chunks)

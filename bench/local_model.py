@@ -49,7 +49,7 @@ def rates(run: dict) -> dict:
 
 
 async def throughput(name: str, n: int, concurrency: int | None, rounds: int, max_tokens: int) -> dict:
-    from fanout.launch import prepare
+    from fanout.wiring.launch import prepare
 
     path = C.home() / f"local{n}.toml"
     C.write_recipe(path, n, strategy="parallel", aggregate="concat", prompt=PROMPT, max_tokens=max_tokens,
@@ -103,8 +103,8 @@ async def main() -> int:
     bench_json = None
     bench_text = ""
     if not args.skip_bench:
-        from fanout.bench import bench, render, to_json
-        from fanout.launch import RunOptions
+        from fanout.wiring.bench import bench, render, to_json
+        from fanout.wiring.launch import RunOptions
 
         options = RunOptions(recipe="research", max_tokens=48, cache="off")
 

@@ -55,9 +55,9 @@ async def record(tokens: int) -> tuple[str, dict]:
 
 
 def in_process(session_id: str, rounds: int) -> dict:
-    from fanout import sessions
-    from fanout.report import to_markdown
-    from fanout.state import RunState
+    from fanout.stores import sessions
+    from fanout.frontends.report import to_markdown
+    from fanout.frontends.state import RunState
 
     loads, applies, reports, totals = [], [], [], []
     n_events = 0
@@ -88,7 +88,7 @@ async def main() -> int:
     args = p.parse_args()
 
     session_id, run = await record(args.tokens)
-    from fanout.paths import sessions_dir
+    from fanout.core.paths import sessions_dir
 
     path = sessions_dir() / f"{session_id}.jsonl"
     size = path.stat().st_size

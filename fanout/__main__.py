@@ -1,3 +1,3 @@
-from .cli import entry
+from fanout.cli import entry
 
 entry()

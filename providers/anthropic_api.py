@@ -9,7 +9,7 @@ import anthropic
 import httpx2
 
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from .errors import SDKProvider, connection_error, incomplete_error, malformed_error, timeout_error
+from fanout.providers.sdk import SDKProvider, connection_error, incomplete_error, malformed_error, timeout_error
 
 
 class AnthropicProvider(SDKProvider):

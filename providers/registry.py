@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from fanout.errors import UserError
+from fanout.core.errors import UserError
 
 from .base import Provider
 

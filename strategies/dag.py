@@ -6,7 +6,7 @@ All walks are iterative: a 1,000-step sequential chain is as deep as a DAG gets,
 from __future__ import annotations
 
 import heapq
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 
 def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
@@ -77,15 +77,3 @@ def longest_path(
         chain.append(node)
         node = best[node][1]
     return best[end][0], chain[::-1]
-
-
-def transitive_ids(ids: Iterable[str], deps: Mapping[str, Sequence[str]]) -> set[str]:
-    """Every id reachable through dependencies from `ids`, themselves included."""
-    seen: set[str] = set()
-    todo = list(ids)
-    while todo:
-        node = todo.pop()
-        if node not in seen:
-            seen.add(node)
-            todo.extend(deps.get(node, ()))
-    return seen

@@ -24,7 +24,6 @@ from typing import Any, Sequence
 
 from .answers import normalise
 
-METHODS = ("majority", "unanimous", "weighted", "threshold", "union")
 CONFIDENT, NEEDS_REVIEW, NO_CONSENSUS = "confident", "needs review", "no consensus"
 
 

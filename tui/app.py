@@ -11,17 +11,17 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from fanout.errors import UserError
-from fanout.launch import Prepared, RunOptions, prepare
-from fanout.sessions import load
+from fanout.core.errors import UserError
+from fanout.wiring.launch import Prepared, RunOptions, prepare
+from fanout.stores.sessions import load
 from fanout.strategies.events import Event
 from fanout.strategies.recipe import STRATEGIES
 
-from . import heap
+from . import gc_freeze
 from .screens.compare import CompareScreen
 from .screens.history import HistoryScreen
 from .screens.run import RunScreen
-from .sources import LiveRun, Replay
+from .feeds import LiveRun, Replay
 from .screens.setup import SetupScreen
 
 
@@ -73,7 +73,7 @@ class FanoutApp(App[int]):
                 await prepared.aclose()
             except Exception:  # noqa: BLE001 - closing HTTP clients on the way out must not mask the exit
                 pass
-        heap.release()
+        gc_freeze.release()
 
     # --- runs --------------------------------------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ async def wait_until(predicate, timeout: float) -> bool:
 async def measure(panes: int, rate: float, seconds: float) -> int:
     from fanout.tui.app import FanoutApp
     from fanout.tui.screens.run import RunScreen
-    from fanout.tui.sources import Feed
+    from fanout.tui.feeds import Feed
 
     bench = Bench(panes, rate, seconds)
     app = FanoutApp()  # opens on the run form; the benchmark's run screen goes on top

@@ -10,11 +10,11 @@ import json
 import os
 from pathlib import Path
 
-from fanout import sessions
-from fanout.errors import UserError
-from fanout.paths import data_dir, private_dir
-from fanout.report import to_json, to_markdown
-from fanout.state import RunState
+from fanout.stores import sessions
+from fanout.core.errors import UserError
+from fanout.core.paths import data_dir, private_dir
+from fanout.frontends.report import to_json, to_markdown
+from fanout.frontends.state import RunState
 
 
 def exports_dir() -> Path:

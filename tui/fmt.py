@@ -6,11 +6,10 @@ Pure functions of `RunState` and a clock, so panes, the compact list and the tes
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
-from fanout.report import fmt_cost, fmt_seconds, fmt_tokens
-from fanout.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
+from fanout.frontends.report import fmt_cost, fmt_seconds, fmt_tokens
+from fanout.frontends.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
 
 # Badge kinds double as CSS classes (`-badge-<kind>`), so a pane's border colour follows its status.
 GLYPH = {
@@ -46,7 +45,7 @@ def badge(b: BranchState, now: float) -> Badge:
         return Badge("cached", "cached") if b.cached else Badge("done", "done")
     if b.status == CANCELLED:
         return Badge("cancelled", "cancelled")
-    if b.status == FAILED and b.error.startswith("skipped"):
+    if b.status == FAILED and b.skipped:
         return Badge("skipped", "skipped")
     return Badge("failed", "failed")
 
@@ -145,7 +144,3 @@ def totals_lines(t: Totals) -> list[tuple[str, str]]:
     if t.calls is not None:
         rows.append(("calls", str(t.calls)))
     return rows
-
-
-def when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))

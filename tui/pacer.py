@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from textual.await_complete import AwaitComplete
 
-from . import heap
+from . import gc_freeze
 from .widgets.stream_pane import StreamPane
 
 TICK = 0.025  # seconds between pacer ticks
@@ -36,7 +36,7 @@ class Pacer:
         self._panes = panes
         self._clock = clock
         self._settling: AwaitComplete | None = None
-        self._heap = heap.Compactor()
+        self._heap = gc_freeze.Compactor()
 
     def _to_settle(self, panes: Sequence[StreamPane]) -> list[tuple[StreamPane, bool]]:
         """Finished panes owed a Markdown document, as (pane, keep it when nobody reads it), readers first."""

@@ -8,13 +8,13 @@ import json
 import pytest
 from textual.widgets import DataTable, OptionList
 
-from fanout import sessions
-from fanout.compare import table
+from fanout.stores import sessions
+from fanout.frontends.compare import table
 from fanout.devserver import Fault
-from fanout.launch import RunOptions, prepare
-from fanout.report import fmt_seconds, to_markdown
-from fanout.sanitize import strip_controls
-from fanout.state import CANCELLED, FAILED
+from fanout.wiring.launch import RunOptions, prepare
+from fanout.frontends.report import fmt_seconds, to_markdown
+from fanout.core.text import strip_controls
+from fanout.frontends.state import CANCELLED, FAILED
 from fanout.strategies.events import BranchDone
 from fanout.tui.app import FanoutApp
 from fanout.tui.screens.compare import CompareScreen, cells, summary

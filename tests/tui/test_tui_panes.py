@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fanout.state import BranchState
+from fanout.frontends.state import BranchState
 from fanout.strategies.events import (
     BranchDone,
     BranchInfo,
@@ -17,11 +17,11 @@ from fanout.strategies.events import (
 )
 from fanout.tui import fmt
 from fanout.tui.app import FanoutApp
-from fanout.tui.launch import run_tui
-from fanout.launch import RunOptions
+from fanout.tui.entry import run_tui
+from fanout.wiring.launch import RunOptions
 from fanout.tui.pacer import Pacer
 from fanout.tui.screens.run import RunScreen
-from fanout.tui.sources import Feed
+from fanout.tui.feeds import Feed
 from fanout.tui.widgets.stream_pane import slices
 from tuikit import STARTED_AT, aiter_events, finish_research, research_midstream, screen_text, wait_for
 
@@ -189,7 +189,7 @@ def test_badges_say_what_the_branch_is_doing():
     assert fmt.badge(b, 1.2).label == "retrying in 3 s (429 rate limited)"
     b.status, b.cached = "done", True
     assert fmt.badge(b, 0).label == "cached"
-    b.status, b.error = "failed", "skipped: an earlier branch failed"
+    b.status, b.error, b.skipped = "failed", "skipped: an earlier branch failed", True
     assert fmt.badge(b, 0).kind == "skipped"
 
 

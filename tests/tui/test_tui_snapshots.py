@@ -3,12 +3,12 @@ mid-stream, a vote's tally, the comparison table and the history."""
 
 from __future__ import annotations
 
-from fanout.sessions import Header, Recorder
+from fanout.stores.sessions import Header, Recorder
 from fanout.strategies.events import RunDone, RunMetrics
 from fanout.tui.app import FanoutApp
 from fanout.tui.screens.compare import CompareScreen
 from fanout.tui.screens.run import RunScreen
-from fanout.tui.sources import Feed
+from fanout.tui.feeds import Feed
 from tuikit import (
     STARTED_AT,
     aiter_events,

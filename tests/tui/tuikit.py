@@ -157,7 +157,7 @@ def vote_run() -> list[Event]:
 
 def finished_state(strategy: str, wall: float, tokens: int, calls: int, cost: float, text: str):
     """A finished RunState for the comparison table."""
-    from fanout.state import RunState
+    from fanout.frontends.state import RunState
 
     state = RunState()
     info = (BranchInfo("a", "A"),)

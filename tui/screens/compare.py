@@ -12,8 +12,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from fanout.compare import Row, table, verdict
-from fanout.state import RunState
+from fanout.frontends.compare import Row, table, verdict
+from fanout.frontends.state import RunState
 
 COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×")
 

@@ -8,28 +8,8 @@ from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from fanout.report import fmt_cost, fmt_seconds
-from fanout.sessions import Summary, list_sessions
-
-from ..fmt import when
-
-COLUMNS = ("when", "recipe", "strategy", "branches", "status", "wall", "tokens", "cost", "session", "provider/model")
-
-
-def row(s: Summary) -> tuple[str, ...]:
-    return (
-        when(s.created),
-        s.recipe,
-        s.strategy,
-        str(s.branches),
-        s.status,
-        fmt_seconds(s.wall),
-        "-" if s.tokens is None else str(s.tokens),
-        "-" if s.cost is None else fmt_cost(s.cost),
-        s.id,
-        f"{s.provider}/{s.model}",
-    )
-
+from fanout.frontends.sessions_table import COLUMNS, row
+from fanout.stores.sessions import Summary, list_sessions
 
 class HistoryScreen(Screen):
     BINDINGS = [

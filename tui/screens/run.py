@@ -15,15 +15,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from fanout.errors import UserError
-from fanout.launch import Prepared, execute
-from fanout.sanitize import strip_controls
-from fanout.sessions import replay
-from fanout.state import RunState
-from fanout.strategies.engine import Engine
+from fanout.core.errors import UserError
+from fanout.wiring.launch import Prepared, execute
+from fanout.core.text import strip_controls
+from fanout.stores.sessions import replay
+from fanout.frontends.state import RunState
+from fanout.strategies.control import RunControl
 from fanout.strategies.events import (
-    AggregateDone,
-    AggregateStarted,
     AggregateToken,
     BranchRetrying,
     BranchToken,
@@ -33,9 +31,9 @@ from fanout.strategies.events import (
 )
 from fanout.strategies.recipe import AGGREGATE_ID
 
-from .. import exporting, heap
+from .. import exporting, gc_freeze
 from ..pacer import TICK, Pacer
-from ..sources import Feed, LiveRun, Replay, Source
+from ..feeds import Feed, LiveRun, Replay, Source
 from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_list import BranchList
 from ..widgets.branch_pane import BranchPane
@@ -72,7 +70,7 @@ class RunScreen(Screen):
         self.source = source
         self.state = RunState()
         self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
-        self.engine: Engine | None = None
+        self.engine: RunControl | None = None
         self.panes: dict[str, BranchPane] = {}
         self.aggregate_pane = AggregatePane(self.state, id="aggregate-pane")
         self.pacer = Pacer(self.pane_list)
@@ -93,7 +91,7 @@ class RunScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        heap.reset()  # reclaim the previous screen's garbage now, before tokens flow
+        gc_freeze.reset()  # reclaim the previous screen's garbage now, before tokens flow
         self.set_interval(TICK, self.pacer.tick, name="pacer")
         self.set_interval(CHROME, self._redraw_chrome, name="chrome")
         self._play()
@@ -139,12 +137,7 @@ class RunScreen(Screen):
         else:
             agg = self.aggregate_pane
             agg.dirty = True
-            timeline = self.query_one(Timeline)
-            if kind is AggregateStarted:
-                timeline.aggregate_span = (event.t, None)
-            elif kind is AggregateDone and timeline.aggregate_span is not None:
-                timeline.aggregate_span = (timeline.aggregate_span[0], event.t)
-            elif kind is BranchRetrying and getattr(event, "branch", "") == AGGREGATE_ID and event.restart:  # type: ignore[attr-defined]
+            if kind is BranchRetrying and getattr(event, "branch", "") == AGGREGATE_ID and event.restart:  # type: ignore[attr-defined]
                 agg.restart()
             elif kind is RunDone:
                 for pane in self.pane_list():
@@ -192,7 +185,7 @@ class RunScreen(Screen):
             self._chrome_dirty = True
             self.refresh_bindings()
 
-    def _engine_ready(self, engine: Engine) -> None:
+    def _engine_ready(self, engine: RunControl) -> None:
         self.engine = engine
         self.refresh_bindings()
 

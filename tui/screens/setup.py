@@ -12,11 +12,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from fanout import config as config_mod
-from fanout.errors import UserError
-from fanout.launch import RunOptions
+from fanout.wiring import config as config_mod
+from fanout.core.errors import UserError
+from fanout.wiring.launch import RunOptions
 from fanout.strategies import recipe as recipes
-from fanout.targets import ADHOC
+from fanout.wiring.routing import ADHOC
 
 RECIPE_DEFAULT = "recipe"  # the strategy Select's value for "whatever the recipe says"
 

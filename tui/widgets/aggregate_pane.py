@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from fanout.report import fmt_cost, fmt_seconds
-from fanout.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, AggregateState, RunState
+from fanout.frontends.report import fmt_cost, fmt_seconds
+from fanout.frontends.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, AggregateState, RunState
 
 from .stream_pane import StreamPane
 from .vote_tally import VoteTally, has_votes

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
-from fanout.state import RunState
+from fanout.frontends.state import RunState
 
 from .. import fmt
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fanout.state import CANCELLED, DONE, FAILED, BranchState
+from fanout.frontends.state import CANCELLED, DONE, FAILED, BranchState
 
 from .. import fmt
 from .stream_pane import StreamPane

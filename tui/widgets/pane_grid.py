@@ -10,7 +10,7 @@ from typing import Callable
 from textual import on
 from textual.containers import Container, Horizontal
 
-from fanout.state import RunState
+from fanout.frontends.state import RunState
 
 from .aggregate_pane import AggregatePane
 from .branch_list import BranchList

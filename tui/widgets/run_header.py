@@ -7,8 +7,8 @@ from typing import Callable
 from textual.content import Content
 from textual.widget import Widget
 
-from fanout.report import fmt_seconds
-from fanout.state import RunState
+from fanout.frontends.report import fmt_seconds
+from fanout.frontends.state import RunState
 
 STATUS_STYLE = {"ok": "$success", "partial": "$warning", "failed": "$error", "cancelled": "$warning"}
 

@@ -7,7 +7,7 @@ from typing import Callable
 from textual.content import Content
 from textual.widget import Widget
 
-from fanout.state import RunState
+from fanout.frontends.state import RunState
 
 from .. import fmt
 

@@ -29,7 +29,7 @@ from textual.content import Content
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from fanout.sanitize import strip_controls
+from fanout.core.text import strip_controls
 
 from ..fmt import GLYPH
 from .pane_scroll import PaneScroll

@@ -12,7 +12,7 @@ from typing import Callable
 from textual.content import Content
 from textual.widget import Widget
 
-from fanout.sanitize import strip_controls
+from fanout.core.text import strip_controls
 
 # Given a number of characters, returns at least that many from the end (or, with `head`, the start) of the text.
 Excerpt = Callable[[int], str]

@@ -8,8 +8,8 @@ from typing import Callable
 from textual.content import Content
 from textual.widget import Widget
 
-from fanout.report import fmt_seconds
-from fanout.state import CANCELLED, DONE, FAILED, RunState
+from fanout.frontends.report import fmt_seconds
+from fanout.frontends.state import CANCELLED, DONE, FAILED, RunState
 
 CHAR = {"deps": "·", "queue": "░", "backoff": "▒", "stream": "█"}
 STYLE = {"deps": "$text-muted", "queue": "$warning 60%", "backoff": "$error"}
@@ -26,7 +26,6 @@ class Timeline(Widget):
         super().__init__(id=id)
         self.state = state
         self.clock = clock
-        self.aggregate_span: tuple[float, float | None] | None = None  # set by the run screen
 
     def rows(self) -> list[tuple[str, list[tuple[float, float, str, str]]]]:
         """(label, [(start, end, char, style)]) per bar; the engine's segments, the aggregator's own span."""
@@ -41,9 +40,10 @@ class Timeline(Widget):
                 style = STREAM_STYLE.get(b.status, "$accent") if seg.kind == "stream" else STYLE.get(seg.kind, "")
                 pieces.append((seg.start, end, CHAR.get(seg.kind, "?"), style))
             bars.append((b.id, pieces))
-        if self.aggregate_span is not None:
-            start, end = self.aggregate_span
-            end = end if end is not None else now
+        agg = self.state.aggregate
+        if agg.started is not None:
+            start = agg.started
+            end = agg.ended if agg.ended is not None else now
             style = "$error" if self.state.aggregate.status == FAILED else "$secondary"
             bars.append(("aggregate", [(start, max(end, start), "█", style)]))
         return bars

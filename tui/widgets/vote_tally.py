@@ -7,7 +7,7 @@ from typing import Any
 from textual.content import Content
 from textual.widget import Widget
 
-from fanout.sanitize import strip_controls
+from fanout.core.text import strip_controls
 
 BAR = 24  # cells for the largest count
 

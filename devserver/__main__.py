@@ -1,0 +1,69 @@
+"""`python -m fanout.devserver`: serve on 127.0.0.1 until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from .server import LoopbackServer
+
+
+async def serve_until_signalled(server: "LoopbackServer") -> None:
+    """Starts `server`, prints its URL on one line, serves until SIGINT or SIGTERM, then a one-line summary."""
+    await server.start()
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, done.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(done.set))
+    print(server.base_url, flush=True)
+    try:
+        await done.wait()
+    finally:
+        await server.stop()
+        print(
+            f"served {len(server.requests)} requests on {server.connections} connections; "
+            f"max in flight {server.max_in_flight}; throttled {server.throttled}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fanout.devserver", description="Fake OpenAI/Anthropic server on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before response headers")
+    parser.add_argument("--token-interval", type=float, default=0.0, help="seconds between streamed chunks")
+    parser.add_argument("--tokens", type=int, default=12, help="words per default response")
+    parser.add_argument("--no-usage", action="store_true", help="never send an OpenAI usage chunk")
+    parser.add_argument("--max-concurrent", type=int, default=None, help="answer 429 above this many in-flight requests")
+    parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on those 429s")
+    args = parser.parse_args(argv)
+
+    async def run() -> None:
+        server = LoopbackServer(
+            port=args.port,
+            latency=args.latency,
+            token_interval=args.token_interval,
+            tokens=args.tokens,
+            usage=not args.no_usage,
+            max_concurrent=args.max_concurrent,
+            retry_after=args.retry_after,
+        )
+        await serve_until_signalled(server)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""`fanout recipes`, `fanout config` and `fanout cache`: what is on this machine."""
+
+from __future__ import annotations
+
+import argparse
+
+from fanout.core.errors import UserError
+
+from .exits import EXIT_OK
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from fanout.strategies import recipe as recipes
+
+    for name, path in sorted(recipes.shipped_recipes().items()):
+        try:
+            r = recipes.load(str(path))
+            print(f"{name:<14} {len(r.branches):>3} branches  {r.strategy:<10} {r.description}")
+        except UserError as err:
+            print(f"{name:<14} invalid: {err}")
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from fanout.wiring.starter_config import write_starter
+    from fanout.core.paths import config_file
+
+    if args.config_command == "path":
+        print(config_file())
+        return EXIT_OK
+    if args.config_command == "init":
+        path = write_starter(config_file(), force=args.force)
+        print(f"wrote {path}")
+        return EXIT_OK
+    raise UserError("fanout config: say `init` or `path`")
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from fanout.wiring import config as config_mod
+    from fanout.stores.cache import ResponseCache
+
+    cache = ResponseCache("use", size_limit_mb=config_mod.load().cache.size_limit_mb)
+    try:
+        if args.cache_command == "clear":
+            print(f"removed {cache.clear()} cached responses")
+        else:
+            st = cache.stats()
+            print(f"{st.get('directory', '-')}: {st['entries']} responses, {st['bytes'] / 2**20:.1f} MiB "
+                  f"of {int(st.get('size_limit', 0)) / 2**20:.0f} MiB")
+    finally:
+        cache.close()
+    return EXIT_OK

@@ -1,0 +1,111 @@
+"""The command line's grammar: every command, flag and help text; `--set` pairs; run flags into RunOptions."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Sequence
+
+from fanout import __version__
+from fanout.core.errors import UserError
+
+if TYPE_CHECKING:
+    from fanout.wiring.launch import RunOptions
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit 2, but in our words and without usage noise
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", nargs="?", default="research", help="a shipped recipe's name or a path (default: research)")
+    p.add_argument("--strategy", choices=("sequential", "parallel", "hybrid"), help="default: the recipe's")
+    p.add_argument("--provider", help="a configured provider's name (default: the config's, else the embedded model)")
+    p.add_argument("--model", help="the model to ask (default: the provider's)")
+    p.add_argument("--base-url", help="an ad-hoc OpenAI-compatible server; key from OPENAI_API_KEY if set")
+    p.add_argument("--concurrency", type=int, help="at most N calls at once per provider")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a recipe input (repeatable)")
+    p.add_argument("--max-tokens", type=int, help="cap every call's output")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--on-error", choices=("continue", "fail"), help="default: the recipe's")
+    p.add_argument("--cache", choices=("use", "refresh", "off", "only"),
+                   help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fanout", description="Run LLM fan-outs sequentially, in parallel or as a DAG.")
+    parser.add_argument("--version", action="version", version=f"fanout {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a recipe headless: progress on stderr, the report on stdout")
+    _run_flags(run)
+    run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
+
+    tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
+    _run_flags(tui)
+    tui.add_argument("--run", action="store_true", help="start the run at once instead of showing the form")
+
+    bench = sub.add_parser("bench", help="run a recipe under all three strategies, cache off, and compare")
+    _run_flags(bench)
+    bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
+    bench.add_argument("--json", action="store_true")
+
+    sub.add_parser("recipes", help="list the shipped recipes")
+
+    sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
+    sessions.add_argument("--json", action="store_true")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", parser_class=_Parser)
+    rm = sessions_sub.add_parser("rm", help="remove a session")
+    rm.add_argument("id")
+
+    replay = sub.add_parser("replay", help="replay a session offline: in the app, or --headless")
+    replay.add_argument("id")
+    replay.add_argument("--speed", type=float, default=1.0, help="1 original pace (default), 10 faster, 0 instant")
+    replay.add_argument("--headless", action="store_true", help="print it as `fanout run` would")
+    replay.add_argument("--json", action="store_true", help="with --headless: the JSON document")
+
+    export = sub.add_parser("export", help="write a session as Markdown or JSON to stdout or a file")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", help="a file to write (default: stdout)")
+
+    imp = sub.add_parser("import", help="add an exported JSON session to your sessions")
+    imp.add_argument("file")
+
+    cache = sub.add_parser("cache", help="the response cache")
+    cache.add_argument("cache_command", choices=("stats", "clear"))
+
+    config = sub.add_parser("config", help="the configuration file")
+    config_sub = config.add_subparsers(dest="config_command", parser_class=_Parser)
+    init = config_sub.add_parser("init", help="write a starter config file")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    config_sub.add_parser("path", help="print where the config file is read from")
+    return parser
+
+
+def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE")
+        values[key.strip()] = value
+    return values
+
+
+def run_options(args: argparse.Namespace) -> "RunOptions":
+    from fanout.wiring.launch import RunOptions
+
+    return RunOptions(
+        recipe=args.recipe,
+        strategy=args.strategy,
+        provider=args.provider,
+        model=args.model,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        inputs=parse_sets(args.set),
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        on_error=args.on_error,
+        cache=getattr(args, "cache", None),
+    )

@@ -1,0 +1,113 @@
+"""The headless front end: progress on stderr while the run goes, the report on stdout when it ends.
+
+On a terminal the progress is a live block, one line per branch, redrawn at most ten times a second; otherwise
+it is plain lines, one per change of state, so logs and pipes stay readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import TextIO
+
+from fanout.frontends.report import fmt_seconds
+from fanout.core.text import strip_controls
+from fanout.frontends.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
+from fanout.strategies.events import (
+    AggregateDone,
+    AggregateStarted,
+    BranchDone,
+    BranchFailed,
+    BranchQueued,
+    BranchRetrying,
+    BranchStarted,
+    Event,
+    RunDone,
+    RunStarted,
+)
+
+_MARK = {WAITING: "·", QUEUED: "…", STREAMING: "▸", RETRYING: "↻", DONE: "✓", FAILED: "✗", "cancelled": "⊘"}
+
+
+def describe(b: BranchState, now: float) -> str:
+    if b.status == RETRYING:
+        left = max(0.0, b.retry_at + b.retry_delay - now)
+        return f"retrying in {left:.1f} s ({b.retry_reason[:60]})"
+    if b.status == STREAMING:
+        return f"streaming · {b.tokens_seen} tokens"
+    if b.status == DONE and b.metrics:
+        m = b.metrics
+        cached = " · cached" if b.cached else ""
+        return f"done · {fmt_seconds(m.latency)} · {m.output_tokens} tokens{cached}"
+    if b.status in (FAILED, "cancelled"):
+        return f"{b.status}: {b.error[:80]}"
+    return b.status
+
+
+class Printer:
+    def __init__(self, stream: TextIO | None = None, live: bool | None = None) -> None:
+        self.out = stream or sys.stderr
+        self.live = self.out.isatty() if live is None else live
+        self.state = RunState()
+        self._drawn = 0
+        self._last_draw = 0.0
+
+    def handle(self, event: Event) -> None:
+        branch = self.state.apply(event)
+        if self.live:
+            final = isinstance(event, RunDone)
+            if final or time.monotonic() - self._last_draw >= 0.1:
+                self._draw()
+            return
+        line = self._line(event, branch)
+        if line:
+            self.out.write(f"[{event.t:7.2f}s] {strip_controls(line)}\n")
+            self.out.flush()
+
+    async def keep_fresh(self, every: float = 0.5) -> None:
+        """On a terminal, redraws between events too, so a backoff countdown keeps counting."""
+        if not self.live:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            await asyncio.sleep(every)
+            if self.state.done is None and self.state.started is not None:
+                self.state.now = max(self.state.now, loop.time() - start)
+                self._draw()
+
+    def _line(self, event: Event, b: BranchState | None) -> str | None:
+        if isinstance(event, RunStarted):
+            return f"run {event.session_id}: {event.recipe} · {event.strategy} · {event.provider}/{event.model} · {len(event.branches)} branches"
+        if isinstance(event, AggregateStarted):
+            return f"aggregate ({event.method}) started"
+        if isinstance(event, AggregateDone):
+            return f"aggregate {'failed: ' + event.error if event.error else 'done'}"
+        if isinstance(event, RunDone):
+            m = event.metrics
+            return f"run {event.status} · wall {fmt_seconds(m.wall)} · speed-up {m.speedup:.2f}×"
+        if b is None:
+            return None
+        if isinstance(event, (BranchQueued, BranchStarted, BranchRetrying, BranchDone, BranchFailed)):
+            if isinstance(event, BranchStarted) and event.attempt > 1:
+                return f"{b.id}: attempt {event.attempt}"
+            return f"{b.id}: {describe(b, event.t)}"
+        return None
+
+    def _draw(self) -> None:
+        s = self.state
+        if s.started is None:
+            return
+        lines = [f"{s.started.recipe} · {s.started.strategy} · {s.started.provider}/{s.started.model} · {s.now:.1f} s"]
+        width = max((len(b.id) for b in s.branch_list()), default=4)
+        for b in s.branch_list():
+            lines.append(f" {_MARK.get(b.status, ' ')} {b.id:<{width}}  {describe(b, s.now)}")
+        agg = s.aggregate
+        lines.append(f" {_MARK.get(agg.status, ' ')} {'aggregate':<{width}}  {agg.method} · {agg.status}")
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F")  # back to the block's first line
+        self.out.write("".join(f"\x1b[2K{strip_controls(line)}\n" for line in lines))
+        self.out.flush()
+        self._drawn = len(lines)
+        self._last_draw = time.monotonic()

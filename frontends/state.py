@@ -1,0 +1,226 @@
+"""What a front end knows about a run: the event stream folded into plain state.
+
+Every front end (printer, report, TUI, session list) builds its view by `RunState.apply(event)`, so a live run,
+a replayed session and an interrupted one all look the same once their events are in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fanout.strategies.events import (
+    AggregateDone,
+    AggregateStarted,
+    AggregateToken,
+    BranchDone,
+    BranchFailed,
+    BranchInfo,
+    BranchMetrics,
+    BranchQueued,
+    BranchRetrying,
+    BranchStarted,
+    BranchToken,
+    Event,
+    RunDone,
+    RunMetrics,
+    RunStarted,
+)
+from fanout.strategies.recipe import AGGREGATE_ID
+
+# Branch statuses, in the order a branch passes through them.
+WAITING, QUEUED, STREAMING, RETRYING, DONE, FAILED, CANCELLED = (
+    "waiting", "queued", "streaming", "retrying", "done", "failed", "cancelled"
+)
+
+
+@dataclass
+class Segment:
+    """A stretch of a branch's timeline: "deps", "queue", "backoff" or "stream" from `start` to `end` seconds."""
+
+    kind: str
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class BranchState:
+    info: BranchInfo
+    status: str = WAITING
+    chunks: list[str] = field(default_factory=list)
+    final_text: str | None = None
+    metrics: BranchMetrics | None = None
+    error: str = ""
+    attempt: int = 0
+    retry_reason: str = ""
+    retry_delay: float = 0.0
+    retry_at: float = 0.0  # run time at which the retry was announced
+    cached: bool = False
+    skipped: bool = False  # failed without running: a dependency failed, or the run stopped first
+    started: float | None = None
+    first_token: float | None = None
+    ended: float | None = None
+    segments: list[Segment] = field(default_factory=list)
+    tokens_seen: int = 0
+    result: dict[str, Any] = field(default_factory=dict)  # what the text says: {"answer": ...}, {"json": ...}
+
+    @property
+    def text(self) -> str:
+        return self.final_text if self.final_text is not None else "".join(self.chunks)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def title(self) -> str:
+        return self.info.title
+
+    def _open(self, kind: str, t: float) -> None:
+        self._close(t)
+        self.segments.append(Segment(kind, t))
+
+    def _close(self, t: float) -> None:
+        if self.segments and self.segments[-1].end is None:
+            self.segments[-1].end = t
+
+
+@dataclass
+class AggregateState:
+    method: str = ""
+    status: str = WAITING
+    chunks: list[str] = field(default_factory=list)
+    final_text: str | None = None
+    failed: tuple[str, ...] = ()
+    result: dict[str, Any] = field(default_factory=dict)
+    metrics: BranchMetrics | None = None
+    error: str = ""
+    started: float | None = None  # run time of AggregateStarted
+    ended: float | None = None  # run time of AggregateDone
+
+    @property
+    def text(self) -> str:
+        return self.final_text if self.final_text is not None else "".join(self.chunks)
+
+
+@dataclass
+class RunState:
+    started: RunStarted | None = None
+    branches: dict[str, BranchState] = field(default_factory=dict)
+    aggregate: AggregateState = field(default_factory=AggregateState)
+    done: RunDone | None = None
+    now: float = 0.0  # the time of the latest event
+    ended: bool = False  # the stream is over (a replayed session may end without a RunDone)
+
+    @property
+    def status(self) -> str:
+        if self.done is not None:
+            return self.done.status
+        if self.ended:
+            return "incomplete"
+        return "running" if self.started is not None else "pending"
+
+    def end(self) -> None:
+        """No more events will come: a run without its RunDone was cut short (killed), and says so."""
+        self.ended = True
+
+    @property
+    def metrics(self) -> RunMetrics | None:
+        return self.done.metrics if self.done else None
+
+    def apply(self, event: Event) -> BranchState | None:
+        """Folds one event in; returns the branch it changed, if any."""
+        self.now = max(self.now, event.t)
+        if isinstance(event, RunStarted):
+            self.started = event
+            self.aggregate.method = event.aggregate
+            for info in event.branches:
+                b = BranchState(info)
+                b._open("deps", 0.0)
+                self.branches[info.id] = b
+            return None
+        if isinstance(event, (AggregateStarted, AggregateToken, AggregateDone)):
+            self._aggregate(event)
+            return None
+        if isinstance(event, RunDone):
+            self.done = event
+            for b in self.branches.values():
+                b._close(event.t)
+            return None
+        branch_id = getattr(event, "branch", None)
+        if branch_id == AGGREGATE_ID:
+            self._aggregate_call(event)
+            return None
+        b = self.branches.get(branch_id) if branch_id else None
+        if b is None:
+            return None
+        if isinstance(event, BranchQueued):
+            b.status = QUEUED
+            b._open("queue", event.t)
+        elif isinstance(event, BranchStarted):
+            b.status = STREAMING
+            b.attempt = event.attempt
+            b.cached = b.cached or event.cached
+            b.started = b.started if b.started is not None else event.t
+            b._open("stream", event.t)
+        elif isinstance(event, BranchToken):
+            if b.first_token is None:
+                b.first_token = event.t
+            b.chunks.append(event.text)
+            b.tokens_seen += 1
+        elif isinstance(event, BranchRetrying):
+            b.status = RETRYING
+            b.retry_reason = event.reason
+            b.retry_delay = event.delay
+            b.retry_at = event.t
+            if event.restart:
+                b.chunks.clear()
+                b.tokens_seen = 0
+            b._open("backoff", event.t)
+        elif isinstance(event, BranchDone):
+            b.status = DONE
+            b.final_text = event.text
+            b.result = dict(event.result)
+            b.metrics = event.metrics
+            b.cached = b.cached or event.metrics.cached
+            b.ended = event.t
+            b._close(event.t)
+        elif isinstance(event, BranchFailed):
+            b.status = CANCELLED if event.cancelled else FAILED
+            b.skipped = event.skipped
+            b.error = event.error
+            b.metrics = event.metrics
+            b.ended = event.t
+            b._close(event.t)
+        return b
+
+    def _aggregate(self, event: Event) -> None:
+        a = self.aggregate
+        if isinstance(event, AggregateStarted):
+            a.method = event.method
+            a.failed = event.failed
+            a.status = QUEUED
+            a.started = event.t
+        elif isinstance(event, AggregateToken):
+            a.status = STREAMING
+            a.chunks.append(event.text)
+        elif isinstance(event, AggregateDone):
+            a.final_text = event.text
+            a.failed = event.failed
+            a.result = dict(event.result)
+            a.metrics = event.metrics
+            a.error = event.error
+            a.status = FAILED if event.error else DONE
+            a.ended = event.t
+
+    def _aggregate_call(self, event: Event) -> None:
+        a = self.aggregate
+        if isinstance(event, BranchStarted):
+            a.status = STREAMING
+        elif isinstance(event, BranchRetrying):
+            a.status = RETRYING
+            if event.restart:
+                a.chunks.clear()
+
+    def branch_list(self) -> list[BranchState]:
+        return list(self.branches.values())

@@ -1,0 +1,275 @@
+"""Sessions: every run's events on disk as they happen, listed, replayed, exported and imported.
+
+A session is one JSON-lines file: a header line (the recipe as it was, inputs, strategy, provider and model
+names, never a secret), then one line per event. Each line reaches the OS with a single `write` the moment its
+event is published, so a run killed with SIGKILL leaves every event it had; a missing `run_done` marks the
+session incomplete, and a torn last line is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+from fanout.core.errors import UserError
+from fanout.core.paths import private_dir, sessions_dir
+from fanout.core.text import redact
+from fanout.strategies.events import Event, RunDone, RunStarted, from_dict
+
+FORMAT = 1
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+
+
+@dataclass
+class Header:
+    id: str
+    recipe: str
+    recipe_data: dict[str, Any]
+    inputs: dict[str, str]
+    strategy: str
+    provider: str
+    model: str
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "session", "format": FORMAT, **self.__dict__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Header":
+        return cls(
+            id=str(data["id"]),
+            recipe=str(data.get("recipe", "")),
+            recipe_data=dict(data.get("recipe_data") or {}),
+            inputs={str(k): str(v) for k, v in (data.get("inputs") or {}).items()},
+            strategy=str(data.get("strategy", "")),
+            provider=str(data.get("provider", "")),
+            model=str(data.get("model", "")),
+            created=float(data.get("created", 0.0)),
+        )
+
+
+def session_path(session_id: str, folder: Path | None = None) -> Path:
+    if not _ID.match(session_id):
+        raise UserError(f"{session_id!r} is not a session id")
+    return (folder or sessions_dir()) / f"{session_id}.jsonl"
+
+
+class Recorder:
+    """Writes a session as its events arrive. Call it with each event; `close()` when the run is over."""
+
+    def __init__(self, header: Header, folder: Path | None = None, secrets: Iterable[str] = ()) -> None:
+        self._secrets = [s for s in secrets if s and len(s) >= 8]
+        folder = private_dir(folder or sessions_dir())
+        self.path = session_path(header.id, folder)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        self._write(header.to_dict())
+
+    def _write(self, data: dict[str, Any]) -> None:
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if self._secrets:  # the last line of defence: no key value ever reaches the disk
+            line = redact(line, self._secrets, shapes=False)
+        os.write(self._fd, (line + "\n").encode())
+
+    def __call__(self, event: Event) -> None:
+        if self._fd >= 0:
+            self._write(event.to_dict())
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+@dataclass
+class Session:
+    header: Header
+    events: list[Event]
+    path: Path
+    damaged_lines: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.events) and isinstance(self.events[-1], RunDone)
+
+    @property
+    def done(self) -> RunDone | None:
+        return self.events[-1] if self.complete else None  # type: ignore[return-value]
+
+    @property
+    def status(self) -> str:
+        return self.done.status if self.done else "incomplete"
+
+
+def _parse_lines(lines: Iterable[str], source: str) -> tuple[Header, list[Event], int]:
+    header: Header | None = None
+    events: list[Event] = []
+    damaged = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if header is None:
+                if data.get("type") != "session":
+                    raise ValueError("the first line is not a session header")
+                header = Header.from_dict(data)
+            else:
+                events.append(from_dict(data))
+        except (ValueError, KeyError, TypeError) as err:
+            if header is None:
+                raise UserError(f"{source}: not a fanout session ({err})") from None
+            damaged += 1
+    if header is None:
+        raise UserError(f"{source}: empty session file")
+    return header, events, damaged
+
+
+def load(session_id: str, folder: Path | None = None) -> Session:
+    path = session_path(session_id, folder)
+    if not path.exists():
+        raise UserError(f"no session {session_id!r} (see `fanout sessions`)")
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        header, events, damaged = _parse_lines(fh, str(path))
+    if damaged:
+        print(f"fanout: warning: {path}: skipped {damaged} damaged line(s)", file=sys.stderr)
+    return Session(header, events, path, damaged)
+
+
+@dataclass
+class Summary:
+    id: str
+    created: float
+    recipe: str
+    strategy: str
+    provider: str
+    model: str
+    branches: int
+    status: str
+    wall: float | None
+    tokens: int | None
+    cost: float | None
+
+
+def _last_line(path: Path) -> str:
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 65536))
+        tail = fh.read().decode("utf-8", errors="replace").rstrip("\n")
+    return tail.rsplit("\n", 1)[-1]
+
+
+def summarize(path: Path) -> Summary | None:
+    """A session's line in the list, from its first two lines and its last: no need to read the tokens between."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            header = Header.from_dict(json.loads(fh.readline()))
+            started_line = fh.readline()
+        started = from_dict(json.loads(started_line)) if started_line.strip() else None
+        done: Any = None
+        try:
+            last = json.loads(_last_line(path))
+            if last.get("type") == "run_done":
+                done = from_dict(last)
+        except ValueError:
+            pass
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    branches = len(started.branches) if isinstance(started, RunStarted) else 0
+    m = done.metrics if done else None
+    return Summary(
+        id=header.id,
+        created=header.created,
+        recipe=header.recipe,
+        strategy=header.strategy,
+        provider=header.provider,
+        model=header.model,
+        branches=branches,
+        status=done.status if done else "incomplete",
+        wall=m.wall if m else None,
+        tokens=(m.input_tokens + m.output_tokens) if m else None,
+        cost=m.cost if m else None,
+    )
+
+
+def list_sessions(folder: Path | None = None) -> list[Summary]:
+    folder = folder or sessions_dir()
+    if not folder.is_dir():
+        return []
+    found = (summarize(p) for p in folder.glob("*.jsonl"))
+    return sorted((s for s in found if s), key=lambda s: s.created, reverse=True)
+
+
+def remove(session_id: str, folder: Path | None = None) -> None:
+    path = session_path(session_id, folder)
+    if not path.exists():
+        raise UserError(f"no session {session_id!r} (see `fanout sessions`)")
+    path.unlink()
+
+
+async def replay(events: list[Event], speed: float = 1.0) -> AsyncIterator[Event]:
+    """The recorded stream again: at its original pace (1), faster (10), or at once (0)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for event in events:
+        if speed > 0:
+            due = start + event.t / speed
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield event
+
+
+def export_json(session: Session) -> dict[str, Any]:
+    return {
+        "fanout_session": FORMAT,
+        "header": session.header.to_dict(),
+        "events": [e.to_dict() for e in session.events],
+    }
+
+
+def import_file(path: Path, folder: Path | None = None) -> Header:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read ({err})") from None
+    except ValueError as err:
+        raise UserError(f"{path}: not JSON ({err})") from None
+    if not isinstance(data, dict) or data.get("fanout_session") != FORMAT:
+        raise UserError(f"{path}: not an exported fanout session (no \"fanout_session\": {FORMAT})")
+    if not isinstance(data.get("events"), list) or not isinstance(data.get("header"), dict):
+        raise UserError(f"{path}: an exported session needs \"header\" and \"events\"")
+    lines = [json.dumps(data["header"])] + [json.dumps(e) for e in data["events"]]
+    header, events, damaged = _parse_lines(lines, str(path))
+    if damaged:
+        raise UserError(f"{path}: {damaged} event(s) could not be read")
+    folder = private_dir(folder or sessions_dir())
+    target = session_path(header.id, folder)
+    if target.exists():
+        raise UserError(f"session {header.id!r} already exists (remove it first: fanout sessions rm {header.id})")
+    recorder = Recorder(header, folder)
+    for event in events:
+        recorder(event)
+    recorder.close()
+    return header
+
+
+def new_header(spec: Any) -> Header:
+    """The header of a run about to start, from its RunSpec."""
+    return Header(
+        id=spec.session_id,
+        recipe=spec.recipe.name,
+        recipe_data=spec.recipe.raw,
+        inputs=dict(spec.values),
+        strategy=spec.strategy,
+        provider=spec.provider_label,
+        model=spec.model_label,
+        created=time.time(),
+    )

@@ -1,0 +1,20 @@
+"""Recipes: TOML data describing branches, their dependencies and how their results combine.
+
+`model` holds what a recipe is; `load` reads and validates a file; `templates` fills prompts; `items` reads batch
+items; `expand` turns voters and batch items into branches.
+"""
+
+from .expand import expand
+from .items import read_items
+from .load import from_data, load, parse, resolve, shipped_recipes
+from .model import (
+    AGGREGATE_ID, AGGREGATORS, ON_ERROR, STRATEGIES, VOTE_METHODS, Aggregate, Branch, CallSettings, Recipe,
+    RecipeError, VoteSpec,
+)
+from .templates import ENGINE_VARS, check_templates, render, template_vars
+
+__all__ = [
+    "AGGREGATE_ID", "AGGREGATORS", "ENGINE_VARS", "ON_ERROR", "STRATEGIES", "VOTE_METHODS", "Aggregate", "Branch",
+    "CallSettings", "Recipe", "RecipeError", "VoteSpec", "check_templates", "expand", "from_data", "load", "parse",
+    "read_items", "render", "resolve", "shipped_recipes", "template_vars",
+]

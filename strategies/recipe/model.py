@@ -1,0 +1,118 @@
+"""What a recipe is, once read: branches, their settings and votes, the aggregate, the recipe's inputs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fanout.core.errors import UserError
+
+AGGREGATE_ID = "aggregate"  # reserved: the aggregator's own id in events
+STRATEGIES = ("sequential", "parallel", "hybrid")
+ON_ERROR = ("continue", "fail")
+AGGREGATORS = ("concat", "merge", "union", "synthesize", "judge", "vote", "checks")
+VOTE_METHODS = ("majority", "unanimous", "weighted", "threshold", "union")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class RecipeError(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """Where and how one call is made; unset fields fall back to the run's provider and flags."""
+
+    provider: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def over(self, base: "CallSettings") -> "CallSettings":
+        return CallSettings(
+            provider=self.provider if self.provider is not None else base.provider,
+            model=self.model if self.model is not None else base.model,
+            temperature=self.temperature if self.temperature is not None else base.temperature,
+            max_tokens=self.max_tokens if self.max_tokens is not None else base.max_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class VoteSpec:
+    samples: int = 3
+    prompts: tuple[str, ...] = ()  # one voter each, in turn
+    temperatures: tuple[float, ...] = ()
+    models: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()
+    method: str = "majority"
+    threshold: float = 0.5
+
+    @property
+    def voters(self) -> int:
+        return max(self.samples, len(self.prompts), len(self.temperatures), len(self.models), len(self.weights), 1)
+
+
+@dataclass(frozen=True)
+class Branch:
+    id: str
+    title: str
+    prompt: str
+    after: tuple[str, ...] = ()
+    settings: CallSettings = CallSettings()
+    context: int = 600  # characters of each earlier output a step is shown
+    labels: tuple[str, ...] = ()  # the answer is one of these (normalised); unreadable: the voter abstains
+    json_field: str = ""  # the answer is this field of a JSON object in the text
+    schema: str = ""  # the branch answers JSON to this schema; invalid JSON is repaired once by asking again
+    vote: VoteSpec | None = None  # declared: expands into one branch per voter
+    items: tuple[str, ...] = ()  # declared: a batch, one branch per item
+    items_file: str = ""
+    # Set on expanded branches:
+    group: str = ""  # the declared branch a voter or batch item came from
+    group_title: str = ""
+    sample: int = 0  # which voter: keeps N samples N cache entries
+    weight: float = 1.0
+    item: str | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    kind: str = "concat"
+    prompt: str = ""
+    settings: CallSettings = CallSettings()
+    fail_on: tuple[str, ...] = ()  # checks: answers that flag the input
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    source: str  # the file it came from, for messages
+    inputs: dict[str, str]
+    branches: tuple[Branch, ...]
+    aggregate: Aggregate
+    strategy: str = "hybrid"
+    on_error: str = "continue"
+    system: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the TOML as read, kept in sessions
+    votes: dict[str, VoteSpec] = field(default_factory=dict)  # expanded recipes: group id -> how it votes
+
+    def branch(self, branch_id: str) -> Branch:
+        for b in self.branches:
+            if b.id == branch_id:
+                return b
+        raise KeyError(branch_id)
+
+    def with_inputs(self, values: dict[str, str]) -> dict[str, str]:
+        """The recipe's inputs overridden by `values`; unknown names are an error naming the recipe's inputs."""
+        unknown = sorted(set(values) - set(self.inputs))
+        if unknown:
+            known = ", ".join(sorted(self.inputs)) or "none"
+            raise RecipeError(f"{self.source}: no input named {', '.join(unknown)} (inputs: {known})")
+        merged = {**self.inputs, **values}
+        empty = sorted(k for k, v in merged.items() if not str(v).strip())
+        if empty:
+            raise RecipeError(
+                f"{self.source}: input {', '.join(repr(e) for e in empty)} is empty; give it with --set {empty[0]}=..."
+            )
+        return merged

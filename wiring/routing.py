@@ -1,0 +1,107 @@
+"""Where each call goes: the run's flags over the recipe's settings over the provider's configuration.
+
+`--provider` or `--base-url` moves every call to that provider, with its own default model unless `--model`
+names one; without them, a branch may name its own provider and model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from fanout.wiring.config import Config, ProviderConfig
+from fanout.providers.base import Provider
+from fanout.providers.registry import build
+from fanout.strategies.calls import Target
+from fanout.strategies.limits import ProviderLimiter
+from fanout.strategies.recipe import CallSettings
+
+ADHOC = "custom"
+DEFAULT_MAX_TOKENS = 512
+
+
+@dataclass
+class Overrides:
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    concurrency: int | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+class Targets:
+    def __init__(self, config: Config, overrides: Overrides | None = None) -> None:
+        self.config = config
+        self.overrides = overrides or Overrides()
+        self._built: dict[str, tuple[Provider, ProviderConfig, ProviderLimiter]] = {}
+        if self.overrides.base_url:
+            self.config.providers[ADHOC] = ProviderConfig(
+                ADHOC, "openai", self.overrides.model or "default", self.overrides.base_url, "OPENAI_API_KEY"
+            )
+
+    @property
+    def forced(self) -> str | None:
+        if self.overrides.base_url:
+            return ADHOC
+        return self.overrides.provider
+
+    def default_provider(self) -> str:
+        return self.forced or self.config.default_provider
+
+    def label(self, recipe_default: CallSettings) -> tuple[str, str]:
+        """The provider and model a run is known by (its aggregate's, which is its last word)."""
+        target = self.resolve(recipe_default)
+        return target.provider.name, target.model
+
+    def provider(self, name: str) -> tuple[Provider, ProviderConfig, ProviderLimiter]:
+        if name not in self._built:
+            pc = self.config.provider(name)
+            limits = pc.limits
+            if self.overrides.concurrency:
+                limits = replace(limits, concurrency=self.overrides.concurrency)
+            provider = build(
+                name,
+                pc.kind,
+                model=pc.model,
+                base_url=pc.base_url,
+                api_key_env=pc.api_key_env,
+                timeout=limits.timeout,
+                concurrency=limits.concurrency,
+                n_ctx=pc.n_ctx,
+                key_optional=name == ADHOC,
+            )
+            limiter = ProviderLimiter(limits.concurrency, adaptive=limits.adaptive, rpm=limits.rpm, tpm=limits.tpm)
+            self._built[name] = (provider, replace(pc, limits=limits), limiter)
+        return self._built[name]
+
+    def resolve(self, settings: CallSettings) -> Target:
+        o = self.overrides
+        name = self.forced or settings.provider or self.config.default_provider
+        provider, pc, limiter = self.provider(name)
+        model = o.model or (None if self.forced else settings.model) or pc.model
+        return Target(
+            provider=provider,
+            limits=pc.limits,
+            limiter=limiter,
+            model=model,
+            temperature=o.temperature if o.temperature is not None else settings.temperature,
+            max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
+        )
+
+    def secrets(self) -> list[str]:
+        """Every API key value this run could know: what must never be written anywhere."""
+        names = {pc.api_key_env for pc in self.config.providers.values() if pc.api_key_env}
+        return sorted({os.environ[n] for n in names if os.environ.get(n)})
+
+    async def warm(self) -> None:
+        """Providers with a start-up cost (the embedded model) pay it before the run's clock starts."""
+        for provider, _, _ in self._built.values():
+            warm = getattr(provider, "warm", None)
+            if warm is not None:
+                await warm()
+
+    async def aclose(self) -> None:
+        for provider, _, _ in self._built.values():
+            await provider.aclose()
+        self._built.clear()
