@@ -24,7 +24,7 @@ from fanout.providers.base import GenerationRequest, StreamEnd, StreamItem, Text
 from fanout.strategies.calls import MissInOfflineMode, Recorded, Target
 
 KEY_VERSION = 1
-MODES = ("use", "refresh", "off", "only")
+
 
 
 def request_key(target: Target, request: GenerationRequest) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 from fanout.frontends.compare import Row, table, verdict
 from fanout.wiring.launch import Prepared, RunOptions, execute, prepare
 from fanout.frontends.state import RunState
+from fanout.strategies.recipe.model import STRATEGIES
 
-STRATEGIES = ("sequential", "parallel", "hybrid")
 
 
 async def run_once(prepared: Prepared, strategy: str) -> RunState:

@@ -7,17 +7,18 @@ at all fanout still works: the built-in providers are the embedded model (the de
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from fanout.core.errors import UserError
-from fanout.core.toml_fields import Fields
 from fanout.core.paths import config_file
+from fanout.core.validation import parse_toml, read_toml, validate
 from fanout.providers.base import Limits, Prices
 
-KINDS = ("local", "openai", "anthropic")
+from fanout.providers import registry
+
+from .config_schema import LIMIT_KEYS, ConfigFile, ProviderTable
 
 
 @dataclass
@@ -78,78 +79,43 @@ def load(path: Path | None = None) -> Config:
     path = path or config_file()
     if not path.exists():
         return Config(str(path), "local", builtin_providers())
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read ({err})") from None
-    return parse(text, str(path))
+    _, data = read_toml(path)
+    return from_data(data, str(path))
 
 
 def parse(text: str, source: str) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{source}: invalid TOML: {err}") from None
-    return from_data(data, source)
-
-
-_LIMIT_NUMBERS = {
-    "concurrency": (1, 10_000, True),
-    "rpm": (1, 10_000_000, True),
-    "tpm": (1, 1_000_000_000, True),
-    "timeout": (0.1, 3600, False),
-    "stall_timeout": (0.1, 3600, False),
-    "max_retries": (0, 100, True),
-    "max_retry_after": (0, 86_400, False),
-    "backoff_base": (0, 600, False),
-    "backoff_max": (0, 3600, False),
-}
+    return from_data(parse_toml(text, source), source)
 
 
 def from_data(data: dict[str, Any], source: str) -> Config:
-    top = Fields(data, "", source)
-    top.only({"default_provider", "providers", "cache", "keymap"})
+    f = validate(ConfigFile, data, source)
     providers = builtin_providers()
-    table = Fields(data.get("providers", {}), "providers", source).table
-    for name, raw in table.items():
-        providers[name] = _provider(name, raw, providers.get(name), source)
-    default = top.str("default_provider", "local")
-    if default not in providers:
-        raise top.fail("default_provider", f"names no provider ({', '.join(sorted(providers))})")
-    cache_f = Fields(data.get("cache", {}), "cache", source)
-    cache_f.only({"mode", "size_limit_mb"})
-    cache = CacheConfig(
-        mode=cache_f.str("mode", "use", choices=("use", "refresh", "off", "only")),
-        size_limit_mb=cache_f.number("size_limit_mb", lo=1, hi=10_000_000, integer=True) or 1024,
-    )
-    keymap_f = Fields(data.get("keymap", {}), "keymap", source)
-    keymap = {k: keymap_f.str(k) for k in keymap_f.table}
-    return Config(source, default, providers, cache, keymap)
+    for name, table in f.providers.items():
+        providers[name] = _provider(name, table, providers.get(name), source)
+    if f.default_provider not in providers:
+        raise UserError(f"{source}: default_provider: names no provider ({', '.join(sorted(providers))})")
+    cache = CacheConfig(mode=f.cache.mode, size_limit_mb=f.cache.size_limit_mb)
+    return Config(source, f.default_provider, providers, cache, dict(f.keymap))
 
 
-def _provider(name: str, raw: Any, base: ProviderConfig | None, source: str) -> ProviderConfig:
-    f = Fields(raw, f"providers.{name}", source)
-    f.only({"kind", "model", "base_url", "api_key_env", "adaptive", "prices", "n_ctx", *_LIMIT_NUMBERS})
-    kind = f.str("kind", base.kind if base else None, choices=KINDS)
+def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: str) -> ProviderConfig:
+    kind = t.kind or (base.kind if base else None)
+    if kind is None:
+        raise UserError(f"{source}: providers.{name}.kind: is required (one of {', '.join(registry.kinds())})")
     if base is not None and base.kind != kind:
-        base = None
-    limits = Limits(**vars(base.limits)) if base else Limits()
-    for key, (lo, hi, integer) in _LIMIT_NUMBERS.items():
-        value = f.number(key, lo=lo, hi=hi, integer=integer)
+        base = None  # a built-in name redefined as another kind starts from scratch
+    limits = replace(base.limits) if base else Limits()
+    for key in LIMIT_KEYS:
+        value = getattr(t, key)
         if value is not None:
             setattr(limits, key, value)
-    limits.adaptive = f.boolean("adaptive", limits.adaptive)
-    prices_f = Fields(f.table.get("prices", {}), f"providers.{name}.prices", source)
-    prices = dict(limits.prices)
-    for model, entry in prices_f.table.items():
-        pf = Fields(entry, f"providers.{name}.prices.{model}", source)
-        pf.only({"input", "output"})
-        prices[model] = Prices(pf.number("input", lo=0, hi=1e6) or 0.0, pf.number("output", lo=0, hi=1e6) or 0.0)
-    limits.prices = prices
-    model = f.str("model", base.model if base else ("smollm2" if kind == "local" else None))
-    base_url = f.str("base_url", base.base_url if base else "")
-    if kind != "local" and not base_url and kind == "openai" and base is None:
-        raise f.fail("base_url", "is required for an openai-kind provider")
-    api_key_env = f.str("api_key_env", base.api_key_env if base else "")
-    n_ctx = f.number("n_ctx", lo=256, hi=1_000_000, integer=True) or (base.n_ctx if base else 4096)
+    limits.prices = {**limits.prices, **{m: Prices(p.input, p.output) for m, p in t.prices.items()}}
+    model = t.model or (base.model if base else ("smollm2" if kind == "local" else None))
+    if model is None:
+        raise UserError(f"{source}: providers.{name}.model: is required")
+    base_url = t.base_url if t.base_url is not None else (base.base_url if base else "")
+    if kind == "openai" and not base_url and base is None:
+        raise UserError(f"{source}: providers.{name}.base_url: is required for an openai-kind provider")
+    api_key_env = t.api_key_env if t.api_key_env is not None else (base.api_key_env if base else "")
+    n_ctx = t.n_ctx or (base.n_ctx if base else 4096)
     return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx)

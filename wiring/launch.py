@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from fanout.wiring import config as config_mod
-from fanout.stores.cache import MODES, ResponseCache
+from fanout.stores.cache import ResponseCache
+from fanout.stores.cache_modes import MODES
 from fanout.core.errors import UserError
 from fanout.stores.sessions import Recorder, new_header
 from fanout.strategies import recipe as recipes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from fanout.core.errors import UserError
 
@@ -12,6 +13,11 @@ from .exits import EXIT_OK
 def cmd_recipes(args: argparse.Namespace) -> int:
     from fanout.strategies import recipe as recipes
 
+    if getattr(args, "recipes_command", None) == "schema":
+        from fanout.strategies.recipe.schema import json_schema
+
+        print(json.dumps(json_schema(), indent=2))
+        return EXIT_OK
     for name, path in sorted(recipes.shipped_recipes().items()):
         try:
             r = recipes.load(str(path))
@@ -28,11 +34,16 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.config_command == "path":
         print(config_file())
         return EXIT_OK
+    if args.config_command == "schema":
+        from fanout.wiring.config_schema import json_schema
+
+        print(json.dumps(json_schema(), indent=2))
+        return EXIT_OK
     if args.config_command == "init":
         path = write_starter(config_file(), force=args.force)
         print(f"wrote {path}")
         return EXIT_OK
-    raise UserError("fanout config: say `init` or `path`")
+    raise UserError("fanout config: say `init`, `path` or `schema`")
 
 
 def cmd_cache(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from fanout import __version__
 from fanout.core.errors import UserError
+from fanout.stores.cache_modes import MODES
+from fanout.strategies.recipe.model import ON_ERROR, STRATEGIES
 
 if TYPE_CHECKING:
     from fanout.wiring.launch import RunOptions
@@ -19,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("recipe", nargs="?", default="research", help="a shipped recipe's name or a path (default: research)")
-    p.add_argument("--strategy", choices=("sequential", "parallel", "hybrid"), help="default: the recipe's")
+    p.add_argument("--strategy", choices=STRATEGIES, help="default: the recipe's")
     p.add_argument("--provider", help="a configured provider's name (default: the config's, else the embedded model)")
     p.add_argument("--model", help="the model to ask (default: the provider's)")
     p.add_argument("--base-url", help="an ad-hoc OpenAI-compatible server; key from OPENAI_API_KEY if set")
@@ -27,8 +29,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a recipe input (repeatable)")
     p.add_argument("--max-tokens", type=int, help="cap every call's output")
     p.add_argument("--temperature", type=float)
-    p.add_argument("--on-error", choices=("continue", "fail"), help="default: the recipe's")
-    p.add_argument("--cache", choices=("use", "refresh", "off", "only"),
+    p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
+    p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
 
 
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
     bench.add_argument("--json", action="store_true")
 
-    sub.add_parser("recipes", help="list the shipped recipes")
+    recipes = sub.add_parser("recipes", help="list the shipped recipes (recipes schema: the file format)")
+    recipes_sub = recipes.add_subparsers(dest="recipes_command", parser_class=_Parser)
+    recipes_sub.add_parser("schema", help="print the JSON schema of a recipe file, for editors")
 
     sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
     sessions.add_argument("--json", action="store_true")
@@ -80,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = config_sub.add_parser("init", help="write a starter config file")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     config_sub.add_parser("path", help="print where the config file is read from")
+    config_sub.add_parser("schema", help="print the JSON schema of the config file, for editors")
     return parser
 
 

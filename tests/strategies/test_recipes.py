@@ -138,3 +138,28 @@ def test_inputs_override_and_unknown_or_empty():
 def test_unknown_recipe_lists_shipped_ones():
     with pytest.raises(UserError, match="shipped recipes: .*research"):
         recipes.resolve("nosuch")
+
+
+def test_bounds_and_list_items_are_named():
+    bad(GOOD.replace('[[branches]]\nid = "a"', '[[branches]]\nid = "a"\ntemperature = 3'),
+        "branches[0] (id 'a').temperature", "between 0 and 2", "not 3")
+    bad(GOOD + '[vote]\nweights = [1, "heavy"]\n', "vote.weights[1]", "must each be a number")
+    bad(GOOD.replace('topic = "cats"', 'topic = { default = "cats", colour = "red" }'),
+        "unknown field 'colour' in inputs.topic")
+    bad(GOOD.replace('kind = "synthesize"', 'kind = "blend"'), "aggregate.kind", "concat, merge, union")
+
+
+def test_the_json_schema_describes_every_key_the_shipped_recipes_use():
+    import tomllib
+
+    from fanout.strategies.recipe.schema import json_schema
+
+    schema = json_schema()
+    top = set(schema["properties"])
+    branch = set(schema["$defs"]["BranchTable"]["properties"])
+    for name, path in recipes.shipped_recipes().items():
+        data = tomllib.loads(path.read_text())
+        assert set(data) <= top, name
+        for b in data.get("branches", []):
+            assert set(b) <= branch, (name, b.get("id"))
+    assert schema["additionalProperties"] is False  # an editor flags a misspelt key, as fanout does

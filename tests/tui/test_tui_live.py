@@ -168,7 +168,10 @@ async def test_compare_runs_all_three_strategies_and_shows_the_seed_table(loopba
     async with app.run_test(size=SIZE) as pilot:
         await finished(pilot)
         await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), timeout=60, what="the comparison")
+        # pushed is not mounted: under load the table fills a few frames after the screen appears
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and bool(app.screen.query(DataTable)) and app.screen.query_one(DataTable).row_count > 0,
+                       timeout=60, what="the comparison")
         compare = app.screen
         assert [r.strategy for r in compare.rows] == ["sequential", "parallel", "hybrid"]
         assert all(r.status == "ok" and r.calls == 6 for r in compare.rows)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 import tomli_w
 
-from fanout.wiring import config
+from fanout.wiring import config, config_schema
 from fanout.wiring.starter_config import starter, write_starter
 from fanout.core.errors import UserError
 from fanout.wiring.launch import RunOptions, prepare
@@ -27,10 +28,13 @@ def test_the_example_documents_a_loadable_config():
     assert cfg.providers["ollama"].api_key_env == ""
 
 
-def test_every_limit_key_in_the_loader_is_documented_in_the_example():
+@pytest.mark.parametrize("table", [config_schema.ConfigFile, config_schema.ProviderTable,
+                                   config_schema.PricesTable, config_schema.CacheTable])
+def test_every_key_of_every_table_is_documented_in_the_example(table):
     text = EXAMPLE.read_text()
-    for key in config._LIMIT_NUMBERS:
-        assert f"{key} =" in text, key
+    for key in table.model_fields:
+        # a key (`concurrency = 8`, commented or not, or inside an inline table) or a table of its own
+        assert re.search(rf"^#? ?{key} =|[{{,] {key} =|\.{key}[.\]]|^\[{key}[.\]]", text, re.M), key
 
 
 def bad(tmp_path, text, *parts):
@@ -97,3 +101,20 @@ def test_fanout_config_env_var_wins(monkeypatch, tmp_path):
     monkeypatch.setenv("FANOUT_CONFIG", str(path))
     monkeypatch.setenv("FANOUT_HOME", str(tmp_path / "home"))
     assert config.load().default_provider == "openai"
+
+
+def test_prices_and_limits_are_validated_by_their_tables(tmp_path):
+    bad(tmp_path, '[providers.openai.prices]\n"gpt-4o" = { input = -1 }', "providers.openai.prices.gpt-4o.input",
+        "between 0")
+    bad(tmp_path, '[providers.openai]\nadaptive = "yes"', "providers.openai.adaptive", "true or false")
+    bad(tmp_path, '[providers.openai]\ntimeout = 0.01', "providers.openai.timeout", "between 0.1 and 3600")
+
+
+def test_config_schema_command_prints_the_tables(fanout_cli):
+    import json
+
+    proc = fanout_cli.run("config", "schema")
+    assert proc.returncode == 0, proc.stderr
+    schema = json.loads(proc.stdout)
+    assert {"default_provider", "providers", "cache", "keymap"} <= set(schema["properties"])
+    assert "concurrency" in schema["$defs"]["ProviderTable"]["properties"]

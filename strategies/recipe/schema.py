@@ -1,0 +1,85 @@
+"""A recipe file's tables as pydantic models: types, bounds, choices and defaults declared once.
+
+These models are the file format (and its JSON schema, `fanout recipes schema`); `load.py` checks what spans
+tables (ids, dependencies, templates) and builds the engine's `Recipe` from them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from pydantic import Field
+
+from fanout.core.validation import Table
+
+from .model import AggregatorKind, OnError, Strategy, VoteMethod
+
+Temperature = Annotated[float, Field(ge=0, le=2)]
+MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
+Context = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class CallSettingsTable(Table):
+    provider: Optional[str] = None
+    model: Optional[str] = None
+    temperature: Optional[Temperature] = None
+    max_tokens: Optional[MaxTokens] = None
+
+
+class VoteTable(Table):
+    samples: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
+    prompts: list[str] = []
+    temperatures: list[Temperature] = []
+    models: list[str] = []
+    weights: list[Annotated[float, Field(ge=0, le=1000)]] = []
+    method: VoteMethod = "majority"
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class DefaultsTable(CallSettingsTable):
+    context: Optional[Context] = None
+
+
+class BranchTable(CallSettingsTable):
+    id: str
+    title: Optional[str] = None
+    prompt: Optional[str] = None
+    after: list[str] = []
+    context: Optional[Context] = None
+    labels: list[str] = []
+    json_field: str = ""
+    # `schema` is also a (deprecated) BaseModel method: the file's key is kept through an alias.
+    json_schema: str = Field("", alias="schema")
+    vote: Optional[VoteTable] = None
+    items: list[str] = []
+    items_file: str = ""
+
+
+class AggregateTable(CallSettingsTable):
+    kind: AggregatorKind = "concat"
+    prompt: str = ""
+    fail_on: list[str] = []
+
+
+class InputTable(Table):
+    default: str = ""
+
+
+class RecipeFile(Table):
+    name: Optional[str] = None
+    description: str = ""
+    strategy: Strategy = "hybrid"
+    on_error: OnError = "continue"
+    system: str = ""
+    prompt: Optional[str] = None
+    # An input's default is a string (numbers are taken as their text) or a table with `default`.
+    inputs: dict[str, Any] = {}
+    defaults: DefaultsTable = DefaultsTable()
+    branches: list[BranchTable] = []
+    aggregate: AggregateTable = AggregateTable()
+    vote: Optional[VoteTable] = None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of a recipe file, for editors (TOML language servers read JSON schemas)."""
+    return RecipeFile.model_json_schema(by_alias=True)
