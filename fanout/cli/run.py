@@ -28,14 +28,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
     from fanout.frontends.headless import Printer
     from fanout.wiring.launch import execute, prepare
     from fanout.frontends.report import to_json, to_markdown
-    from fanout.frontends.state import RunState
 
     prepared = prepare(run_options(args))
-    state = RunState()
     printer = Printer()
+    state = printer.state  # the one fold of this run's events: the printer draws it, the report reads it
     refresher = asyncio.create_task(printer.keep_fresh())
     try:
-        await execute(prepared, [state.apply, printer.handle], on_engine=cancel_on_signals)
+        await execute(prepared, [printer.handle], on_engine=cancel_on_signals)
     finally:
         refresher.cancel()
         await prepared.aclose()

@@ -34,15 +34,13 @@ async def cmd_replay_headless(args: argparse.Namespace) -> int:
     from fanout.stores import sessions
     from fanout.frontends.headless import Printer
     from fanout.frontends.report import to_json, to_markdown
-    from fanout.frontends.state import RunState
 
     if args.speed < 0:
         raise UserError(f"--speed must be 0 or more, not {args.speed}")
     session = sessions.load(args.id)
-    state = RunState()
     printer = Printer()
+    state = printer.state  # one fold: the printer draws it, the report reads it
     async for event in sessions.replay(session.events, args.speed):
-        state.apply(event)
         printer.handle(event)
     state.end()
     if args.json:
