@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from fanout.frontends.report import fmt_cost
 from fanout.frontends.state import RunState
 
 
@@ -16,7 +17,7 @@ class Row:
     tokens: int
     tokens_estimated: bool
     calls: int
-    cost: float
+    cost: float | None  # None: some call had no known price
     output_length: int  # characters of the aggregate
     critical_path: float
     throttles: int
@@ -32,7 +33,7 @@ class Row:
             tokens=(m.input_tokens + m.output_tokens) if m else 0,
             tokens_estimated=bool(m and m.tokens_estimated),
             calls=m.calls if m else 0,
-            cost=m.cost if m else 0.0,
+            cost=m.cost if m else None,
             output_length=len(state.aggregate.text),
             critical_path=m.critical_path if m else 0.0,
             throttles=m.throttles if m else 0,
@@ -50,7 +51,9 @@ class Verdict:
 
 def verdict(rows: Sequence[Row]) -> Verdict:
     fastest = min(rows, key=lambda r: r.latency)
-    cheapest = min(rows, key=lambda r: (r.cost, r.tokens))
+    # Cheapest by cost where every strategy's cost is known; otherwise by tokens, the one figure all rows have.
+    priced = all(r.cost is not None for r in rows)
+    cheapest = min(rows, key=lambda r: (r.cost, r.tokens) if priced else (r.tokens,))
     longest = max(rows, key=lambda r: r.output_length)
     base = next((r for r in rows if r.strategy == "sequential"), rows[0])
     return Verdict(
@@ -72,7 +75,7 @@ def table(rows: Sequence[Row]) -> str:
     for r in rows:
         tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
         lines.append(
-            f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {'$' + format(r.cost, '.4f'):>9} "
+            f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
             f"{r.output_length:>7} {v.speedup[r.strategy]:>8.2f}× {v.token_multiplier[r.strategy]:>7.2f}×"
         )
     fastest = next(r for r in rows if r.strategy == v.fastest)
@@ -80,7 +83,7 @@ def table(rows: Sequence[Row]) -> str:
     lines += [
         "",
         f"Fastest: {v.fastest} ({fastest.latency * 1000:.0f}ms)",
-        f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, ${cheapest.cost:.4f})",
+        f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, {fmt_cost(cheapest.cost)})",
         f"Longest output: {v.longest_output}",
     ]
     return "\n".join(lines)

@@ -15,8 +15,20 @@ def fmt_seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def fmt_cost(value: float) -> str:
+UNKNOWN = "—"
+
+
+def fmt_cost(value: float | None) -> str:
+    """A cost in USD; an unknown one (no price for the model) is "—", never "$0", which reads as free."""
+    if value is None:
+        return UNKNOWN
     return f"${value:.4f}" if value else "$0"
+
+
+def unpriced_models(state: RunState) -> list[str]:
+    """The models whose calls in this run had no known price."""
+    calls = [b.metrics for b in state.branch_list()] + [state.aggregate.metrics]
+    return sorted({m.model or "?" for m in calls if m is not None and m.cost is None})
 
 
 def fmt_tokens(count: int, estimated: bool) -> str:
@@ -95,7 +107,16 @@ def run_summary(state: RunState) -> str:
         f"tokens {m.input_tokens + m.output_tokens}{est} · cost {fmt_cost(m.cost)} · calls {m.calls} · "
         f"retries {m.retries} · throttles {m.throttles}"
         + (f" · cached {m.cached} (saved {m.saved_tokens} tokens)" if m.cached else "")
+        + _price_note(state)
     )
+
+
+def _price_note(state: RunState) -> str:
+    models = unpriced_models(state)
+    if not models:
+        return ""
+    return (f"\n\nCost unknown: no price is known for {', '.join(models)} (genai-prices has none; set "
+            "`[providers.NAME.prices]` in the config to price it).")
 
 
 def to_markdown(state: RunState) -> str:

@@ -46,9 +46,14 @@ class Target:
             sample=sample,
         )
 
-    def prices(self, model: str) -> Prices:
+    def prices(self, model: str) -> Prices | None:
+        """The configured (or resolved) rates for the model that answered; None: unknown, never assumed free."""
         p = self.limits.prices
-        return p.get(model) or p.get(self.model) or p.get("*") or Prices()
+        return p.get(model) or p.get(self.model) or p.get("*")
+
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+        rates = self.prices(model)
+        return rates.cost(input_tokens, output_tokens) if rates else None
 
 
 @dataclass
@@ -223,7 +228,7 @@ class Caller:
             retries=retries,
             throttles=throttles,
             backoff=backoff,
-            cost=target.prices(model).cost(input_tokens, output_tokens),
+            cost=target.cost(model, input_tokens, output_tokens),
             model=model,
         )
         return CallResult("".join(attempt.text), metrics, finish_reason=end.finish_reason)

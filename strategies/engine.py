@@ -31,6 +31,7 @@ from .events import (
     Event,
     RunDone,
     RunStarted,
+    total_cost,
 )
 from .metrics import run_metrics
 from .answers import read_answer
@@ -273,7 +274,7 @@ class Engine:
             input_tokens=m1.input_tokens + m2.input_tokens,
             output_tokens=m1.output_tokens + m2.output_tokens,
             retries=m1.retries + m2.retries + 1,
-            cost=m1.cost + m2.cost,
+            cost=total_cost((m1, m2)),
         )
         answer = read_answer(second.text, branch.labels, branch.json_field, branch.schema)
         answer["repaired"] = True

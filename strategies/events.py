@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class BranchMetrics:
     retries: int = 0
     throttles: int = 0  # of the retries, how many were rate limits
     backoff: float = 0.0  # seconds spent waiting between attempts
-    cost: float = 0.0
+    cost: float | None = 0.0  # USD; None: no price is known for the model (shown as unknown, never as $0)
     cached: bool = False
     saved_tokens: int = 0  # served from cache: tokens not spent again
     model: str = ""  # the model the provider reported
@@ -154,7 +154,7 @@ class RunMetrics:
     input_tokens: int = 0
     output_tokens: int = 0
     tokens_estimated: bool = False
-    cost: float = 0.0
+    cost: float | None = 0.0  # None when any call's price is unknown: a partial sum would read as the total
     calls: int = 0  # provider calls made (attempts, cache hits excluded)
     retries: int = 0
     throttles: int = 0
@@ -209,3 +209,13 @@ def from_dict(data: dict[str, Any]) -> Event:
         metric_cls = RunMetrics if cls is RunDone else BranchMetrics
         data["metrics"] = _build(metric_cls, data["metrics"])
     return _build(cls, data)
+
+
+def total_cost(metrics: Iterable[BranchMetrics]) -> float | None:
+    """The sum of the calls' costs, or None when any of them is unknown."""
+    total = 0.0
+    for m in metrics:
+        if m.cost is None:
+            return None
+        total += m.cost
+    return total

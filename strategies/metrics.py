@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from .dag import longest_path
-from .events import BranchMetrics, RunMetrics
+from .events import BranchMetrics, RunMetrics, total_cost
 from .recipe import AGGREGATE_ID
 
 
@@ -39,7 +39,7 @@ def run_metrics(
         input_tokens=sum(m.input_tokens for m in values),
         output_tokens=sum(m.output_tokens for m in values),
         tokens_estimated=any(m.tokens_estimated for m in values),
-        cost=sum(m.cost for m in values),
+        cost=total_cost(values),
         calls=calls,
         retries=sum(m.retries for m in values),
         throttles=sum(m.throttles for m in values),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fanout.frontends.report import fmt_cost, fmt_seconds, fmt_tokens
 from fanout.frontends.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
+from fanout.strategies.events import total_cost
 
 # Badge kinds double as CSS classes (`-badge-<kind>`), so a pane's border colour follows its status.
 GLYPH = {
@@ -100,7 +101,7 @@ class Totals:
     speedup: float
     tokens: int
     estimated: bool
-    cost: float
+    cost: float | None
     throttles: int
     retries: int
     calls: int | None  # known once the run is over
@@ -114,13 +115,11 @@ def totals(state: RunState, now: float) -> Totals:
         return Totals(m.wall, m.branch_sum, m.speedup, m.input_tokens + m.output_tokens, m.tokens_estimated,
                       m.cost, m.throttles, m.retries, m.calls, True)
     branch_sum = tokens = throttles = retries = 0
-    cost = 0.0
     estimated = False
     for b in state.branch_list():
         if b.metrics is not None:
             branch_sum += b.metrics.latency
             tokens += b.metrics.input_tokens + b.metrics.output_tokens
-            cost += b.metrics.cost
             throttles += b.metrics.throttles
             retries += b.metrics.retries
             estimated = estimated or b.metrics.tokens_estimated
@@ -128,6 +127,7 @@ def totals(state: RunState, now: float) -> Totals:
             branch_sum += max(0.0, now - b.started)
             tokens += b.tokens_seen
     speedup = branch_sum / now if now > 0 else 0.0
+    cost = total_cost(b.metrics for b in state.branch_list() if b.metrics is not None)
     return Totals(now, branch_sum, speedup, tokens, estimated, cost, throttles, retries, None, False)
 
 

@@ -62,7 +62,7 @@ def builtin_providers() -> dict[str, ProviderConfig]:
             "gpt-4o-mini",
             base_url="https://api.openai.com/v1",
             api_key_env="OPENAI_API_KEY",
-            limits=Limits(concurrency=8, prices={"gpt-4o-mini": Prices(0.15, 0.60), "gpt-4o": Prices(2.50, 10.00)}),
+            limits=Limits(concurrency=8),  # prices: genai-prices (wiring/prices.py), unless the config sets some
         ),
         "anthropic": ProviderConfig(
             "anthropic",
@@ -70,7 +70,7 @@ def builtin_providers() -> dict[str, ProviderConfig]:
             "claude-haiku-4-5",
             base_url="https://api.anthropic.com",
             api_key_env="ANTHROPIC_API_KEY",
-            limits=Limits(concurrency=8, prices={"claude-haiku-4-5": Prices(1.00, 5.00)}),
+            limits=Limits(concurrency=8),
         ),
     }
 

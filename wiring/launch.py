@@ -9,6 +9,8 @@ from fanout.wiring import config as config_mod
 from fanout.stores.cache import ResponseCache
 from fanout.stores.cache_modes import MODES
 from fanout.core.errors import UserError
+from fanout.core.paths import cache_dir
+from fanout.providers.embedded_check import ensure_embedded_works
 from fanout.stores.sessions import Recorder, new_header
 from fanout.strategies import recipe as recipes
 from fanout.strategies.control import RunControl
@@ -81,6 +83,10 @@ def prepare(options: RunOptions) -> Prepared:
     mode = options.cache or cfg.cache.mode
     if mode not in MODES:
         raise UserError(f"--cache must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode != "only":  # offline replays from the cache never load a model
+        for pc in targets.configs_in_use():
+            if pc.kind == "local":
+                ensure_embedded_works(pc.model, cache_dir())
     cache = ResponseCache(mode, size_limit_mb=cfg.cache.size_limit_mb)
     spec = RunSpec(
         recipe=recipe,

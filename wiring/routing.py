@@ -16,6 +16,8 @@ from fanout.strategies.calls import Target
 from fanout.strategies.limits import ProviderLimiter
 from fanout.strategies.recipe import CallSettings
 
+from . import prices
+
 ADHOC = "custom"
 DEFAULT_MAX_TOKENS = 512
 
@@ -60,6 +62,7 @@ class Targets:
             limits = pc.limits
             if self.overrides.concurrency:
                 limits = replace(limits, concurrency=self.overrides.concurrency)
+            limits = replace(limits, prices=dict(limits.prices))  # prices resolved below stay with this run
             provider = build(
                 name,
                 pc.kind,
@@ -80,6 +83,10 @@ class Targets:
         name = self.forced or settings.provider or self.config.default_provider
         provider, pc, limiter = self.provider(name)
         model = o.model or (None if self.forced else settings.model) or pc.model
+        if model not in pc.limits.prices:
+            found = prices.resolve(name, pc.kind, pc.base_url, model, pc.limits.prices)
+            if found is not None:
+                pc.limits.prices[model] = found  # this run's copy of the limits: resolved once per model
         return Target(
             provider=provider,
             limits=pc.limits,
@@ -88,6 +95,10 @@ class Targets:
             temperature=o.temperature if o.temperature is not None else settings.temperature,
             max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
         )
+
+    def configs_in_use(self) -> list[ProviderConfig]:
+        """The configurations of the providers this run's calls resolved to so far."""
+        return [pc for _, pc, _ in self._built.values()]
 
     def secrets(self) -> list[str]:
         """Every API key value this run could know: what must never be written anywhere."""

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(tui)
     tui.add_argument("--run", action="store_true", help="start the run at once instead of showing the form")
 
+    serve = sub.add_parser("serve", help="serve the app to a browser (textual-serve), on 127.0.0.1 by default")
+    _run_flags(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
     bench = sub.add_parser("bench", help="run a recipe under all three strategies, cache off, and compare")
     _run_flags(bench)
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")

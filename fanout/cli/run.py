@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 
@@ -69,7 +70,9 @@ async def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def open_app(options, *, start: bool, replay_id: str | None = None, replay_speed: float = 1.0) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    # Served to a browser (fanout serve), the app talks to textual-serve's web driver, not to a terminal.
+    served = os.environ.get("TEXTUAL_DRIVER", "").endswith("WebDriver")
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the app needs a terminal; `fanout run` runs headless, `fanout replay ID --headless` replays")
     from fanout.tui.entry import run_tui
 

@@ -6,40 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from terminal import Tmux
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAMED = re.compile(r"\b(alpha|beta|gamma|delta|epsilon|zeta|theta|kappa|lambda|sigma|omega)-[0-9a-f]{3}\b")
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-class Tmux:
-    def __init__(self, name: str) -> None:
-        self.socket = name  # a server of our own: never the user's sessions
-        self.name = name
-
-    def __call__(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
-        return out.stdout
-
-    def capture(self) -> str:
-        return self("capture-pane", "-p", "-t", self.name)
-
-    def wait(self, predicate, what: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.capture()
-            if predicate(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; the pane shows:\n{screen}")
-            time.sleep(0.1)
 
 
 def test_fanout_tui_runs_in_a_terminal_and_restores_it(loopback_thread, fanout_home):

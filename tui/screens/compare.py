@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from fanout.frontends.compare import Row, table, verdict
+from fanout.frontends.report import fmt_cost
 from fanout.frontends.state import RunState
 
 COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×")
@@ -30,7 +31,7 @@ def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
             f"{r.latency * 1000:.0f}ms",
             tokens,
             str(r.calls),
-            f"${r.cost:.4f}",
+            fmt_cost(r.cost),
             str(r.output_length),
             f"{v.speedup[r.strategy]:.2f}×",
             f"{v.token_multiplier[r.strategy]:.2f}×",
