@@ -12,13 +12,14 @@ from typing import Sequence
 
 from fanout.core.errors import UserError
 
-from . import catalog, run, serve, sessions
+from . import catalog, completion, run, serve, sessions
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .parser import build_parser
 
 COMMANDS = {
     "tui": run.cmd_tui,
     "serve": serve.cmd_serve,
+    "completion": completion.cmd_completion,
     "recipes": catalog.cmd_recipes,
     "config": catalog.cmd_config,
     "sessions": sessions.cmd_sessions,

@@ -13,7 +13,15 @@ from .exits import EXIT_OK
 def cmd_recipes(args: argparse.Namespace) -> int:
     from fanout.strategies import recipe as recipes
 
-    if getattr(args, "recipes_command", None) == "schema":
+    command = getattr(args, "recipes_command", None)
+    if command in ("show", "new"):
+        from . import recipe_files
+
+        return recipe_files.cmd_show(args) if command == "show" else recipe_files.cmd_new(args)
+    if command == "names":
+        print("\n".join(sorted(recipes.shipped_recipes())))
+        return EXIT_OK
+    if command == "schema":
         from fanout.strategies.recipe.schema import json_schema
 
         print(json.dumps(json_schema(), indent=2))

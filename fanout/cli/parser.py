@@ -60,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     recipes = sub.add_parser("recipes", help="list the shipped recipes (recipes schema: the file format)")
     recipes_sub = recipes.add_subparsers(dest="recipes_command", parser_class=_Parser)
     recipes_sub.add_parser("schema", help="print the JSON schema of a recipe file, for editors")
+    recipes_sub.add_parser("names", help="the shipped recipes' names, one a line (for shell completion)")
+    show = recipes_sub.add_parser("show", help="print a recipe's file, to copy and edit")
+    show.add_argument("name", help="a shipped recipe's name or a path")
+    new = recipes_sub.add_parser("new", help="write a starter recipe that runs as it is")
+    new.add_argument("name")
+    new.add_argument("-o", "--output", help="the file to write (default: NAME.toml here)")
+
+    completion = sub.add_parser("completion", help="print shell completion: eval \"$(fanout completion bash)\"")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
 
     sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
     sessions.add_argument("--json", action="store_true")
