@@ -175,6 +175,9 @@ async def test_compare_runs_all_three_strategies_and_shows_the_seed_table(loopba
         compare = app.screen
         assert [r.strategy for r in compare.rows] == ["sequential", "parallel", "hybrid"]
         assert all(r.status == "ok" and r.calls == 6 for r in compare.rows)
+        # The rows are added when the screen mounts, which may be a frame after it is pushed.
+        await wait_for(pilot, lambda: compare.is_mounted and compare.query_one(DataTable).row_count == 3,
+                       what="the comparison's rows")
         grid = compare.query_one(DataTable)
         shown = [tuple(str(c) for c in grid.get_row_at(i)) for i in range(grid.row_count)]
         assert shown == cells(compare.rows)

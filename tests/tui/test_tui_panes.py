@@ -22,25 +22,10 @@ from fanout.wiring.launch import RunOptions
 from fanout.tui.pacer import Pacer
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.feeds import Feed
-from fanout.tui.widgets.stream_pane import slices
-from tuikit import STARTED_AT, aiter_events, finish_research, research_midstream, screen_text, wait_for
+from fanout.tui.md_render import split_blocks
+from tuikit import STARTED_AT, Tap, aiter_events, finish_research, research_midstream, screen_text, wait_for
 
 SIZE = (130, 40)
-
-
-class Tap:
-    """A feed the test pushes events into, one batch at a time."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue = asyncio.Queue()
-
-    def push(self, *events) -> None:
-        for e in events:
-            self.queue.put_nowait(e)
-
-    async def events(self):
-        while (event := await self.queue.get()) is not None:
-            yield event
 
 
 def one_branch(bid: str = "solo") -> list:
@@ -163,8 +148,9 @@ def test_the_pacer_spreads_redraws_over_ticks():
         def __init__(self) -> None:
             self.dirty, self.last_flush, self.flushes = True, 0.0, 0
             self.on_screen, self.reading, self.has_focus, self.ended, self.settled = True, False, False, False, False
+            self.is_mounted, self.wants_doc = True, False
 
-        async def flush(self, now, force=False):
+        async def flush(self, now, cache=None, look=None, force=False):
             self.dirty, self.last_flush = False, now
             self.flushes += 1
 
@@ -193,11 +179,16 @@ def test_badges_say_what_the_branch_is_doing():
     assert fmt.badge(b, 0).kind == "skipped"
 
 
-def test_long_answers_are_cut_into_slices_between_blocks_never_inside_a_fence():
-    text = "intro\n\n" + "```python\n" + "x = 1\n\n" * 50 + "```\n\n" + "para\n\n" * 400
-    pieces = slices(text, 200)
+def test_long_answers_are_cut_into_block_groups_never_inside_a_fence_or_a_list():
+    text = ("intro\n\n" + "```python\n" + "x = 1\n\n" * 50 + "```\n\n" + "para\n\n" * 200
+            + "- item\n\n  its second paragraph\n\n" * 100 + "    indented code\n\n" * 50 + "end\n")
+    pieces = split_blocks(text, 200)
     assert "".join(pieces) == text and len(pieces) > 5
     assert all(p.count("```") % 2 == 0 for p in pieces)
+    assert all(p[:1] not in "- " for p in pieces)  # never a list item, a continuation or indented code first
+    # Groups depend only on the text before their end: a growing stream keeps its earlier groups as they were.
+    grown = split_blocks(text + "more words " * 300, 200)
+    assert grown[: len(pieces) - 1] == pieces[:-1]
 
 
 async def test_the_keymap_remaps_bindings_and_the_palette_lists_every_action():

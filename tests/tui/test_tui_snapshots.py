@@ -12,6 +12,7 @@ from fanout.tui.feeds import Feed
 from tuikit import (
     STARTED_AT,
     aiter_events,
+    finish_research,
     finished_state,
     research_midstream,
     vote_run,
@@ -76,3 +77,64 @@ def test_history(snap_compare):
         await pilot.pause()
 
     assert snap_compare(FanoutApp(), terminal_size=(120, 14), run_before=run_before)
+
+
+MODEL_MARKDOWN = """# Findings
+
+A paragraph with **bold**, *italic*, `inline code`, a [link](http://example.com/a) and literal [bold red]markup[/]
+that stays text, <b>an HTML tag</b> too, and one very long word: {long}.
+
+```python
+def fidelity(rate: float) -> float:
+    return 1 - rate  # a comment long enough to wrap inside the pane: {long}
+```
+
+| platform | qubits | two-qubit fidelity | note |
+|---|---:|---|---|
+| trapped ion | 56 | 99.9 % | slow gates but all-to-all connectivity |
+| superconducting | 1,121 | 99.5 % | fast gates, nearest-neighbour coupling only |
+
+1. first
+2. second, with a nested list:
+   - nested item
+> a quote from the report
+""".format(long="x" * 150)
+
+
+def model_markdown_run():
+    from fanout.strategies.events import (AggregateDone, AggregateStarted, BranchDone, BranchInfo, BranchMetrics,
+                                          BranchQueued, BranchStarted, RunStarted)
+
+    infos = (BranchInfo("report", "A report with code, a table and long lines"),)
+    return [
+        RunStarted(0.0, "20260101-000000-md0001", "markdown", "parallel", "custom", "m", {}, infos, "concat",
+                   STARTED_AT),
+        BranchQueued(0.0, "report"), BranchStarted(0.0, "report"),
+        BranchDone(1.0, "report", MODEL_MARKDOWN, BranchMetrics(ttft=0.1, latency=1.0, output_tokens=180)),
+        AggregateStarted(1.0, "concat"), AggregateDone(1.0, "concat", "done"),
+        RunDone(1.0, "ok", RunMetrics(wall=1.0, branch_sum=1.0, speedup=1.0, output_tokens=180, calls=1)),
+    ]
+
+
+def test_model_markdown_code_tables_and_long_lines(snap_compare):
+    async def run_before(pilot) -> None:
+        await show_events(model_markdown_run())(pilot)
+        await pilot.press("z")  # the report pane zoomed: the whole answer
+        await pilot.pause()
+
+    assert snap_compare(FanoutApp(), terminal_size=(100, 44), run_before=run_before)
+
+
+FINISHED = finish_research(research_midstream())
+
+
+def test_header_and_badges_at_80_columns(snap_compare):
+    assert snap_compare(FanoutApp(), terminal_size=(80, 30), run_before=show_events(FINISHED))
+
+
+def test_header_and_badges_at_120_columns(snap_compare):
+    assert snap_compare(FanoutApp(), terminal_size=(120, 40), run_before=show_events(FINISHED))
+
+
+def test_header_and_badges_at_200_columns(snap_compare):
+    assert snap_compare(FanoutApp(), terminal_size=(200, 40), run_before=show_events(FINISHED))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from typing import Callable, Iterable
@@ -45,6 +46,21 @@ def screen_text(app) -> str:
                       record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text(styles=False)
+
+
+class Tap:
+    """A feed the test pushes events into, one batch at a time."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    def push(self, *events) -> None:
+        for e in events:
+            self.queue.put_nowait(e)
+
+    async def events(self):
+        while (event := await self.queue.get()) is not None:
+            yield event
 
 
 async def aiter_events(events: Iterable[Event]):

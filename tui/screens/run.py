@@ -32,6 +32,7 @@ from fanout.strategies.events import (
 from fanout.strategies.recipe import AGGREGATE_ID
 
 from .. import exporting, gc_freeze
+from ..md_render import Look, look_for
 from ..pacer import TICK, Pacer
 from ..feeds import Feed, LiveRun, Replay, Source
 from ..widgets.aggregate_pane import AggregatePane
@@ -73,7 +74,8 @@ class RunScreen(Screen):
         self.engine: RunControl | None = None
         self.panes: dict[str, BranchPane] = {}
         self.aggregate_pane = AggregatePane(self.state, id="aggregate-pane")
-        self.pacer = Pacer(self.pane_list)
+        self.pacer = Pacer(self.pane_list, look=self.markdown_look)
+        self._look: Look | None = None
         self._t0: float | None = None
         self._chrome_dirty = True
         label = source.label if isinstance(source, (Replay, Feed)) else ""
@@ -95,6 +97,13 @@ class RunScreen(Screen):
         self.set_interval(TICK, self.pacer.tick, name="pacer")
         self.set_interval(CHROME, self._redraw_chrome, name="chrome")
         self._play()
+
+    def markdown_look(self) -> Look:
+        """How Markdown is rendered under the app's current theme (recomputed when the theme changes)."""
+        app = self.app
+        if self._look is None or self._look.name != app.theme:
+            self._look = look_for(app.theme, app.theme_variables, app.current_theme.dark)
+        return self._look
 
     def pane_list(self) -> list[StreamPane]:
         return [*self.panes.values(), self.aggregate_pane]
@@ -199,6 +208,10 @@ class RunScreen(Screen):
 
     async def settle(self) -> None:
         """Wait until everything received so far is drawn (tests and the benchmark)."""
+        for _ in range(100):  # panes mounted by the last events are laid out on the next refresh
+            if all(p.is_mounted and (not p.display or p.doc_width() > 0) for p in self.pane_list()):
+                break
+            await asyncio.sleep(0.01)
         await self.pacer.flush_all()
         self._chrome_dirty = True
         await self._redraw_chrome()

@@ -11,7 +11,7 @@ RESUME_ROWS = 2
 
 class PaneScroll(VerticalScroll, can_focus=False):
     DEFAULT_CSS = """
-    PaneScroll { height: 1fr; scrollbar-size-vertical: 1; }
+    PaneScroll { height: 1fr; scrollbar-size-vertical: 1; scrollbar-gutter: stable; }
     """
 
     def __init__(self, *, classes: str | None = None) -> None:

@@ -1,37 +1,36 @@
 """A bordered pane showing one stream of model text: a branch's answer or the aggregator's synthesis.
 
-Two views of the same text, because Markdown is too dear to stream into twenty panes at once (every Markdown
-append changes a height, and a height change costs a layout of the whole screen, which grows with every block):
+Two views of the same text:
 - `TailText`: plain text, the last lines while streaming and the first lines once finished. Its cost does not
-  grow with the answer, and it repaints without a layout pass.
-- `Markdown` in a following scroll area, fed through `Markdown.get_stream` while someone reads the pane (it has
-  focus, or is zoomed, or is the aggregator), and holding the final text once the stream has ended.
-When a stream ends, the pane's Markdown is rebuilt from the final text with `update()` (nothing buffered is lost,
-as oterm once lost its last tokens, and a code fence cut mid-stream renders properly: Textual issue 6518), fed a
-few blocks at a time (`slices`) so a long answer never stalls the screen for long; unless its live stream already
-holds exactly that text with no fence in it, in which case re-rendering would only redraw the same blocks.
+  grow with the answer, and it repaints without a layout pass. Twenty panes streaming at once use it.
+- `DocView` in a following scroll area: the text rendered as Markdown (`md_render`), one widget however long
+  the answer. Shown while someone reads a streaming pane (it has focus, is zoomed, or is the aggregator), and in
+  every finished pane once its document is rendered.
 
-Which finished panes get a Markdown document is the pacer's call (`settle`): the one being read always; others
-while the screen's Markdown stays small. The pane never redraws itself on an event: the run screen's `Pacer`
-calls `flush()` and `settle()`, a few panes per tick.
+Rendering is never done here: the run screen's `Pacer` renders block groups in a worker thread, ahead of need
+(every finished pane, the one being read first) and into a cache, and a flush only assembles a document from
+cached groups. A streaming document re-renders only its last group (the others never change); a finished one is
+shown from its first screenful, before its last group is there. The final document is built from the final text
+(nothing buffered is lost, as oterm once lost its last tokens, and a code fence cut mid-stream renders whole).
+The pane never redraws itself on an event: the pacer calls `flush()`, a few panes per tick.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-from markdown_it import MarkdownIt
-from textual.await_complete import AwaitComplete
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.strip import Strip
+from textual.widgets import Static
 
 from fanout.core.text import strip_controls
 
+from ..doc_cache import DocCache
 from ..fmt import GLYPH
+from ..md_render import Look, split_blocks
+from .doc_view import DocView
 from .pane_scroll import PaneScroll
 from .tail_text import TailText
 
@@ -39,11 +38,7 @@ METRICS_PERIOD = 0.5  # seconds between redraws of a streaming pane's metrics li
 TAIL, LIVE, FINAL = "tail", "live", "final"  # what the pane shows: plain text, streaming Markdown, final Markdown
 STATUS_COLOR = {"streaming": "accent", "retrying": "warning", "done": "success", "cached": "success",
                 "failed": "error", "cancelled": "warning", "skipped": "warning"}  # theme variables
-SLICE = 2_000  # characters of Markdown rendered per step when a finished answer is rendered whole
-
-
-def text_html_parser() -> MarkdownIt:
-    return MarkdownIt("gfm-like", {"html": False})
+BLANK = Strip([])
 
 
 def tail_of(source: Any, chars: int) -> str:
@@ -58,28 +53,6 @@ def tail_of(source: Any, chars: int) -> str:
         if size >= chars:
             break
     return "".join(reversed(picked))
-
-
-def slices(text: str, size: int = SLICE) -> list[str]:
-    """The text cut at blank lines outside code fences into pieces of about `size` characters, so a long answer
-    renders as Markdown a few blocks at a time (each piece a short stall) and no fence is ever cut in two."""
-    pieces: list[str] = []
-    current: list[str] = []
-    length = 0
-    fence = ""
-    for line in text.splitlines(keepends=True):
-        stripped = line.lstrip()
-        marker = stripped[:3]
-        if marker in ("```", "~~~"):
-            fence = "" if fence and marker == fence else (fence or marker)
-        current.append(line)
-        length += len(line)
-        if length >= size and not fence and not line.strip():
-            pieces.append("".join(current))
-            current, length = [], 0
-    if current:
-        pieces.append("".join(current))
-    return pieces or [""]
 
 
 def head_of(source: Any, chars: int) -> str:
@@ -104,18 +77,18 @@ class StreamPane(Vertical, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.tail = TailText(self._excerpt, classes="pane-tail")
         self.scroll = PaneScroll(classes="pane-scroll")
-        # A model's link opens nothing, and its HTML is text: Textual drops HTML blocks, which would hide it.
-        self.markdown = Markdown(open_links=False, parser_factory=text_html_parser, classes="pane-markdown")
+        self.markdown = DocView(classes="pane-markdown")  # the rendered document; `.source` is its text
         self.error_line = Static("", classes="pane-error", markup=False)
         self.dirty = True
         self.last_flush = 0.0
         self.view = TAIL
-        self.kept = False  # a finished Markdown document kept while nobody reads the pane
-        self._stream: MarkdownStream | None = None
-        self._md_chunks = 0  # chunks of the live text already handed to the Markdown stream
-        self._restart = False  # the text started over (a retry after tokens)
-        self._lock = asyncio.Lock()
-        self._settle_pending = False
+        self.live_asked = 0.0  # when the pacer last rendered this streaming document's last group
+        self._generation = 0  # bumped when the text starts over (a retry after tokens)
+        self._restart = False
+        self._groups_key: tuple[int, int, bool] | None = None
+        self._groups: list[str] = []
+        self._text = ""
+        self._latest: tuple[int, tuple[Strip, ...]] | None = None  # the last group's newest rendering, while live
         self._header: tuple[Any, ...] = ()
         self._metrics = ""
         self._metrics_at = 0.0
@@ -169,14 +142,14 @@ class StreamPane(Vertical, can_focus=True):
 
     def _paint_border(self, *_: object) -> None:
         """The border's colour is the status, heavy when focused. Inline styles, not CSS classes: a class change
-        restyles every descendant, hundreds of Markdown blocks in a long answer, for each change of status."""
+        restyles every descendant, for each change of status."""
         if not self.is_mounted:
             return
         color = self.app.theme_variables.get(STATUS_COLOR.get(self._kind, "panel-lighten-2"), "gray")
         self.styles.border = ("heavy" if self.has_focus else "round", color)
 
     def _wake(self) -> None:
-        """Switch views on the next tick, not after the pacer's period."""
+        """Redraw on the next tick, not after the pacer's period."""
         self.dirty = True
         self.last_flush = 0.0
 
@@ -184,12 +157,13 @@ class StreamPane(Vertical, can_focus=True):
 
     @property
     def reading(self) -> bool:
-        """Someone is reading this pane: it deserves Markdown."""
+        """Someone is reading this pane: it deserves Markdown while it streams."""
         return self.has_focus or self.is_maximized or self.prefers_markdown
 
     @property
     def settled(self) -> bool:
-        return self.view == FINAL or self._settle_pending
+        """The whole final answer is on show as Markdown."""
+        return self.view == FINAL and self.markdown.complete
 
     @property
     def on_screen(self) -> bool:
@@ -204,105 +178,108 @@ class StreamPane(Vertical, can_focus=True):
         """The model text this pane displays: the Markdown source, or the text the plain view is cut from."""
         return self.markdown.source if self.view != TAIL else strip_controls(self.text)
 
+    def doc_width(self) -> int:
+        """The width a document is rendered at: the pane's content less the scroll bar's gutter (kept stable, so
+        a document does not re-render when it starts to overflow). 0 before the pane is laid out."""
+        width = self.content_region.width - self.scroll.styles.scrollbar_size_vertical
+        return max(0, width) if self.is_mounted else 0
+
+    @property
+    def wants_doc(self) -> bool:
+        return self.ended or (self.reading and bool(self.source.chunks))
+
+    def doc_groups(self) -> list[str]:
+        """The text to render, in block groups (`md_render.split_blocks`); recomputed only when the text grew."""
+        src = self.source
+        key = (self._generation, len(src.chunks), src.final_text is not None)
+        if key != self._groups_key:
+            self._groups_key = key
+            self._text = strip_controls(self.text)
+            self._groups = split_blocks(self._text)
+        return self._groups
+
     def restart(self) -> None:
         self._restart = True
         self.dirty = True
 
     # --- what the pacer calls -------------------------------------------------------------------------------------
 
-    async def flush(self, now: float, *, force: bool = False) -> None:
-        """Cheap: the header, then the plain view repaints or the new text goes into the Markdown stream."""
-        async with self._lock:  # the pacer's tick and a test's or benchmark's `settle()` may overlap
-            await self._redraw(now, force)
-
-    async def _redraw(self, now: float, force: bool) -> None:
+    async def flush(self, now: float, *, cache: DocCache | None = None, look: Look | None = None,
+                    force: bool = False) -> None:
+        """Cheap: the header, then the plain view repaints or a document is assembled from rendered groups."""
         self.dirty = False
         self.last_flush = now
         self._draw_header(force)
         if self._restart:
             self._restart = False
-            await self._stop_stream()
-            self._md_chunks = 0
-            if self.view == LIVE:
-                self.markdown.update("")
-        if self.view == FINAL:
-            if not self.reading and not self.kept:
-                self._drop_markdown()  # read on demand; not worth its widgets once nobody reads it
-            return
-        if self.reading and not self.ended and (self.source.chunks or self.view == LIVE):
-            await self._stream_markdown()
-        else:
-            if self.view == LIVE and self.ended:
-                return  # stays as it is until the pacer settles it
-            await self._stop_stream()
-            if self.view == LIVE:
-                self.markdown.update("")
+            self._generation += 1
+            self._latest = None
+            self.markdown.clear()
             self.view = TAIL
-            self._show(False)
-            self.tail.head = self.ended
-            self.tail.refresh()
+        if self.wants_doc and cache is not None and look is not None and self._show_doc(cache, look):
+            return
+        if self.view == FINAL and self.ended:
+            return  # a finished document shown at an older width or look stays until the new one is there
+        self.view = TAIL
+        self._show(False)
+        self.tail.head = self.ended
+        self.tail.refresh()
 
-    def settle(self, keep: bool) -> AwaitComplete:
-        """The final Markdown document (see the module's docstring). `keep`: keep it when nobody reads the pane."""
-        self._settle_pending = True  # from now on the pacer counts it as settled
-        return AwaitComplete(self._settle(keep))
+    def rendered(self, index: int, lines: tuple[Strip, ...]) -> None:
+        """The pacer rendered group `index` of this pane's text: keep it for the live view, redraw soon."""
+        if not self.ended:
+            self._latest = (index, lines)
+        self._wake()
 
-    async def _settle(self, keep: bool) -> None:
-        async with self._lock:
-            self.kept = keep
-            self._draw_header(force=True)
-            text = strip_controls(self.text)
-            was_live = self.view == LIVE
-            exact = (was_live and self._md_chunks == len(self.source.chunks) and "```" not in text
-                     and "~~~" not in text)
+    def _show_doc(self, cache: DocCache, look: Look) -> bool:
+        """Show the document as far as it is rendered; False when there is nothing worth showing yet."""
+        width = self.doc_width()
+        if width <= 0:
+            return False
+        groups = self.doc_groups()
+        doc = self.markdown
+        if self.ended and self.view == FINAL and doc.complete and doc.source == self._text and \
+                doc.width_rendered == width and doc.look == look.name:
+            return True  # already on show: not even looked up again
+        lines: list[Strip] = []
+        complete = True
+        for index, group in enumerate(groups):
+            part = cache.get((group, width, look.name))
+            if part is None and index == len(groups) - 1 and not self.ended and self._latest is not None:
+                if self._latest[0] == index:
+                    part = self._latest[1]  # the growing last group as last rendered: a few tokens behind
+                    complete = False
+            if part is None:
+                complete = False
+                break
+            if lines and part:
+                lines.append(BLANK)
+            lines.extend(part)
+        if self.ended:
+            # Opened for reading: its first screenful is enough to start with; nobody waits on the others.
+            enough = complete or (self.reading and len(lines) >= self.scroll.size.height > 0)
+            if not enough:
+                return False
+            was = self.view
             self.view = FINAL
-            self._settle_pending = False
-            await self._stop_stream()
-            if exact and self.markdown.source == text:
-                return
-            first, *rest = slices(text)
-            await self.markdown.update(first)
-            if not was_live:  # a finished answer opened for reading starts at its top
-                self.scroll.stop_following()
-            self._show(bool(text.strip()))
-            for piece in rest:
-                await self.markdown.append(piece)
+            self._present(lines, width, look.name, complete)
+            if was == TAIL:
+                self.scroll.stop_following()  # a finished answer opened for reading starts at its top
+            return True
+        if not lines:
+            return False
+        self.view = LIVE
+        self._present(lines, width, look.name, complete)
+        return True
+
+    def _present(self, lines: list[Strip], width: int, look: str, complete: bool) -> None:
+        self.markdown.show(self._text if complete else "", lines, width, look, complete)
+        self._show(True)
 
     # --- internals ------------------------------------------------------------------------------------------------
 
     def _excerpt(self, chars: int) -> str:
         return head_of(self.source, chars) if self.tail.head else tail_of(self.source, chars)
-
-    async def _stream_markdown(self) -> None:
-        if self.view != LIVE:
-            self._md_chunks = 0
-            self.markdown.update("")
-            self.view = LIVE
-        self._show(True)
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
-        chunks = self.source.chunks
-        if len(chunks) < self._md_chunks:  # cleared under us: start over
-            await self._stop_stream()
-            self._md_chunks = 0
-            self.markdown.update("")
-            self._stream = Markdown.get_stream(self.markdown)
-        if len(chunks) > self._md_chunks:
-            fragment = "".join(chunks[self._md_chunks:])
-            self._md_chunks = len(chunks)
-            await self._stream.write(strip_controls(fragment))
-
-    def _drop_markdown(self) -> None:
-        self.markdown.update("")
-        self.view = TAIL
-        self._show(False)
-        self.tail.head = True
-        self.tail.refresh()
-
-    async def _stop_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await stream.stop()
 
     def _show(self, markdown: bool) -> None:
         if self.scroll.display != markdown:
@@ -326,8 +303,9 @@ class StreamPane(Vertical, can_focus=True):
             self.badges_shown.append(label)
         # Content, never a str: a str border title is parsed as markup, and titles and errors are not ours.
         # The badge first: a long title is what gets cut, never the status.
-        badge_style = f"bold ${STATUS_COLOR[kind]}" if kind in STATUS_COLOR else "$text-muted"
-        self.border_title = Content.assemble((f"{GLYPH.get(kind, '')} {label}", badge_style), " · ", (title, "bold"))
+        # The badge is a chip (its colour as background, a space either side), so it never runs into the title.
+        badge_style = f"bold reverse ${STATUS_COLOR[kind]}" if kind in STATUS_COLOR else "reverse $text-muted"
+        self.border_title = Content.assemble((f" {GLYPH.get(kind, '')} {label} ", badge_style), " ", (title, "bold"))
         self.border_subtitle = Content(metrics)
         if self.error_line.display != bool(error):
             self.error_line.display = bool(error)
