@@ -3,6 +3,7 @@ read in turn, as a person does once a run ends.
 
     python -m fanout.tui.bench_stream                      # 20×100 and 40×50 tok/s, 3 rounds each, interleaved
     python -m fanout.tui.bench_stream --rounds 5 --json
+    python -m fanout.tui.bench_stream --baseline DIR       # the same, interleaved with an earlier checkout's rounds
     python -m fanout.tui.bench_stream --panes 20 --rate 100 [--seconds 30]   # one round of one configuration
 
 Synthetic events go straight into the run screen through the same `feed()` a live run uses. It checks that
@@ -410,22 +411,39 @@ def summary(results: dict[str, list[dict[str, Any]]], before: dict[str, list[dic
     return "\n".join(out)
 
 
-def run_rounds(configs: list[tuple[int, float]], seconds: float, rounds: int) -> dict[str, list[dict[str, Any]]]:
+def run_rounds(configs: list[tuple[int, float]], seconds: float, rounds: int,
+               python_path: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Each round in a process of its own; `python_path`: import fanout from there instead (a baseline)."""
+    env = dict(os.environ)
+    if python_path:
+        env["PYTHONPATH"] = python_path + os.pathsep + env.get("PYTHONPATH", "")
     results: dict[str, list[dict[str, Any]]] = {f"{p} panes × {r:g} tok/s": [] for p, r in configs}
     for index in range(rounds):
         for (panes, rate), name in zip(configs, results):
-            print(f"round {index + 1}/{rounds}: {name} …", file=sys.stderr, flush=True)
+            print(f"round {index + 1}/{rounds}: {name}{' (baseline)' if python_path else ''} …",
+                  file=sys.stderr, flush=True)
             done = subprocess.run(
                 [sys.executable, "-m", "fanout.tui.bench_stream", "--panes", str(panes), "--rate", str(rate),
                  "--seconds", str(seconds), "--one-json"],
-                capture_output=True, text=True, check=False)
+                capture_output=True, text=True, check=False, env=env)
             if done.returncode not in (0, 1) or not done.stdout.strip():
                 sys.stderr.write(done.stderr)
                 raise SystemExit(f"a round failed (exit {done.returncode})")
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            print(report(result), file=sys.stderr, flush=True)
+            print(json.dumps(result) if python_path else report(result), file=sys.stderr, flush=True)
             results[name].append(result)
     return results
+
+
+def interleaved(configs: list[tuple[int, float]], seconds: float, rounds: int, baseline: str):
+    """Rounds of a baseline checkout and of this code taken in turn, so both see the same neighbours."""
+    before: dict[str, list[dict[str, Any]]] = {}
+    now: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        for target, path in ((before, baseline), (now, None)):
+            for name, got in run_rounds(configs, seconds, 1, path).items():
+                target.setdefault(name, []).extend(got)
+    return before, now
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -436,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds per configuration (default 3; 1, in this process, for one --panes/--rate)")
     parser.add_argument("--json", action="store_true", help="every round's figures as JSON on stdout")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run rounds of the fanout package found in DIR (an earlier checkout laid out as "
+                             "installed: DIR/fanout/tui/...), interleaved with this code's, side by side; --json "
+                             "then gives before and now")
     parser.add_argument("--table", nargs="+", metavar="JSON",
                         help="no run: the summary of saved --json results (two files: before and now, side by side)")
     parser.add_argument("--one-json", action="store_true", help=argparse.SUPPRESS)  # one round, for run_rounds
@@ -443,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["FANOUT_HOME"] = tempfile.mkdtemp(prefix="fanout-bench-")  # no config or sessions of the user's
     if args.table:
         loaded = [json.loads(Path(name).read_text()) for name in args.table]
+        if len(loaded) == 1 and set(loaded[0]) == {"before", "now"}:
+            loaded = [loaded[0]["before"], loaded[0]["now"]]
         print(summary(loaded[-1], loaded[0] if len(loaded) > 1 else None))
         return 0
     single = args.panes is not None or args.rate is not None
@@ -452,8 +476,12 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(measure(configs[0][0], configs[0][1], args.seconds))
         print(json.dumps(result) if args.one_json else report(result))
         return 0 if ok(result) else 1
-    results = run_rounds(configs, args.seconds, rounds)
-    print(json.dumps(results, indent=1) if args.json else summary(results))
+    if args.baseline:
+        before, results = interleaved(configs, args.seconds, rounds, args.baseline)
+        print(json.dumps({"before": before, "now": results}, indent=1) if args.json else summary(results, before))
+    else:
+        results = run_rounds(configs, args.seconds, rounds)
+        print(json.dumps(results, indent=1) if args.json else summary(results))
     return 0 if all(ok(r) for rs in results.values() for r in rs) else 1
 
 
