@@ -37,6 +37,7 @@ class Fault:
     disconnect_after: int | None = None  # stream N tokens, then drop the connection (no terminating chunk)
     stall_after: int | None = None  # stream N tokens, then send nothing until the client goes away
     malformed_after: int | None = None  # stream N tokens, one invalid-JSON SSE data line, then carry on
+    error_event_after: int | None = None  # stream N tokens, then an error event (error_type, message) and end
     content_type: str | None = None  # reply 200 with this content type and a non-SSE body
     delay: float | None = None  # extra seconds before responding (on top of the server's latency)
 

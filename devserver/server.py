@@ -543,6 +543,7 @@ class LoopbackServer:
         disconnect = fault.disconnect_after if fault else None
         stall = fault.stall_after if fault else None
         malformed = fault.malformed_after if fault else None
+        error_at = fault.error_event_after if fault else None
         cut = min(x for x in (disconnect, stall) if x is not None) if disconnect is not None or stall is not None else None
         interval = self.token_interval
 
@@ -560,6 +561,11 @@ class LoopbackServer:
                 return False
             if malformed is not None and i == malformed:
                 buf += http_chunk(fmt.malformed())
+            if error_at is not None and i == error_at:
+                assert fault is not None
+                buf += http_chunk(fmt.error_event(fault.error_type, fault.message)) + LAST_CHUNK
+                await self._write(writer, bytes(buf))
+                return not close
             if i == n:
                 break
             if interval > 0:

@@ -46,6 +46,7 @@ class WireFormat:
     def word(self, i: int) -> bytes: ...
     def trailer(self) -> list[bytes]: ...
     def malformed(self) -> bytes: ...
+    def error_event(self, error_type: str | None, message: str) -> bytes: ...
     def complete(self) -> bytes: ...
 
 class OpenAIFormat(WireFormat):
@@ -92,6 +93,10 @@ class OpenAIFormat(WireFormat):
 
     def malformed(self) -> bytes:
         return self._prefix + b'{"index":0,"delta":{"content":\n\n'
+
+    def error_event(self, error_type: str | None, message: str) -> bytes:
+        etype = error_type or "server_error"
+        return b"data: " + json_bytes({"error": {"message": message, "type": etype, "param": None, "code": etype}}) + b"\n\n"
 
     def complete(self) -> bytes:
         payload: dict = {
@@ -165,6 +170,9 @@ class AnthropicFormat(WireFormat):
     def malformed(self) -> bytes:
         # Named like a real delta so that SDKs parse (and fail on) it rather than skip an unnamed event.
         return b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\n\n'
+
+    def error_event(self, error_type: str | None, message: str) -> bytes:
+        return self._event("error", {"type": "error", "error": {"type": error_type or "overloaded_error", "message": message}})
 
     def complete(self) -> bytes:
         return json_bytes(

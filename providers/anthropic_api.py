@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from typing import AsyncIterator
+from typing import Any
 
 import anthropic
-import httpx2
 
-from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from fanout.providers.sdk import SDKProvider, connection_error, incomplete_error, malformed_error, timeout_error
+from .base import GenerationRequest, StreamEnd
+from fanout.providers.sdk import Fold, SDKProvider, count, malformed_error, parse, stream_error
 
 
 class AnthropicProvider(SDKProvider):
     kind = "anthropic"
+    path = "/v1/messages"
+    sdk = anthropic
 
     def _client_for(self, api_key: str, base_url: str | None, timeout: float):
         return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
-    async def _stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        kwargs: dict = {
+        body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
             "messages": [
@@ -29,58 +29,63 @@ class AnthropicProvider(SDKProvider):
             "stream": True,
         }
         if system:
-            kwargs["system"] = system
+            body["system"] = system
         # This SDK's create() no longer takes sampling settings; the API still accepts them in the body.
-        extra = {}
         if request.temperature is not None:
-            extra["temperature"] = request.temperature
-        if extra:
-            kwargs["extra_body"] = extra
-        input_tokens = output_tokens = None
-        finish, model = "", ""
-        got_text = False
-        try:
-            stream = await self._client.messages.create(**kwargs)
+            body["temperature"] = request.temperature
+        return body
+
+    def _fold(self) -> Fold:
+        return MessageFold()
+
+
+class MessageFold(Fold):
+    """Messages API events: message_start (model, input tokens), text deltas, message_delta (stop reason, output
+    tokens), message_stop; pings skipped; an `error` event (e.g. overloaded_error) fails the attempt."""
+
+    __slots__ = ("model", "input_tokens", "output_tokens")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = ""
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+
+    def event(self, name: str, data: bytes) -> str | None:
+        if name == "ping":
+            return None
+        if name == "error":
             try:
-                async for event in stream:
-                    if event.type == "message_start":
-                        model = event.message.model
-                        input_tokens = event.message.usage.input_tokens
-                    elif event.type == "content_block_delta":
-                        if getattr(event.delta, "type", "") == "text_delta" and event.delta.text:
-                            got_text = True
-                            yield TextDelta(event.delta.text)
-                    elif event.type == "message_delta":
-                        finish = event.delta.stop_reason or finish
-                        output_tokens = event.usage.output_tokens
-            finally:
-                await stream.close()
-        except anthropic.APIStatusError as err:
-            raise _from_status(err) from None
-        except anthropic.APITimeoutError:
-            raise timeout_error(self.base_url) from None
-        except anthropic.APIConnectionError as err:
-            raise connection_error(self.base_url, err) from None
-        except anthropic.APIError as err:  # an `error` event inside a 200 stream, e.g. overloaded_error
-            raise ProviderError(f"stream error: {err.message}", retryable=True, kind="stream") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                body = parse(data)
+            except Exception:  # noqa: BLE001 - a non-JSON error event is still an error, worded as sent
+                raise stream_error(data.decode("utf-8", "replace").strip()) from None
+            raise stream_error(body.get("error", body))
+        event = parse(data)
+        kind = name or event.get("type")
+        try:
+            if kind == "content_block_delta":
+                delta = event["delta"]
+                if delta.get("type") == "text_delta":
+                    text = delta.get("text")
+                    if text.__class__ is not str:
+                        raise TypeError(f"text is {type(text).__name__}")
+                    return text or None
+            elif kind == "message_start":
+                message = event["message"]
+                self.model = str(message.get("model") or "")
+                self.input_tokens = count((message.get("usage") or {}).get("input_tokens"))
+            elif kind == "message_delta":
+                self.finish = str(event["delta"].get("stop_reason") or self.finish)
+                output_tokens = count((event.get("usage") or {}).get("output_tokens"))
+                if output_tokens is not None:
+                    self.output_tokens = output_tokens
+            elif kind == "message_stop":
+                self.done = True
+            elif kind == "error":
+                raise stream_error(event.get("error", event))
+        except (AttributeError, TypeError, KeyError) as err:  # an event of the wrong shape
             raise malformed_error(err) from None
-        # This SDK does not wrap transport failures that happen mid-stream.
-        except httpx2.TimeoutException:
-            raise timeout_error(self.base_url) from None
-        except httpx2.TransportError as err:
-            raise connection_error(self.base_url, err) from None
-        if not finish:
-            raise incomplete_error(self.base_url, got_text)
-        yield StreamEnd(input_tokens, output_tokens, finish, model)
+        return None
 
-
-def _from_status(err: anthropic.APIStatusError) -> ProviderError:
-    body = err.body if isinstance(err.body, dict) else {}
-    inner = body.get("error", {}) if isinstance(body, dict) else {}
-    message = err.message
-    code = None
-    if isinstance(inner, dict):
-        message = inner.get("message") or message
-        code = inner.get("type")
-    return classify_status(err.status_code, str(message), err.response.headers, code)
+    def end(self) -> StreamEnd:
+        return StreamEnd(self.input_tokens, self.output_tokens, self.finish, self.model)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import json
-from typing import AsyncIterator
+from typing import Any
 
-import httpx2
 import openai
 
-from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from fanout.providers.sdk import SDKProvider, connection_error, incomplete_error, malformed_error, timeout_error
+from .base import GenerationRequest, StreamEnd
+from fanout.providers.sdk import Fold, SDKProvider, count, malformed_error, parse, stream_error
 
 
 class OpenAIProvider(SDKProvider):
     kind = "openai"
+    path = "/chat/completions"
+    sdk = openai
 
     def _client_for(self, api_key: str, base_url: str | None, timeout: float):
         return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
-    async def _stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
-        kwargs: dict = {
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "max_tokens": request.max_tokens,
@@ -27,56 +27,57 @@ class OpenAIProvider(SDKProvider):
             "stream_options": {"include_usage": True},
         }
         if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
+            body["temperature"] = request.temperature
         if request.seed is not None:
-            kwargs["seed"] = request.seed
+            body["seed"] = request.seed
+        return body
+
+    def _fold(self) -> Fold:
+        return ChunkFold()
+
+
+class ChunkFold(Fold):
+    """`chat.completion.chunk` events: a content delta, a finish reason, then (when asked) a usage chunk and
+    `[DONE]`. A server that closes the stream without `[DONE]` is fine once a finish reason came."""
+
+    __slots__ = ("model", "usage")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = ""
+        self.usage: dict | None = None
+
+    def event(self, name: str, data: bytes) -> str | None:
+        if data.startswith(b"[DONE]"):
+            self.done = True
+            return None
+        chunk = parse(data)
+        if chunk.get("error"):
+            raise stream_error(chunk["error"])
         try:
-            stream = await self._client.chat.completions.create(**kwargs)
-            finish, model, usage = "", "", None
-            got_text = False
-            try:
-                async for chunk in stream:
-                    model = chunk.model or model
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                    for choice in chunk.choices:
-                        content = choice.delta.content if choice.delta else None
-                        if content:
-                            got_text = True
-                            yield TextDelta(content)
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
-            finally:
-                # Abandoned mid-stream (a stall, a cancel): free the connection now, not at garbage collection.
-                await stream.close()
-        except openai.APIStatusError as err:
-            raise _from_status(err) from None
-        except openai.APITimeoutError:
-            raise timeout_error(self.base_url) from None
-        except openai.APIConnectionError as err:
-            raise connection_error(self.base_url, err) from None
-        except openai.APIError as err:  # e.g. an error event inside a 200 stream
-            raise ProviderError(f"stream error: {err.message}", retryable=True, kind="stream") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:  # the SDK lets a malformed SSE line through raw
+            self.model = chunk.get("model") or self.model
+            usage = chunk.get("usage")
+            if usage:
+                self.usage = usage
+            text = None
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta")
+                content = delta.get("content") if delta else None
+                if content:
+                    if content.__class__ is not str:
+                        raise TypeError(f"content is {type(content).__name__}, not text")
+                    text = content if text is None else text + content
+                if choice.get("finish_reason"):
+                    self.finish = str(choice["finish_reason"])
+        except (AttributeError, TypeError) as err:  # a chunk of the wrong shape
             raise malformed_error(err) from None
-        except httpx2.TransportError as err:
-            raise connection_error(self.base_url, err) from None
-        if not finish:
-            raise incomplete_error(self.base_url, got_text)
-        yield StreamEnd(
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
-            finish_reason=finish,
-            model=model,
+        return text
+
+    def end(self) -> StreamEnd:
+        usage = self.usage or {}
+        return StreamEnd(
+            input_tokens=count(usage.get("prompt_tokens")),
+            output_tokens=count(usage.get("completion_tokens")),
+            finish_reason=self.finish,
+            model=str(self.model),
         )
-
-
-def _from_status(err: openai.APIStatusError) -> ProviderError:
-    body = err.body if isinstance(err.body, dict) else {}
-    inner = body.get("error", body) if isinstance(body, dict) else {}
-    code = None
-    message = err.message
-    if isinstance(inner, dict):
-        code = inner.get("code") or inner.get("type")
-        message = inner.get("message") or message
-    return classify_status(err.status_code, str(message), err.response.headers, code)

@@ -1,18 +1,53 @@
-"""What the SDK adapters share: their shape, and failures worded the same way whichever SDK raised them."""
+"""What the SDK adapters share: their shape, one streaming loop, and failures worded the same way whichever
+SDK raised them.
+
+The SDK builds the request (URL, auth, headers, JSON, timeouts) and raises its own error classes for a refused
+one; the response body is read here, as raw server-sent events (`sse.py`), and each adapter's `Fold` picks the
+few fields fanout uses out of each event. That skips the SDK's typed object per chunk, most of the client's CPU
+at a thousand branches.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any, AsyncIterator
+
+import httpx2
 
 from fanout.core.text import redact
 
-from .base import GenerationRequest, ProviderError, StreamItem
+from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
+from .sse import read_events
+
+# After the terminal event only the end of the body is left (usually already read): consuming it lets the
+# connection go back to the pool, but a server that keeps the stream open must not hold a finished call.
+DRAIN_SECONDS = 0.1
+
+
+class Fold:
+    """One response's events folded into the text deltas and the fields of its StreamEnd."""
+
+    __slots__ = ("done", "finish")
+
+    def __init__(self) -> None:
+        self.done = False  # the terminal event arrived: nothing more to read
+        self.finish = ""  # the finish (stop) reason; none means the response is incomplete
+
+    def event(self, name: str, data: bytes) -> str | None:
+        """The text this event adds, if any. Raises ProviderError for an error event or a malformed one."""
+        raise NotImplementedError
+
+    def end(self) -> StreamEnd:
+        raise NotImplementedError
 
 
 class SDKProvider:
-    """An adapter over a vendor SDK client. Subclasses build the client and implement `_stream`."""
+    """An adapter over a vendor SDK client. Subclasses name the SDK, the endpoint, the body and the fold."""
 
     kind = ""
+    path = ""  # the streaming endpoint, relative to the client's base URL
+    sdk: Any = None  # the SDK's module, for its error classes
 
     def __init__(self, name: str, *, model: str, base_url: str, api_key: str, timeout: float, concurrency: int) -> None:
         self.name = name
@@ -26,20 +61,124 @@ class SDKProvider:
     def _client_for(self, api_key: str, base_url: str | None, timeout: float) -> Any:
         raise NotImplementedError
 
-    def _stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _fold(self) -> Fold:
         raise NotImplementedError
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         try:
-            async for item in self._stream(request):
-                yield item
+            response = await self._send(self._body(request))
+            fold = self._fold()
+            got_text = False
+            events = read_events(response.aiter_bytes())
+            try:
+                try:
+                    async for batch in events:
+                        for name, data in batch:
+                            text = fold.event(name, data)
+                            if text:
+                                got_text = True
+                                yield TextDelta(text)
+                        if fold.done:
+                            break
+                except httpx2.TimeoutException:
+                    raise timeout_error(self.base_url) from None
+                except httpx2.RequestError as err:  # a drop mid-stream; the SDK does not wrap these
+                    raise connection_error(self.base_url, err) from None
+                if fold.done:
+                    await _drain(events)
+            finally:
+                # Abandoned mid-stream (a stall, a cancel) or done: free the connection now, not at collection.
+                await events.aclose()
+                await response.aclose()
+            if not fold.finish:
+                raise incomplete_error(self.base_url, got_text, response.headers.get("content-type", ""))
+            yield fold.end()
         except ProviderError as err:
             # A provider may quote the key back (a 401 echoing it): it never reaches events, sessions or logs.
             err.message = redact(err.message, [self._key])
             raise
 
+    async def _send(self, body: dict[str, Any]) -> httpx2.Response:
+        """The request, made by the SDK; its response unread (status errors are raised before it returns)."""
+        sdk = self.sdk
+        try:
+            return await self._client.post(self.path, cast_to=httpx2.Response, body=body, stream=True)
+        except sdk.APIStatusError as err:
+            raise status_error(err) from None
+        except sdk.APITimeoutError:
+            raise timeout_error(self.base_url) from None
+        except sdk.APIConnectionError as err:
+            raise connection_error(self.base_url, err) from None
+
     async def aclose(self) -> None:
         await self._client.close()
+
+
+async def _drain(events: AsyncIterator[Any]) -> None:
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in events:
+                pass
+    except (TimeoutError, httpx2.RequestError):
+        pass  # the response was complete: what follows it cannot fail the call
+
+
+def parse(data: bytes) -> dict[str, Any]:
+    """One event's JSON object, or a `malformed` failure."""
+    try:
+        obj = json.loads(data)
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise malformed_error(err) from None
+    if obj.__class__ is not dict:
+        raise malformed_error(ValueError(f"an event's data is not a JSON object: {data[:80]!r}"))
+    return obj
+
+
+def count(value: object) -> int | None:
+    """A token count as the server sent it, if it is one."""
+    return value if value.__class__ is int else None
+
+
+def status_error(err: Any) -> ProviderError:
+    """An SDK's APIStatusError (either SDK's: both keep the provider's JSON error body) for the retry loop."""
+    body = err.body if isinstance(err.body, dict) else {}
+    inner = body.get("error", body)
+    code = None
+    message = err.message
+    if isinstance(inner, dict):
+        code = inner.get("code") or inner.get("type")
+        message = inner.get("message") or message
+    return classify_status(err.status_code, str(message), err.response.headers, code)
+
+
+# Error types inside a 200 stream that another attempt cannot fix; any other (overloaded, api_error, ...) is a
+# server-side failure worth retrying.
+_FINAL_STREAM_ERRORS = frozenset(
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+     "request_too_large", "billing_error", "insufficient_quota"}
+)  # fmt: skip
+
+
+def stream_error(error: object) -> ProviderError:
+    """An error event after the response started (e.g. Anthropic's overloaded_error): the HTTP status said 200,
+    so the event's own type decides."""
+    etype, message = None, "the server reported an error mid-stream"
+    if isinstance(error, dict):
+        etype = error.get("code") or error.get("type")
+        message = str(error.get("message") or message)
+    elif isinstance(error, str) and error:
+        message = error
+    etype = etype if isinstance(etype, str) else None
+    final = etype in _FINAL_STREAM_ERRORS or "insufficient_quota" in message
+    return ProviderError(
+        f"stream error: {message}" + (f" ({etype})" if etype else ""),
+        retryable=not final,
+        rate_limited=etype == "rate_limit_error",
+        kind="stream",
+    )
 
 
 def timeout_error(base_url: str) -> ProviderError:
@@ -47,7 +186,7 @@ def timeout_error(base_url: str) -> ProviderError:
 
 
 def connection_error(base_url: str, err: BaseException) -> ProviderError:
-    cause = err.__cause__ or err.__context__
+    cause = err if isinstance(err, httpx2.RequestError) else (err.__cause__ or err.__context__)
     detail = f" ({type(cause).__name__}: {cause})" if cause else ""
     return ProviderError(
         f"connection to {base_url or 'the provider'} failed{detail}", retryable=True, kind="connection"
@@ -58,7 +197,7 @@ def malformed_error(err: BaseException) -> ProviderError:
     return ProviderError(f"malformed stream from the server ({type(err).__name__}: {err})", retryable=True, kind="malformed")
 
 
-def incomplete_error(base_url: str, got_text: bool) -> ProviderError:
+def incomplete_error(base_url: str, got_text: bool, content_type: str = "") -> ProviderError:
     """A stream that closed without its terminal event: nothing at all (e.g. not an event stream), or a cut."""
     if got_text:
         return ProviderError(
@@ -66,8 +205,9 @@ def incomplete_error(base_url: str, got_text: bool) -> ProviderError:
             retryable=True,
             kind="incomplete",
         )
-    return ProviderError(
-        f"{base_url or 'the provider'} sent no completion (an empty stream, or a response that is not an event stream)",
-        retryable=True,
-        kind="empty",
+    what = (
+        f"a {content_type.split(';')[0].strip()} response, not an event stream"
+        if content_type and "event-stream" not in content_type
+        else "an empty stream, or a response that is not an event stream"
     )
+    return ProviderError(f"{base_url or 'the provider'} sent no completion ({what})", retryable=True, kind="empty")

@@ -144,6 +144,27 @@ async def test_malformed_sse_line_is_retried(loopback, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_error_event_inside_a_200_stream_is_retried(loopback, kind):
+    # Anthropic's overloaded_error event (OpenAI: an error object in a data line) after two words of a 200 stream.
+    loopback.add_fault(Fault(error_event_after=2, message="Overloaded"), times=1)
+    state, events, _ = await run(make_provider(kind, loopback.base_url), recipe(1))
+    retry = next(e for e in events if isinstance(e, ev.BranchRetrying))
+    assert "stream error: Overloaded" in retry.reason and retry.restart
+    assert state.status == "ok" and len(loopback.requests) == 2
+    assert state.branches["b0"].text == expected(loopback, "b0")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_error_event_no_retry_can_fix_fails_at_once(loopback, kind):
+    loopback.add_fault(Fault(error_event_after=0, error_type="invalid_request_error", message="prompt too long"),
+                       times=5)
+    state, _, _ = await run(make_provider(kind, loopback.base_url), recipe(1))
+    b = state.branches["b0"]
+    assert b.status == "failed" and "prompt too long" in b.error and "invalid_request_error" in b.error
+    assert len(loopback.requests) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_wrong_content_type_is_an_error_not_an_empty_answer(loopback, kind):
     loopback.add_fault(Fault(content_type="text/html"), times=1)
     state, events, _ = await run(make_provider(kind, loopback.base_url), recipe(1))
