@@ -5,8 +5,8 @@ branches; the adapters only need a few fields of each event, so they get the eve
 out themselves. Decoding follows the WHATWG event-stream rules the APIs rely on: lines end in LF, CRLF or CR
 (split anywhere, even between the CR and the LF), `:` starts a comment, a field's value loses one leading
 space, `data` lines join with LF, a blank line dispatches the event, an event with no data is not dispatched,
-and `id` / `retry` / unknown fields are ignored. One leniency: at the end of the body, an event the server did
-not close with a blank line is still dispatched (whether it was complete is for the JSON parser to say).
+and `id` / `retry` / unknown fields are ignored. At the end of the body a partial last line is dropped (the
+body was cut), and a last event whose lines are whole is dispatched even without its blank line.
 """
 
 from __future__ import annotations
@@ -51,13 +51,11 @@ class SSEDecoder:
         return self._lines(lines) if lines else []
 
     def end(self) -> list[Event]:
-        """The body is over: a last line without its line end, and a last event without its blank line."""
-        if self._bom:  # a body shorter than a byte-order mark, all of it held back as the start of one
-            self._tail = b""
-        lines = [self._tail] if self._tail else []
+        """The body is over. A last line with no line end is dropped: the body was cut inside it (a whole
+        event's data never ends without one). A last event whose lines are whole but which has no blank line
+        after it is dispatched: some servers close the stream without one."""
         self._tail = b""
-        lines.append(b"")
-        return self._lines(lines)
+        return self._lines([b""])
 
     def _strip_bom(self, chunk: bytes) -> bytes:
         """Drops a leading BOM, which may itself arrive split: until three bytes are in, hold them back."""
