@@ -113,11 +113,12 @@ class ResponseCache:
         self._inflight.setdefault(key, asyncio.get_running_loop().create_future())
         return None
 
-    async def stream(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    def stream(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         if self.mode == "off" or self._store is None:
-            async for item in target.provider.stream(request):
-                yield item
-            return
+            return target.provider.stream(request)  # nothing to record: no layer in between
+        return self._recording(target, request)
+
+    async def _recording(self, target: Target, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         key = request_key(target, request)
         loop = asyncio.get_running_loop()
         start = loop.time()

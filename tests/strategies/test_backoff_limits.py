@@ -108,6 +108,47 @@ def test_limiter_bounds_in_flight():
     assert peak == 3 and elapsed == pytest.approx(3.0)
 
 
+def test_limiter_is_first_come_first_served_and_survives_cancelled_waiters():
+    async def go():
+        lim = ProviderLimiter(2, adaptive=False)
+        order: list[int] = []
+
+        async def work(i: int):
+            await lim.acquire()
+            order.append(i)
+            await asyncio.sleep(1)
+            await lim.release("ok")
+
+        tasks = [asyncio.create_task(work(i)) for i in range(8)]
+        await asyncio.sleep(0.5)  # 0 and 1 hold the slots; 2..7 wait in that order
+        tasks[3].cancel()  # cancelled while waiting
+        await asyncio.sleep(0.6)  # 0 and 1 released at t=1: their slots went to 2 and 4
+        tasks[5].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return order, lim.in_flight, lim.peak, asyncio.get_running_loop().time()
+
+    order, in_flight, peak, elapsed = run_virtual(go())
+    assert order == [0, 1, 2, 4, 6, 7] and in_flight == 0 and peak == 2
+    assert elapsed == pytest.approx(3.0)
+
+
+def test_a_slot_handed_to_a_waiter_cancelled_before_it_runs_is_passed_on():
+    async def go():
+        lim = ProviderLimiter(1, adaptive=False)
+        await lim.acquire()
+        first = asyncio.create_task(lim.acquire())
+        second = asyncio.create_task(lim.acquire())
+        await asyncio.sleep(0)  # both waiting
+        await lim.release("ok")  # the slot goes to `first`...
+        first.cancel()  # ...which is cancelled before it gets to run
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.wait_for(second, 1)  # so `second` has it
+        return lim.in_flight
+
+    assert run_virtual(go()) == 1
+
+
 def test_requests_per_minute_bucket_spaces_requests():
     async def go():
         lim = ProviderLimiter(100, rpm=60)  # a burst of 60, then one a second
