@@ -31,6 +31,7 @@ import _common as C
 from _plain import raw_fanout, sdk_fanout
 
 LATENCY, INTERVAL, TOKENS = 0.25, 0.005, 20
+FLOOR_GOAL = 1.30  # issue 15: wall / server floor at 1,000 branches on 100 slots (plain SDK 1.67, raw httpx2 1.26)
 
 
 def ratios(run: dict, slots: int, call_seconds: float) -> dict:
@@ -175,21 +176,22 @@ async def main() -> int:
                          f"{med(s, 'wall_over_cp'):.2f}", f"{med(s, 'wall_over_slot_path'):.3f} / {s['wall_over_slot_path']['max']:.3f}",
                          f"{med(s, 'wall_over_floor'):.2f} / {s['wall_over_floor']['max']:.2f}",
                          f"{med(s, 'branch_latency_median'):.3f}", f"{med(s, 'cpu'):.1f}",
-                         C.verdict(med(s, "wall_over_slot_path"), 1.10), C.verdict(med(s, "wall_over_floor"), 1.10)])
+                         f"{med(s, 'cpu') / (s['branches'] + 1) * 1e3:.2f}",
+                         C.verdict(med(s, "wall_over_slot_path"), 1.10), C.verdict(med(s, "wall_over_floor"), FLOOR_GOAL)])
         for b in baselines:
             rows.append([b["name"], f"{b['wall']['median']:.2f} / {b['wall']['max']:.2f}", "", "",
                          f"{b['wall_over_floor']['median']:.2f} / {b['wall_over_floor']['max']:.2f}", "",
-                         f"{b['cpu']['median']:.1f}", "", ""])
+                         f"{b['cpu']['median']:.1f}", f"{b['cpu']['median'] / (b['branches'] + 1) * 1e3:.2f}", "", ""])
         print()
         print(C.table([f"{args.branches} branches", "wall s med/max", "wall/cp*", "wall/slot-path", "wall/floor",
-                       "call lat. s", "CPU s", "≤1.10 slot-path", "≤1.10 floor"], rows))
+                       "call lat. s", "CPU s", "CPU ms/call", "≤1.10 slot-path", f"≤{FLOOR_GOAL:.2f} floor"], rows))
         print("* RunMetrics.critical_path ignores the concurrency limit (10 waves of 100 here): not a reachable target.")
         print(f"  floor = ideal schedule at {call:.2f} s a call on {args.concurrency} slots + the aggregate; "
               "slot-path = the same with each branch's measured latency.")
     C.save("overhead", {
         "server": {"latency": LATENCY, "token_interval": INTERVAL, "tokens": TOKENS, "call_seconds": call,
                    "process": "separate (python -m fanout.devserver)", **server_stats},
-        "goals": {"wall_over_cp_at_5": 1.03, "wall_over_floor_at_1000": 1.10},
+        "goals": {"wall_over_cp_at_5": 1.03, "wall_over_floor_at_1000": FLOOR_GOAL},
         "issue": issue,
         "small": small,
         "large": large,

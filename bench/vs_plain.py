@@ -82,6 +82,11 @@ async def compare(name: str, recipe: str, titles: list[str], url: str, rounds: i
     }
 
 
+def goal(branches: int) -> float:
+    """Issue 15: no slower than the plain script at 100 branches; within 2 % at 5 (one run is ~0.6 s there)."""
+    return 1.02 if branches <= 5 else 1.00
+
+
 async def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=15, help="interleaved rounds at 5 branches (default 15)")
@@ -110,9 +115,9 @@ async def main() -> int:
         rows.append([r["name"], f"{r['fanout_e2e']['median']:.3f}", f"{r['plain_wall']['median']:.3f}",
                      f"{r['ratio']['median']:.3f}", f"{r['ratio']['max']:.3f}", f"{r['ratio_of_medians']:.3f}",
                      f"{r['fanout_cpu']['median']:.3f} / {r['plain_cpu']['median']:.3f}", r["ratio"]["n"],
-                     C.verdict(r["ratio"]["median"], 1.02)])
+                     f"≤{goal(r['branches']):.2f} " + C.verdict(r["ratio"]["median"], goal(r["branches"]))])
     print(C.table(["run", "fanout s (med)", "plain s (med)", "ratio med", "ratio max", "ratio of medians",
-                   "CPU s fanout / plain", "rounds", "goal ≤1.02"], rows))
+                   "CPU s fanout / plain", "rounds", "goal"], rows))
     for r in results:
         e = r.get("experiment_watchdog")
         if e:
@@ -120,7 +125,7 @@ async def main() -> int:
                   f"{e['fanout_e2e']['median']:.3f} s, ratio to plain {e['ratio']['median']:.3f} (max {e['ratio']['max']:.3f})")
     C.save("vs_plain", {
         "server": {"latency": LATENCY, "token_interval": INTERVAL, "tokens": TOKENS, **server.stats},
-        "goal": 1.02,
+        "goals": {"5": goal(5), "large": goal(args.large)},
         "results": results,
     })
     C.cleanup_home()
