@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
-from fanout.frontends.report import fmt_cost
+from fanout.frontends.report import fmt_cost, fmt_share
 from fanout.frontends.state import RunState
 
 
@@ -21,11 +21,18 @@ class Row:
     output_length: int  # characters of the aggregate
     critical_path: float
     throttles: int
+    # The output's side of the trade-off (frontends.quality): what the branches found and how much they repeated.
+    findings: int = 0
+    distinct: int = 0
+    redundancy: float | None = None
+    contradictions: int | None = None
+    overlap: dict[str, dict[str, float | None]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, state: RunState) -> "Row":
         m = state.metrics
         s = state.started
+        q = state.quality
         return cls(
             strategy=s.strategy if s else "?",
             status=state.status,
@@ -37,7 +44,15 @@ class Row:
             output_length=len(state.aggregate.text),
             critical_path=m.critical_path if m else 0.0,
             throttles=m.throttles if m else 0,
+            findings=q.findings,
+            distinct=q.distinct,
+            redundancy=q.redundancy,
+            contradictions=q.contradictions,
+            overlap=q.overlap,
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,7 @@ class Verdict:
     longest_output: str
     speedup: dict[str, float]  # against sequential: its latency over each strategy's
     token_multiplier: dict[str, float]  # each strategy's tokens over sequential's
+    least_redundant: str | None = None  # None when no strategy's outputs held findings to compare
 
 
 def verdict(rows: Sequence[Row]) -> Verdict:
@@ -56,7 +72,9 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     cheapest = min(rows, key=lambda r: (r.cost, r.tokens) if priced else (r.tokens,))
     longest = max(rows, key=lambda r: r.output_length)
     base = next((r for r in rows if r.strategy == "sequential"), rows[0])
+    measured = [r for r in rows if r.redundancy is not None]
     return Verdict(
+        least_redundant=min(measured, key=lambda r: (r.redundancy, -r.distinct)).strategy if measured else None,
         fastest=fastest.strategy,
         cheapest=cheapest.strategy,
         longest_output=longest.strategy,
@@ -66,17 +84,21 @@ def verdict(rows: Sequence[Row]) -> Verdict:
 
 
 def table(rows: Sequence[Row]) -> str:
-    """Plain text, the seeds' columns plus speed-up and token multiplier against sequential."""
+    """Plain text, the seeds' columns plus speed-up and token multiplier against sequential, then the output's
+    quality: findings, distinct findings, redundancy and the contradictions the synthesis flagged."""
     v = verdict(rows)
     lines = [
-        f"{'Strategy':<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>7} {'Speed-up':>9} {'Tokens×':>8}",
-        "-" * 76,
+        f"{'Strategy':<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>7} {'Speed-up':>9} {'Tokens×':>8}"
+        f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}",
+        "-" * 114,
     ]
     for r in rows:
         tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
+        q = quality_cells(r)
         lines.append(
             f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
             f"{r.output_length:>7} {v.speedup[r.strategy]:>8.2f}× {v.token_multiplier[r.strategy]:>7.2f}×"
+            f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}"
         )
     fastest = next(r for r in rows if r.strategy == v.fastest)
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
@@ -86,4 +108,13 @@ def table(rows: Sequence[Row]) -> str:
         f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, {fmt_cost(cheapest.cost)})",
         f"Longest output: {v.longest_output}",
     ]
+    if v.least_redundant:
+        least = next(r for r in rows if r.strategy == v.least_redundant)
+        lines.append(f"Least redundant: {v.least_redundant} ({quality_cells(least)[2]} of its findings repeated another branch's)")
     return "\n".join(lines)
+
+
+def quality_cells(r: Row) -> tuple[str, str, str, str]:
+    """Findings, distinct, redundancy and contradictions as the table prints them ("-": not measured)."""
+    contradictions = "-" if r.contradictions is None else str(r.contradictions)
+    return str(r.findings), str(r.distinct), fmt_share(r.redundancy), contradictions

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from fanout.core.text import strip_controls
+from fanout.frontends.quality import Quality
 from fanout.frontends.state import RunState
 
 
@@ -74,7 +75,7 @@ def to_json(state: RunState) -> dict[str, Any]:
             "error": a.error,
             "metrics": dataclasses.asdict(a.metrics) if a.metrics else None,
         },
-        "metrics": dataclasses.asdict(state.metrics) if state.metrics else None,
+        "metrics": {**dataclasses.asdict(state.metrics), "quality": state.quality.as_dict()} if state.metrics else None,
     }
 
 
@@ -119,6 +120,35 @@ def _price_note(state: RunState) -> str:
             "`[providers.NAME.prices]` in the config to price it).")
 
 
+def fmt_share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f} %"
+
+
+def quality_summary(q: Quality) -> str:
+    if q.skipped:
+        return f"not measured: {q.skipped}"
+    contradictions = "no contradictions heading" if q.contradictions is None else f"contradictions flagged {q.contradictions}"
+    return f"findings {q.findings} · distinct {q.distinct} · redundancy {fmt_share(q.redundancy)} · {contradictions}"
+
+
+def overlap_table(q: Quality) -> str:
+    """Row A, column B: the share of A's findings that B also found."""
+    ids = list(q.overlap)
+    if len(ids) < 2:
+        return ""
+    rows = ["| found by → | " + " | ".join(ids) + " | findings |", "|---" * (len(ids) + 2) + "|"]
+    for a in ids:
+        cells = ["—" if a == b else fmt_share(q.overlap[a].get(b)) for b in ids]
+        rows.append(f"| {a} | " + " | ".join(cells) + f" | {q.per_branch.get(a, 0)} |")
+    return "\n".join(rows)
+
+
+def quality_section(q: Quality) -> str:
+    table = overlap_table(q)
+    return "## Quality\n\n" + quality_summary(q) + (
+        "\n\nOverlap: each row's findings that the column's branch also found.\n\n" + table if table else "")
+
+
 def to_markdown(state: RunState) -> str:
     s = state.started
     head = f"# {s.recipe}: {s.strategy} on {s.provider}/{s.model}" if s else "# fanout run"
@@ -142,6 +172,7 @@ def to_markdown(state: RunState) -> str:
     parts.append("## Metrics")
     parts.append(metrics_table(state))
     parts.append(run_summary(state))
+    parts.append(quality_section(state.quality))
     if a.method != "concat":
         parts.append("## Branches")
         for b in state.branch_list():

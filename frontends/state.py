@@ -28,6 +28,8 @@ from fanout.strategies.events import (
 )
 from fanout.strategies.recipe import AGGREGATE_ID
 
+from .quality import Quality, measure
+
 # Branch statuses, in the order a branch passes through them.
 WAITING, QUEUED, STREAMING, RETRYING, DONE, FAILED, CANCELLED = (
     "waiting", "queued", "streaming", "retrying", "done", "failed", "cancelled"
@@ -111,6 +113,8 @@ class RunState:
     done: RunDone | None = None
     now: float = 0.0  # the time of the latest event
     ended: bool = False  # the stream is over (a replayed session may end without a RunDone)
+    # The quality figures change only when a branch or the aggregate finishes: measured then, once, on demand.
+    _quality: Quality | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -128,9 +132,20 @@ class RunState:
     def metrics(self) -> RunMetrics | None:
         return self.done.metrics if self.done else None
 
+    @property
+    def quality(self) -> Quality:
+        """Findings, distinct findings, redundancy, pairwise overlap and flagged contradictions of what has
+        finished so far (frontends.quality)."""
+        if self._quality is None:
+            outputs = [(b.id, b.text) for b in self.branches.values() if b.status == DONE]
+            self._quality = measure(outputs, self.aggregate.text if self.aggregate.status == DONE else "")
+        return self._quality
+
     def apply(self, event: Event) -> BranchState | None:
         """Folds one event in; returns the branch it changed, if any."""
         self.now = max(self.now, event.t)
+        if isinstance(event, (BranchStarted, BranchDone, BranchFailed, AggregateDone, RunStarted)):
+            self._quality = None
         if isinstance(event, RunStarted):
             self.started = event
             self.aggregate.method = event.aggregate

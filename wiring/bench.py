@@ -76,7 +76,7 @@ def to_json(rounds: list[list[Row]], options: RunOptions) -> dict[str, Any]:
         "repeat": len(rounds),
         "rows": [
             {
-                **r.__dict__,
+                **r.as_dict(),
                 "latency_min": sp[r.strategy][0],
                 "latency_max": sp[r.strategy][1],
                 "latency_stdev": sp[r.strategy][2],
@@ -85,8 +85,9 @@ def to_json(rounds: list[list[Row]], options: RunOptions) -> dict[str, Any]:
             }
             for r in rows
         ],
-        "rounds": [[r.__dict__ for r in rnd] for rnd in rounds],
+        "rounds": [[r.as_dict() for r in rnd] for rnd in rounds],
         "fastest": v.fastest,
         "cheapest": v.cheapest,
         "longest_output": v.longest_output,
+        "least_redundant": v.least_redundant,
     }
