@@ -118,3 +118,100 @@ def quality_cells(r: Row) -> tuple[str, str, str, str]:
     """Findings, distinct, redundancy and contradictions as the table prints them ("-": not measured)."""
     contradictions = "-" if r.contradictions is None else str(r.contradictions)
     return str(r.findings), str(r.distinct), fmt_share(r.redundancy), contradictions
+
+
+# --- the comparison as a picture: the same drawings on the compare screen and in its Markdown -----------------
+
+EIGHTHS = " ▏▎▍▌▋▊▉"
+TIMELINE_CHAR = {"deps": "·", "queue": "░", "backoff": "▒", "stream": "█"}
+
+
+def bar(value: float, top: float, width: int) -> str:
+    """A horizontal bar `value / top` of `width` cells, to an eighth of a cell."""
+    if top <= 0 or value <= 0:
+        return ""
+    eighths = round(min(value / top, 1.0) * width * 8)
+    return "█" * (eighths // 8) + (EIGHTHS[eighths % 8] if eighths % 8 else "")
+
+
+def bar_groups(rows: Sequence[Row]) -> list[tuple[str, list[tuple[str, float, str]]]]:
+    """(figure, [(strategy, value, label)]) for latency, tokens, cost and redundancy; each group scales to its own
+    largest value, so the bars compare strategies, not figures."""
+    return [
+        ("latency", [(r.strategy, r.latency, f"{r.latency:.2f} s") for r in rows]),
+        ("tokens", [(r.strategy, float(r.tokens), ("~" if r.tokens_estimated else "") + str(r.tokens)) for r in rows]),
+        ("cost", [(r.strategy, r.cost or 0.0, fmt_cost(r.cost)) for r in rows]),  # unknown: no bar, "—"
+        ("redundancy", [(r.strategy, r.redundancy or 0.0, fmt_share(r.redundancy)) for r in rows]),
+    ]
+
+
+def bars_text(rows: Sequence[Row], width: int = 40) -> list[str]:
+    lines = []
+    for figure, values in bar_groups(rows):
+        top = max((v for _, v, _ in values), default=0.0)
+        lines.append(figure)
+        lines += [f"  {s:<11} {bar(v, top, width):<{width}} {label}" for s, v, label in values]
+    return lines
+
+
+def shared_span(states: Sequence[RunState]) -> float:
+    """One time axis for every run: the longest wall time (or the latest event of a run that did not finish)."""
+    return max((s.metrics.wall if s.metrics else s.now for s in states), default=0.0) or 1e-6
+
+
+def timeline_cells(state: RunState, span: float, cells: int) -> list[tuple[str, str]]:
+    """(label, cells) per branch and for the aggregator, on an axis of `span` seconds drawn in `cells` cells."""
+    def draw(pieces: list[tuple[float, float, str]]) -> str:
+        row = [" "] * cells
+        for start, end, char in pieces:
+            a = min(cells - 1, int(start / span * cells))
+            for i in range(a, min(cells, max(a + 1, round(end / span * cells)))):
+                row[i] = char
+        return "".join(row).rstrip()
+
+    out = []
+    for b in state.branch_list():
+        pieces = [(seg.start, seg.end if seg.end is not None else state.now, TIMELINE_CHAR.get(seg.kind, "?"))
+                  for seg in b.segments]
+        out.append((b.id, draw([p for p in pieces if p[1] > p[0]])))
+    a = state.aggregate
+    if a.started is not None:
+        out.append(("aggregate", draw([(a.started, a.ended if a.ended is not None else state.now, "█")])))
+    return out
+
+
+def overlap_lines(row: Row) -> list[str]:
+    """The pairwise overlap of one strategy's branches: row A, column B, the share of A's findings B also found."""
+    ids = list(row.overlap)
+    if len(ids) < 2:
+        return []
+    width = max(5, *(len(i) for i in ids)) + 1
+    lines = [" " * width + "".join(f"{i[:width - 1]:>{width}}" for i in ids)]
+    for a in ids:
+        cells = ["—" if a == b else fmt_share(row.overlap[a].get(b)).replace(" ", "") for b in ids]
+        lines.append(f"{a[:width - 1]:<{width}}" + "".join(f"{c:>{width}}" for c in cells))
+    return lines
+
+
+def to_markdown(states: Sequence[RunState]) -> str:
+    """Everything the compare screen shows: the timelines on one axis, the bars, the table, the verdict and each
+    strategy's overlap matrix."""
+    rows = [Row.of(s) for s in states]
+    first = states[0].started if states else None
+    span = shared_span(states)
+    parts = [f"# Compare: {first.recipe if first else '?'} under each strategy", "## Timelines (one time axis)"]
+    drawing = []
+    for state, row in zip(states, rows):
+        drawing.append(f"{row.strategy} ({row.latency:.2f} s)")
+        drawing += [f"  {label[:11]:<11} {cells}" for label, cells in timeline_cells(state, span, 60)]
+    drawing.append(f"  {'':<11} 0{f'{span:.2f} s':>59}")
+    drawing.append("  " + "  ".join(f"{c} {k}" for k, c in TIMELINE_CHAR.items()))
+    parts.append("```\n" + "\n".join(drawing) + "\n```")
+    parts.append("## Bars\n\n```\n" + "\n".join(bars_text(rows)) + "\n```")
+    parts.append("## Table\n\n```\n" + table(rows) + "\n```")
+    for row in rows:
+        matrix = overlap_lines(row)
+        if matrix:
+            parts.append(f"## Overlap under {row.strategy}\n\nEach row's findings that the column's branch also found.\n\n"
+                         "```\n" + "\n".join(matrix) + "\n```")
+    return "\n\n".join(parts) + "\n"

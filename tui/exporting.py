@@ -13,6 +13,7 @@ from pathlib import Path
 from fanout.stores import sessions
 from fanout.core.errors import UserError
 from fanout.core.paths import data_dir, private_dir
+from fanout.frontends import compare
 from fanout.frontends.report import to_json, to_markdown
 from fanout.frontends.state import RunState
 
@@ -43,3 +44,8 @@ def export_json(state: RunState) -> Path:
     except UserError:
         data = to_json(state)
     return _write(exports_dir() / f"{_name(state)}.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def export_comparison(states: list[RunState]) -> Path:
+    """The compare screen as Markdown, named for the first run's session."""
+    return _write(exports_dir() / f"{_name(states[0]) if states else 'fanout'}-compare.md", compare.to_markdown(states))

@@ -12,8 +12,8 @@ from fanout.tui.feeds import Feed
 from tuikit import (
     STARTED_AT,
     aiter_events,
+    compared_run,
     finish_research,
-    finished_state,
     research_midstream,
     vote_run,
 )
@@ -45,17 +45,16 @@ def test_vote_tally(snap_compare):
 
 
 def test_compare_table(snap_compare):
-    states = [
-        finished_state("sequential", 8.2, 8400, 6, 0.0126, "x" * 2400),
-        finished_state("parallel", 2.4, 9200, 6, 0.0138, "x" * 2600),
-        finished_state("hybrid", 3.8, 8700, 6, 0.0131, "x" * 2500),
-    ]
+    # The three timelines on one axis, the bars, the table with the quality columns and parallel's overlap.
+    states = [compared_run(s) for s in ("sequential", "parallel", "hybrid")]
 
     async def run_before(pilot) -> None:
         await pilot.app.push_screen(CompareScreen(states))
         await pilot.pause()
+        await pilot.press("down")  # the cursor on parallel: its overlap matrix
+        await pilot.pause()
 
-    assert snap_compare(FanoutApp(), terminal_size=(100, 20), run_before=run_before)
+    assert snap_compare(FanoutApp(), terminal_size=(130, 62), run_before=run_before)
 
 
 def test_history(snap_compare):

@@ -171,19 +171,36 @@ def vote_run() -> list[Event]:
     return ev
 
 
-def finished_state(strategy: str, wall: float, tokens: int, calls: int, cost: float, text: str):
-    """A finished RunState for the comparison table."""
+SHARED_FINDINGS = "- IBM reached 1,121 qubits\n- Error correction crossed the threshold\n- Funding hit $2 billion"
+# When each of three branches streamed, and which wrote the shared findings (the rest wrote their own), per strategy.
+COMPARED = {
+    "sequential": ([(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)], 6.0, (True, False, False)),
+    "parallel": ([(0.0, 2.0), (0.0, 2.2), (0.0, 1.8)], 2.2, (True, True, True)),
+    "hybrid": ([(0.0, 2.0), (0.0, 2.1), (2.1, 4.0)], 4.0, (True, True, False)),
+}
+
+
+def compared_run(strategy: str):
+    """A finished three-branch research run as the comparison draws it: segments, findings, a synthesis."""
     from fanout.frontends.state import RunState
 
+    spans, agg_start, shared = COMPARED[strategy]
+    ids = ("hardware", "software", "security")
     state = RunState()
-    info = (BranchInfo("a", "A"),)
-    for e in (
-        RunStarted(0.0, f"20260101-000000-{strategy[:6]}", "research", strategy, "custom", "m", {}, info,
-                   "synthesize", STARTED_AT),
-        BranchDone(wall / 2, "a", "x", BranchMetrics(latency=wall / 2, output_tokens=tokens // 2)),
-        AggregateDone(wall, "synthesize", text),
+    events: list[Event] = [RunStarted(0.0, f"20260101-000000-{strategy[:6]}", "research", strategy, "custom", "m", {},
+                                      tuple(BranchInfo(b, b.title()) for b in ids), "synthesize", STARTED_AT)]
+    for b, (start, end), same in zip(ids, spans, shared):
+        text = SHARED_FINDINGS if same else f"- {b} finding one of its own\n- {b} second, unrelated observation"
+        events += [BranchQueued(start, b), BranchStarted(start, b),
+                   BranchDone(end, b, text, BranchMetrics(latency=end - start, output_tokens=100))]
+    wall = agg_start + 2.0
+    tokens = {"sequential": 8400, "parallel": 9200, "hybrid": 8700}[strategy]
+    events += [
+        AggregateStarted(agg_start, "synthesize"),
+        AggregateDone(wall, "synthesize", "## Summary\nok\n## Contradictions\n- counts differ\n" + "x" * len(strategy)),
         RunDone(wall, "ok", RunMetrics(wall=wall, branch_sum=wall, speedup=1.0, input_tokens=tokens // 2,
-                                       output_tokens=tokens - tokens // 2, calls=calls, cost=cost)),
-    ):
+                                       output_tokens=tokens - tokens // 2, calls=4, cost=tokens * 1.5e-6)),
+    ]
+    for e in events:
         state.apply(e)
     return state

@@ -1,5 +1,7 @@
-"""The seeds' comparison: one recipe under each strategy, side by side, with the same figures as
-`fanout.compare.table` (the headless comparison), which this screen also offers to copy."""
+"""The seeds' comparison as a picture: one recipe under each strategy, their timelines stacked on one time axis,
+bars for latency, tokens, cost and redundancy, then the table with the quality columns and the verdict, and the
+overlap matrix of the strategy under the cursor. The same figures as `fanout bench` (`frontends.compare`), which
+this screen copies (c) and exports with everything it draws (e)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,22 @@ from typing import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from fanout.frontends.compare import Row, table, verdict
-from fanout.frontends.report import fmt_cost
+from fanout.frontends.compare import Row, overlap_lines, quality_cells, shared_span, table, verdict
+from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import RunState
 
-COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×")
+from .. import exporting
+from ..widgets.compare_bars import CompareBars
+from ..widgets.timeline import Timeline
+
+COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×",
+           "Findings", "Distinct", "Redundancy", "Contra.")
+LATENCY, COST, REDUNDANCY = 2, 5, 11
 
 
 def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
@@ -35,6 +44,7 @@ def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
             str(r.output_length),
             f"{v.speedup[r.strategy]:.2f}×",
             f"{v.token_multiplier[r.strategy]:.2f}×",
+            *quality_cells(r),
         ))
     return out
 
@@ -45,37 +55,77 @@ def summary(rows: Sequence[Row]) -> str:
 
 
 class CompareScreen(Screen):
+    DEFAULT_CSS = """
+    CompareScreen .compare-heading { text-style: bold; margin-top: 1; }
+    CompareScreen #compare-table { height: auto; max-height: 8; }
+    CompareScreen #compare-overlap { height: auto; }
+    """
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
         Binding("c", "copy", "Copy table", id="compare.copy"),
+        Binding("e", "export", "Export .md", id="compare.export"),
     ]
 
     def __init__(self, states: Sequence[RunState]) -> None:
         super().__init__()
+        self.states = list(states)
         self.rows = [Row.of(s) for s in states]
         first = states[0].started if states else None
         self.recipe = first.recipe if first else "?"
 
     def compose(self) -> ComposeResult:
-        yield Label(Content(f"Compare: {self.recipe} on the same inputs under each strategy"), id="compare-title")
-        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        yield Static(Content(summary(self.rows)), id="compare-verdict")
+        span = shared_span(self.states)
+        with VerticalScroll(id="compare-body"):
+            yield Label(Content(f"Compare: {self.recipe} on the same inputs under each strategy"), id="compare-title")
+            yield Label("Timelines, one time axis", classes="compare-heading")
+            for state, row in zip(self.states, self.rows):
+                yield Label(Content(f"{row.strategy} · {fmt_seconds(row.latency)}"))
+                yield Timeline(state, lambda: span, id=f"compare-timeline-{row.strategy}")
+            yield Label("Per strategy", classes="compare-heading")
+            yield CompareBars(self.rows, id="compare-bars")
+            yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+            yield Static(Content(summary(self.rows)), id="compare-verdict")
+            yield Label("", id="compare-overlap-title", classes="compare-heading")
+            yield Static("", id="compare-overlap")
         yield Footer()
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         t.add_columns(*COLUMNS)
-        fastest, cheapest = verdict(self.rows).fastest, verdict(self.rows).cheapest
+        v = verdict(self.rows)
+        best = {LATENCY: v.fastest, COST: v.cheapest, REDUNDANCY: v.least_redundant}
         for values in cells(self.rows):
-            # Text cells (DataTable parses a str as markup); the fastest latency and the cheapest cost stand out.
+            # Text cells (DataTable parses a str as markup); the fastest, cheapest and least redundant stand out.
             styled = [
-                Text(value, style="bold green" if (i == 2 and values[0] == fastest) or (i == 5 and values[0] == cheapest)
-                     else "", justify="right" if i >= 2 else "left")
+                Text(value, style="bold green" if best.get(i) == values[0] else "", justify="right" if i >= 2 else "left")
                 for i, value in enumerate(values)
             ]
             t.add_row(*styled, key=values[0])
         t.focus()
+        if self.rows:
+            self.show_overlap(self.rows[0])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = next((r for r in self.rows if r.strategy == event.row_key.value), None)
+        if row is not None:
+            self.show_overlap(row)
+
+    def show_overlap(self, row: Row) -> None:
+        """The overlap matrix of the strategy under the cursor."""
+        lines = overlap_lines(row)
+        self.query_one("#compare-overlap-title", Label).update(
+            f"Overlap under {row.strategy}: each row's findings that the column's branch also found")
+        self.query_one("#compare-overlap", Static).update(
+            Content("\n".join(lines) if lines else "fewer than two branches with findings"))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(table(self.rows))
         self.notify("Copied the comparison table.", title="Clipboard")
+
+    def action_export(self) -> None:
+        try:
+            path = exporting.export_comparison(self.states)
+        except OSError as err:
+            self.notify(f"Export failed: {err}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {path}", title="Export", markup=False)
