@@ -27,6 +27,8 @@ class Row:
     redundancy: float | None = None
     contradictions: int | None = None
     overlap: dict[str, dict[str, float | None]] = field(default_factory=dict, compare=False)
+    judged: float | None = None  # the judge's score, when one was asked (frontends.judge)
+    output: str = field(default="", repr=False, compare=False)  # the final output, for a judge to read
 
     @classmethod
     def of(cls, state: RunState) -> "Row":
@@ -49,10 +51,12 @@ class Row:
             redundancy=q.redundancy,
             contradictions=q.contradictions,
             overlap=q.overlap,
+            output=state.aggregate.text,
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The figures (the output itself is left out: it is the run's report, not a figure)."""
+        return {k: v for k, v in self.__dict__.items() if k != "output"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Verdict:
     speedup: dict[str, float]  # against sequential: its latency over each strategy's
     token_multiplier: dict[str, float]  # each strategy's tokens over sequential's
     least_redundant: str | None = None  # None when no strategy's outputs held findings to compare
+    best_judged: str | None = None  # None when no judge was asked, or the top score is shared
 
 
 def verdict(rows: Sequence[Row]) -> Verdict:
@@ -73,7 +78,11 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     longest = max(rows, key=lambda r: r.output_length)
     base = next((r for r in rows if r.strategy == "sequential"), rows[0])
     measured = [r for r in rows if r.redundancy is not None]
+    judged = [r for r in rows if r.judged is not None]
+    top = max((r.judged for r in judged), default=None)
+    leaders = [r.strategy for r in judged if r.judged == top]
     return Verdict(
+        best_judged=leaders[0] if len(leaders) == 1 else None,
         least_redundant=min(measured, key=lambda r: (r.redundancy, -r.distinct)).strategy if measured else None,
         fastest=fastest.strategy,
         cheapest=cheapest.strategy,
@@ -87,10 +96,11 @@ def table(rows: Sequence[Row]) -> str:
     """Plain text, the seeds' columns plus speed-up and token multiplier against sequential, then the output's
     quality: findings, distinct findings, redundancy and the contradictions the synthesis flagged."""
     v = verdict(rows)
+    judged = any(r.judged is not None for r in rows)
     lines = [
         f"{'Strategy':<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>7} {'Speed-up':>9} {'Tokens×':>8}"
-        f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}",
-        "-" * 114,
+        f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}" + (f" {'Judged':>7}" if judged else ""),
+        "-" * (122 if judged else 114),
     ]
     for r in rows:
         tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
@@ -98,7 +108,7 @@ def table(rows: Sequence[Row]) -> str:
         lines.append(
             f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
             f"{r.output_length:>7} {v.speedup[r.strategy]:>8.2f}× {v.token_multiplier[r.strategy]:>7.2f}×"
-            f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}"
+            f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}" + (f" {fmt_judged(r.judged):>7}" if judged else "")
         )
     fastest = next(r for r in rows if r.strategy == v.fastest)
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
@@ -111,7 +121,14 @@ def table(rows: Sequence[Row]) -> str:
     if v.least_redundant:
         least = next(r for r in rows if r.strategy == v.least_redundant)
         lines.append(f"Least redundant: {v.least_redundant} ({quality_cells(least)[2]} of its findings repeated another branch's)")
+    if v.best_judged:
+        best = next(r for r in rows if r.strategy == v.best_judged)
+        lines.append(f"Best judged: {v.best_judged} (score {fmt_judged(best.judged)})")
     return "\n".join(lines)
+
+
+def fmt_judged(score: float | None) -> str:
+    return "-" if score is None else f"{score:.2f}"
 
 
 def quality_cells(r: Row) -> tuple[str, str, str, str]:
@@ -193,10 +210,10 @@ def overlap_lines(row: Row) -> list[str]:
     return lines
 
 
-def to_markdown(states: Sequence[RunState]) -> str:
-    """Everything the compare screen shows: the timelines on one axis, the bars, the table, the verdict and each
-    strategy's overlap matrix."""
-    rows = [Row.of(s) for s in states]
+def to_markdown(states: Sequence[RunState], rows: Sequence[Row] | None = None, judge_note: str = "") -> str:
+    """Everything the compare screen shows: the timelines on one axis, the bars, the table, the verdict, each
+    strategy's overlap matrix and the judge's verdicts when one was asked (`rows` then carry its scores)."""
+    rows = list(rows) if rows is not None else [Row.of(s) for s in states]
     first = states[0].started if states else None
     span = shared_span(states)
     parts = [f"# Compare: {first.recipe if first else '?'} under each strategy", "## Timelines (one time axis)"]
@@ -209,6 +226,8 @@ def to_markdown(states: Sequence[RunState]) -> str:
     parts.append("```\n" + "\n".join(drawing) + "\n```")
     parts.append("## Bars\n\n```\n" + "\n".join(bars_text(rows)) + "\n```")
     parts.append("## Table\n\n```\n" + table(rows) + "\n```")
+    if judge_note:
+        parts.append("## Judge\n\n```\n" + judge_note + "\n```")
     for row in rows:
         matrix = overlap_lines(row)
         if matrix:

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from fanout.core.errors import UserError
+from fanout.wiring.judge import judge, task_of
 from fanout.wiring.launch import Prepared, RunOptions, prepare
 from fanout.stores.sessions import load
 from fanout.strategies.events import Event
@@ -131,7 +132,14 @@ class FanoutApp(App[int]):
                 self.notify("Comparison stopped.", severity="warning")
                 return
             states.append(screen.state)
-        await self.push_screen(CompareScreen(states))
+        task = task_of(prepared.options)
+        # The comparison refreshed the cache to time real calls; the judge uses it, so one judgement is paid once.
+        options = replace(prepared.options, cache=None if prepared.options.cache == "refresh" else prepared.options.cache)
+
+        async def judge_outputs(outputs: dict[str, str]) -> dict:
+            return (await judge(outputs, task, options)).as_dict()
+
+        await self.push_screen(CompareScreen(states, judge=judge_outputs))
 
     # --- app-wide actions ------------------------------------------------------------------------------------
 

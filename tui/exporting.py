@@ -46,6 +46,7 @@ def export_json(state: RunState) -> Path:
     return _write(exports_dir() / f"{_name(state)}.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def export_comparison(states: list[RunState]) -> Path:
+def export_comparison(states: list[RunState], rows=None, judge_note: str = "") -> Path:
     """The compare screen as Markdown, named for the first run's session."""
-    return _write(exports_dir() / f"{_name(states[0]) if states else 'fanout'}-compare.md", compare.to_markdown(states))
+    return _write(exports_dir() / f"{_name(states[0]) if states else 'fanout'}-compare.md",
+                  compare.to_markdown(states, rows, judge_note))

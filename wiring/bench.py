@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from fanout.frontends.compare import Row, table, verdict
+from fanout.frontends.judge import judge_text
+from fanout.wiring.judge import JudgeRun, judge, task_of
 from fanout.wiring.launch import Prepared, RunOptions, execute, prepare
 from fanout.frontends.state import RunState
 from fanout.strategies.recipe.model import STRATEGIES
@@ -56,19 +58,30 @@ def spread(rounds: list[list[Row]]) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def render(rounds: list[list[Row]]) -> str:
+async def judge_medians(rounds: list[list[Row]], options: RunOptions, *, provider: str | None = None,
+                        model: str | None = None) -> tuple[list[Row], JudgeRun]:
+    """The median round's outputs judged; the rows with each strategy's score."""
     rows = medians(rounds)
+    run = await judge({r.strategy: r.output for r in rows}, task_of(options), options, provider=provider, model=model)
+    return [replace(r, judged=run.judgement.scores.get(r.strategy)) for r in rows], run
+
+
+def render(rounds: list[list[Row]], rows: list[Row] | None = None, judged: JudgeRun | None = None) -> str:
+    rows = rows or medians(rounds)
     text = table(rows)
     if len(rounds) > 1:
         lines = [f"\nLatency over {len(rounds)} rounds (the table shows each strategy's median round):"]
         for s, (lo, hi, sd) in spread(rounds).items():
             lines.append(f"  {s:<11} min {lo * 1000:.0f}ms  max {hi * 1000:.0f}ms  stdev {sd * 1000:.0f}ms")
         text += "\n".join(lines)
+    if judged is not None:
+        text += "\n" + judge_text(judged.as_dict())
     return text
 
 
-def to_json(rounds: list[list[Row]], options: RunOptions) -> dict[str, Any]:
-    rows = medians(rounds)
+def to_json(rounds: list[list[Row]], options: RunOptions, rows: list[Row] | None = None,
+            judged: JudgeRun | None = None) -> dict[str, Any]:
+    rows = rows or medians(rounds)
     v = verdict(rows)
     sp = spread(rounds)
     return {
@@ -90,4 +103,6 @@ def to_json(rounds: list[list[Row]], options: RunOptions) -> dict[str, Any]:
         "cheapest": v.cheapest,
         "longest_output": v.longest_output,
         "least_redundant": v.least_redundant,
+        "best_judged": v.best_judged,
+        **({"judge": judged.as_dict()} if judged is not None else {}),
     }

@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(bench)
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--judge", action="store_true",
+                       help="a blind judge compares the strategies' outputs, every pair in both orders")
+    bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")
+    bench.add_argument("--judge-model", help="the judge's model (default: the runs')")
 
     recipes = sub.add_parser("recipes", help="list the shipped recipes (recipes schema: the file format)")
     recipes_sub = recipes.add_subparsers(dest="recipes_command", parser_class=_Parser)

@@ -48,12 +48,15 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_bench(args: argparse.Namespace) -> int:
-    from fanout.wiring.bench import bench, render, to_json
+    from fanout.wiring.bench import bench, judge_medians, render, to_json
+    from fanout.wiring.judge import check_judge
 
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, not {args.repeat}")
     if args.strategy:
         raise UserError("fanout bench runs every strategy; drop --strategy")
+    if (args.judge_provider or args.judge_model) and not args.judge:
+        raise UserError("--judge-provider and --judge-model choose the judge; add --judge")
 
     def progress(n, strategy, state):
         m = state.metrics
@@ -61,11 +64,17 @@ async def cmd_bench(args: argparse.Namespace) -> int:
         print(f"round {n}: {strategy:<10} {state.status:<9} {wall}", file=sys.stderr)
 
     options = run_options(args)
+    if args.judge:
+        await check_judge(options, provider=args.judge_provider, model=args.judge_model)
     rounds = await bench(options, args.repeat, progress)
+    rows, judged = None, None
+    if args.judge:
+        print("judging the median round's outputs...", file=sys.stderr)
+        rows, judged = await judge_medians(rounds, options, provider=args.judge_provider, model=args.judge_model)
     if args.json:
-        print(json.dumps(to_json(rounds, options), indent=2))
+        print(json.dumps(to_json(rounds, options, rows, judged), indent=2))
     else:
-        print(render(rounds))
+        print(render(rounds, rows, judged))
     return EXIT_OK
 
 

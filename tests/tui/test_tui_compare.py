@@ -31,3 +31,37 @@ async def test_the_overlap_follows_the_cursor_and_the_export_holds_the_whole_pic
         assert line in md
     for figure in ("8000ms", "4200ms", "6000ms", "67 %", "38 %", "$0.0138"):
         assert figure in shown and figure in md
+
+
+async def test_the_judge_key_scores_the_outputs_on_the_screen_and_in_the_export(fanout_home, loopback):
+    from fanout.wiring.judge import judge
+    from fanout.wiring.launch import RunOptions
+
+    def longer_wins(req) -> str:  # a scripted judge: the longer answer wins every criterion
+        import re
+
+        answers = re.findall(r"<<<report \w+ id=(\w) title=[^>]*>>>\n(.*?)\n<<<end", req.prompt, re.S)
+        best = max(answers, key=lambda a: len(a[1]))[0]
+        return "\n".join(f"{c}: {best}" for c in ("coverage", "specificity", "coherence", "contradictions", "overall"))
+
+    loopback.responder = longer_wins
+    options = RunOptions(base_url=f"{loopback.base_url}/v1", model="m")
+
+    async def judge_outputs(outputs):
+        return (await judge(outputs, "research", options)).as_dict()
+
+    app = FanoutApp()
+    async with app.run_test(size=(130, 90)) as pilot:
+        await app.push_screen(CompareScreen([compared_run(s) for s in STRATEGIES], judge=judge_outputs))
+        await pilot.pause()
+        await pilot.press("j")
+        await wait_for(pilot, lambda: "Best judged" in screen_text(app), what="the judgement")
+        text = screen_text(app)
+        await pilot.press("e")
+        exports = fanout_home / "exports"
+        await wait_for(pilot, lambda: exports.exists() and any(exports.iterdir()), what="the export")
+    # compared_run's sequential synthesis is the longest: it wins all four of its trials
+    assert "Best judged: sequential (score 1.00)" in text and "the judge's own cost, not in the table" in text
+    assert len(loopback.requests) == 6
+    md = next(exports.iterdir()).read_text()
+    assert "## Judge" in md and "Best judged: sequential (score 1.00)" in md and "agreed on 100 % of pairs" in md

@@ -20,7 +20,8 @@ def responder(req) -> str:
     earlier steps covered, it finds something else."""
     prompt = req.prompt
     if prompt.startswith("Synthesise"):
-        return SYNTHESIS
+        distinct = {line for line in prompt.splitlines() if line.startswith("- ")}
+        return SYNTHESIS + "\n" + "detail " * len(distinct)  # the more the reports found, the longer
     angle = re.search(r"focusing on: (.*?)\.\n", prompt).group(1)
     saw_earlier = "Previously covered angles" in prompt or "Context from the steps" in prompt
     findings = [default_text(f"{angle} {k}", tokens=4) for k in range(3)] if saw_earlier else SHARED
@@ -47,3 +48,36 @@ async def test_parallel_repeats_more_than_hybrid_which_repeats_more_than_sequent
     assert doc["least_redundant"] == "sequential"
     assert [r["redundancy"] for r in doc["rows"]] == [0.0, 0.8, 0.4]
     assert doc["rounds"][0][1]["overlap"]["academic"]["hardware"] == 1.0
+
+
+def judging_responder(req) -> str:
+    """The research runs as above; as a judge, the longer answer wins every criterion."""
+    if not req.prompt.startswith("Two answers"):
+        return responder(req)
+    answers = re.findall(r"<<<report \w+ id=(\w) title=[^>]*>>>\n(.*?)\n<<<end", req.prompt, re.S)
+    best = max(answers, key=lambda a: len(a[1]))[0]
+    return "\n".join(f"{c}: {best}" for c in ("coverage", "specificity", "coherence", "contradictions", "overall"))
+
+
+def test_bench_judge_scores_each_strategy_and_counts_its_cost_apart(loopback_thread, fanout_cli):
+    loopback_thread.responder = judging_responder
+    doc = fanout_cli.json("bench", "research", *fanout_cli.net(loopback_thread), "--judge", "--json")
+    judge = doc["judge"]
+    assert len(judge["trials"]) == 6 and judge["calls"] == 6 and judge["agreement"] == 1.0
+    assert len(loopback_thread.requests) == 3 * 6 + 6  # the judge's calls are its own, after the runs'
+    assert {r["strategy"]: r["judged"] for r in doc["rows"]} == judge["scores"]
+    assert sum(r["calls"] for r in doc["rows"]) == 18  # the runs' figures do not include the judge's
+    assert doc["best_judged"] == judge["best_judged"] == "sequential" and all(t["reply"].startswith("coverage:") for t in judge["trials"])
+    sessions = fanout_cli.json("sessions", "--json")
+    assert [s["recipe"] for s in sessions] == ["judge"]  # the judge's run is recorded; bench's runs never were
+    text = fanout_cli.run("bench", "research", *fanout_cli.net(loopback_thread), "--judge")
+    assert text.returncode == 0 and "Judged" in text.stdout and "the judge's own cost, not in the table" in text.stdout
+    assert "6 cached" in text.stdout  # the same outputs, judged again, from the cache
+
+
+def test_a_judge_that_cannot_run_is_reported_before_the_runs(loopback_thread, fanout_cli):
+    proc = fanout_cli.run("bench", "research", *fanout_cli.net(loopback_thread), "--judge", "--judge-provider", "nosuch")
+    assert proc.returncode == 2 and "nosuch" in proc.stderr and "Traceback" not in proc.stderr
+    assert loopback_thread.requests == []
+    proc = fanout_cli.run("bench", "research", "--judge-model", "m")
+    assert proc.returncode == 2 and "add --judge" in proc.stderr

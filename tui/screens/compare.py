@@ -5,7 +5,8 @@ this screen copies (c) and exports with everything it draws (e)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import replace
+from typing import Any, Awaitable, Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +16,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from fanout.frontends.compare import Row, overlap_lines, quality_cells, shared_span, table, verdict
+from fanout.frontends.compare import Row, fmt_judged, overlap_lines, quality_cells, shared_span, table, verdict
+from fanout.frontends.judge import judge_text
 from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import RunState
 
@@ -24,8 +26,10 @@ from ..widgets.compare_bars import CompareBars
 from ..widgets.timeline import Timeline
 
 COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×",
-           "Findings", "Distinct", "Redundancy", "Contra.")
-LATENCY, COST, REDUNDANCY = 2, 5, 11
+           "Findings", "Distinct", "Redundancy", "Contra.", "Judged")
+LATENCY, COST, REDUNDANCY, JUDGED = 2, 5, 11, 13
+# strategy -> final output in, the judge's run (`wiring.judge.JudgeRun.as_dict()`) out
+Judge = Callable[[dict[str, str]], Awaitable[dict[str, Any]]]
 
 
 def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
@@ -45,6 +49,7 @@ def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
             f"{v.speedup[r.strategy]:.2f}×",
             f"{v.token_multiplier[r.strategy]:.2f}×",
             *quality_cells(r),
+            fmt_judged(r.judged),
         ))
     return out
 
@@ -59,15 +64,20 @@ class CompareScreen(Screen):
     CompareScreen .compare-heading { text-style: bold; margin-top: 1; }
     CompareScreen #compare-table { height: auto; max-height: 8; }
     CompareScreen #compare-overlap { height: auto; }
+    CompareScreen #compare-judge { height: auto; display: none; margin-top: 1; }
     """
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
         Binding("c", "copy", "Copy table", id="compare.copy"),
         Binding("e", "export", "Export .md", id="compare.export"),
+        Binding("j", "judge", "Judge", id="compare.judge", tooltip="A blind judge compares the outputs, pair by pair"),
     ]
 
-    def __init__(self, states: Sequence[RunState]) -> None:
+    def __init__(self, states: Sequence[RunState], judge: Judge | None = None) -> None:
         super().__init__()
+        self.judge = judge
+        self.judged: dict[str, Any] | None = None
+        self.judging = False
         self.states = list(states)
         self.rows = [Row.of(s) for s in states]
         first = states[0].started if states else None
@@ -85,6 +95,7 @@ class CompareScreen(Screen):
             yield CompareBars(self.rows, id="compare-bars")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             yield Static(Content(summary(self.rows)), id="compare-verdict")
+            yield Static("", id="compare-judge")
             yield Label("", id="compare-overlap-title", classes="compare-heading")
             yield Static("", id="compare-overlap")
         yield Footer()
@@ -92,8 +103,16 @@ class CompareScreen(Screen):
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         t.add_columns(*COLUMNS)
+        self.fill_table()
+        t.focus()
+        if self.rows:
+            self.show_overlap(self.rows[0])
+
+    def fill_table(self) -> None:
+        t = self.query_one(DataTable)
+        t.clear()
         v = verdict(self.rows)
-        best = {LATENCY: v.fastest, COST: v.cheapest, REDUNDANCY: v.least_redundant}
+        best = {LATENCY: v.fastest, COST: v.cheapest, REDUNDANCY: v.least_redundant, JUDGED: v.best_judged}
         for values in cells(self.rows):
             # Text cells (DataTable parses a str as markup); the fastest, cheapest and least redundant stand out.
             styled = [
@@ -101,9 +120,6 @@ class CompareScreen(Screen):
                 for i, value in enumerate(values)
             ]
             t.add_row(*styled, key=values[0])
-        t.focus()
-        if self.rows:
-            self.show_overlap(self.rows[0])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = next((r for r in self.rows if r.strategy == event.row_key.value), None)
@@ -122,9 +138,38 @@ class CompareScreen(Screen):
         self.app.copy_to_clipboard(table(self.rows))
         self.notify("Copied the comparison table.", title="Clipboard")
 
+    def action_judge(self) -> None:
+        if self.judge is None:
+            self.notify("No judge for a comparison opened here; `fanout bench --judge` judges from the command line.",
+                        severity="warning")
+        elif not self.judging:
+            self.judging = True
+            self.notify("Judging: every pair of outputs, in both orders…", title="Judge")
+            self.run_worker(self._judge(), exclusive=True, group="judge")
+
+    async def _judge(self) -> None:
+        try:
+            judged = await self.judge({r.strategy: r.output for r in self.rows})  # type: ignore[misc]
+        except Exception as err:  # a judge that cannot run says why; the comparison stays as it was
+            self.notify(str(err), title="Judge failed", severity="error", markup=False)
+            return
+        finally:
+            self.judging = False
+        self.show_judgement(judged)
+
+    def show_judgement(self, judged: dict[str, Any]) -> None:
+        """The scores into the table and the verdict, the judge's own figures (and cost) below them."""
+        self.judged = judged
+        self.rows = [replace(r, judged=judged["scores"].get(r.strategy)) for r in self.rows]
+        self.fill_table()
+        self.query_one("#compare-verdict", Static).update(Content(summary(self.rows)))
+        shown = self.query_one("#compare-judge", Static)
+        shown.update(Content(judge_text(judged)))
+        shown.display = True
+
     def action_export(self) -> None:
         try:
-            path = exporting.export_comparison(self.states)
+            path = exporting.export_comparison(self.states, self.rows, judge_text(self.judged) if self.judged else "")
         except OSError as err:
             self.notify(f"Export failed: {err}", severity="error", markup=False)
             return
