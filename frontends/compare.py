@@ -66,7 +66,7 @@ class Verdict:
     longest_output: str
     speedup: dict[str, float]  # against sequential: its latency over each strategy's
     token_multiplier: dict[str, float]  # each strategy's tokens over sequential's
-    least_redundant: str | None = None  # None when no strategy's outputs held findings to compare
+    least_redundant: str | None = None  # None when no outputs held findings to compare, or the lowest is shared
     best_judged: str | None = None  # None when no judge was asked, or the top score is shared
 
 
@@ -78,12 +78,14 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     longest = max(rows, key=lambda r: r.output_length)
     base = next((r for r in rows if r.strategy == "sequential"), rows[0])
     measured = [r for r in rows if r.redundancy is not None]
+    lowest = min((r.redundancy for r in measured), default=None)
+    least = [r.strategy for r in measured if r.redundancy == lowest]
     judged = [r for r in rows if r.judged is not None]
     top = max((r.judged for r in judged), default=None)
     leaders = [r.strategy for r in judged if r.judged == top]
     return Verdict(
         best_judged=leaders[0] if len(leaders) == 1 else None,
-        least_redundant=min(measured, key=lambda r: (r.redundancy, -r.distinct)).strategy if measured else None,
+        least_redundant=least[0] if len(least) == 1 else None,
         fastest=fastest.strategy,
         cheapest=cheapest.strategy,
         longest_output=longest.strategy,
@@ -92,13 +94,13 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     )
 
 
-def table(rows: Sequence[Row]) -> str:
+def table(rows: Sequence[Row], label: str = "Strategy") -> str:
     """Plain text, the seeds' columns plus speed-up and token multiplier against sequential, then the output's
     quality: findings, distinct findings, redundancy and the contradictions the synthesis flagged."""
     v = verdict(rows)
     judged = any(r.judged is not None for r in rows)
     lines = [
-        f"{'Strategy':<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>7} {'Speed-up':>9} {'Tokens×':>8}"
+        f"{label:<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>7} {'Speed-up':>9} {'Tokens×':>8}"
         f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}" + (f" {'Judged':>7}" if judged else ""),
         "-" * (122 if judged else 114),
     ]
@@ -121,6 +123,10 @@ def table(rows: Sequence[Row]) -> str:
     if v.least_redundant:
         least = next(r for r in rows if r.strategy == v.least_redundant)
         lines.append(f"Least redundant: {v.least_redundant} ({quality_cells(least)[2]} of its findings repeated another branch's)")
+    elif any(r.redundancy is not None for r in rows):
+        lowest = min(r.redundancy for r in rows if r.redundancy is not None)
+        tied = [r.strategy for r in rows if r.redundancy == lowest]
+        lines.append(f"Least redundant: a tie between {', '.join(tied)} ({fmt_share(lowest)})")
     if v.best_judged:
         best = next(r for r in rows if r.strategy == v.best_judged)
         lines.append(f"Best judged: {v.best_judged} (score {fmt_judged(best.judged)})")

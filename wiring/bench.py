@@ -1,4 +1,5 @@
-"""`fanout bench`: one recipe under all three strategies on the same inputs, cache off, as the seeds' table."""
+"""`fanout bench`: one recipe under all three strategies on the same inputs, cache off, as the seeds' table; or,
+with `--models` / `--providers`, one strategy across models or providers, with the same columns."""
 
 from __future__ import annotations
 
@@ -40,21 +41,43 @@ async def bench(options: RunOptions, repeat: int = 1, progress=None) -> list[lis
     return rounds
 
 
+async def bench_across(options: RunOptions, field: str, values: list[str], repeat: int = 1,
+                       progress=None) -> list[list[Row]]:
+    """The recipe on one strategy (`options.strategy`, else the recipe's) once per model or provider (`field`),
+    `repeat` rounds interleaved like `bench`; each row is labelled with its model or provider."""
+    changed = {"model": lambda v: {"model": v}, "provider": lambda v: {"provider": v, "base_url": None}}[field]
+    prepared = [prepare(replace(options, cache=options.cache or "off", **changed(v))) for v in values]
+    rounds: list[list[Row]] = []
+    try:
+        for n in range(repeat):
+            row = []
+            for value, p in zip(values, prepared):
+                state = await run_once(p, p.spec.strategy)
+                row.append(replace(Row.of(state), strategy=value))
+                if progress:
+                    progress(n + 1, value, state)
+            rounds.append(row)
+    finally:
+        for p in prepared:
+            await p.aclose()
+    return rounds
+
+
 def medians(rounds: list[list[Row]]) -> list[Row]:
-    """Per strategy, the round with the median latency (its other figures come with it)."""
+    """Per strategy (or model), the round with the median latency (its other figures come with it)."""
     out = []
-    for i, _ in enumerate(STRATEGIES):
+    for i in range(len(rounds[0])):
         runs = sorted((r[i] for r in rounds), key=lambda row: row.latency)
         out.append(runs[(len(runs) - 1) // 2])
     return out
 
 
 def spread(rounds: list[list[Row]]) -> dict[str, tuple[float, float, float]]:
-    """Per strategy: (min, max, stdev) of latency."""
+    """Per strategy (or model): (min, max, stdev) of latency."""
     out = {}
-    for i, s in enumerate(STRATEGIES):
+    for i, first in enumerate(rounds[0]):
         values = [r[i].latency for r in rounds]
-        out[s] = (min(values), max(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+        out[first.strategy] = (min(values), max(values), statistics.stdev(values) if len(values) > 1 else 0.0)
     return out
 
 
@@ -66,9 +89,11 @@ async def judge_medians(rounds: list[list[Row]], options: RunOptions, *, provide
     return [replace(r, judged=run.judgement.scores.get(r.strategy)) for r in rows], run
 
 
-def render(rounds: list[list[Row]], rows: list[Row] | None = None, judged: JudgeRun | None = None) -> str:
+def render(rounds: list[list[Row]], rows: list[Row] | None = None, judged: JudgeRun | None = None,
+           across: str = "") -> str:
+    """`across`: "" for the three strategies, else "model" or "provider" (the rows' labels)."""
     rows = rows or medians(rounds)
-    text = table(rows)
+    text = table(rows, label=across.title() or "Strategy")
     if len(rounds) > 1:
         lines = [f"\nLatency over {len(rounds)} rounds (the table shows each strategy's median round):"]
         for s, (lo, hi, sd) in spread(rounds).items():
@@ -80,12 +105,16 @@ def render(rounds: list[list[Row]], rows: list[Row] | None = None, judged: Judge
 
 
 def to_json(rounds: list[list[Row]], options: RunOptions, rows: list[Row] | None = None,
-            judged: JudgeRun | None = None) -> dict[str, Any]:
+            judged: JudgeRun | None = None, across: str = "") -> dict[str, Any]:
+    """With `across` ("model" or "provider") each row's `strategy` is its model or provider, the strategy that
+    ran is `strategy`, and the "vs sequential" figures are against the first row."""
     rows = rows or medians(rounds)
     v = verdict(rows)
     sp = spread(rounds)
     return {
         "recipe": options.recipe,
+        "across": across or "strategy",
+        **({"strategy": options.strategy} if across else {}),
         "repeat": len(rounds),
         "rows": [
             {

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a blind judge compares the strategies' outputs, every pair in both orders")
     bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")
     bench.add_argument("--judge-model", help="the judge's model (default: the runs')")
+    across = bench.add_mutually_exclusive_group()
+    across.add_argument("--models", help="A,B,...: one strategy (--strategy, default the recipe's) across these models")
+    across.add_argument("--providers", help="A,B,...: one strategy across these configured providers")
 
     recipes = sub.add_parser("recipes", help="list the shipped recipes (recipes schema: the file format)")
     recipes_sub = recipes.add_subparsers(dest="recipes_command", parser_class=_Parser)

@@ -48,13 +48,22 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_bench(args: argparse.Namespace) -> int:
-    from fanout.wiring.bench import bench, judge_medians, render, to_json
+    from fanout.wiring.bench import bench, bench_across, judge_medians, render, to_json
     from fanout.wiring.judge import check_judge
 
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, not {args.repeat}")
-    if args.strategy:
-        raise UserError("fanout bench runs every strategy; drop --strategy")
+    across = ("model", args.models) if args.models else ("provider", args.providers) if args.providers else None
+    if args.strategy and not across:
+        raise UserError("fanout bench runs every strategy; drop --strategy (or compare --models on it)")
+    if across:
+        values = [v.strip() for v in across[1].split(",") if v.strip()]
+        if len(values) < 2 or len(set(values)) < len(values):
+            raise UserError(f"--{across[0]}s needs two or more different names, comma-separated: {across[1]!r}")
+        if across[0] == "model" and args.model:
+            raise UserError("--models names the models; drop --model")
+        if across[0] == "provider" and args.provider:
+            raise UserError("--providers names the providers; drop --provider")
     if (args.judge_provider or args.judge_model) and not args.judge:
         raise UserError("--judge-provider and --judge-model choose the judge; add --judge")
 
@@ -66,15 +75,23 @@ async def cmd_bench(args: argparse.Namespace) -> int:
     options = run_options(args)
     if args.judge:
         await check_judge(options, provider=args.judge_provider, model=args.judge_model)
-    rounds = await bench(options, args.repeat, progress)
+    if across:
+        from dataclasses import replace
+
+        from fanout.strategies.recipe import load
+
+        options = replace(options, strategy=options.strategy or load(options.recipe).strategy)
+        rounds = await bench_across(options, across[0], values, args.repeat, progress)
+    else:
+        rounds = await bench(options, args.repeat, progress)
     rows, judged = None, None
     if args.judge:
         print("judging the median round's outputs...", file=sys.stderr)
         rows, judged = await judge_medians(rounds, options, provider=args.judge_provider, model=args.judge_model)
     if args.json:
-        print(json.dumps(to_json(rounds, options, rows, judged), indent=2))
+        print(json.dumps(to_json(rounds, options, rows, judged, across[0] if across else ""), indent=2))
     else:
-        print(render(rounds, rows, judged))
+        print(render(rounds, rows, judged, across[0] if across else ""))
     return EXIT_OK
 
 

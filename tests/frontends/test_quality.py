@@ -107,3 +107,16 @@ def test_contradictions_none_absent_paragraphs_and_own_numbering():
 def test_a_batch_beyond_the_limit_is_not_measured_and_says_why():
     q = measure([(f"t{i}", f"- ticket {i}") for i in range(MAX_BRANCHES + 1)])
     assert q.redundancy is None and f"{MAX_BRANCHES + 1} branches" in q.skipped
+
+
+def test_least_redundant_is_named_only_when_one_strategy_is_lowest():
+    from fanout.frontends.compare import Row, table, verdict
+
+    def row(strategy, redundancy):
+        return Row(strategy, "ok", 1.0, 100, False, 6, 0.0, 10, 1.0, 0, findings=10, distinct=10, redundancy=redundancy)
+
+    tied = [row("sequential", 0.0), row("parallel", 0.0), row("hybrid", 0.2)]
+    assert verdict(tied).least_redundant is None
+    assert "Least redundant: a tie between sequential, parallel (0 %)" in table(tied)
+    assert verdict([row("sequential", 0.1), row("parallel", 0.3)]).least_redundant == "sequential"
+    assert "Least redundant" not in table([row("sequential", None), row("parallel", None)])

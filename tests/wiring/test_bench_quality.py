@@ -81,3 +81,27 @@ def test_a_judge_that_cannot_run_is_reported_before_the_runs(loopback_thread, fa
     assert loopback_thread.requests == []
     proc = fanout_cli.run("bench", "research", "--judge-model", "m")
     assert proc.returncode == 2 and "add --judge" in proc.stderr
+
+
+def test_bench_across_models_compares_one_strategy_with_the_same_columns(loopback_thread, fanout_cli):
+    def by_model(req) -> str:
+        """"small" answers every angle with the same findings; "big" gives each angle its own."""
+        if req.body.get("model") == "big" and not req.prompt.startswith("Synthesise"):
+            angle = re.search(r"focusing on: (.*?)\.\n", req.prompt).group(1)
+            return "\n".join(f"- {default_text(f'{angle} {k}', tokens=4)}" for k in range(3))
+        return responder(req) if req.prompt.startswith("Synthesise") else "\n".join(f"- {f}" for f in SHARED)
+
+    loopback_thread.responder = by_model
+    url = ["--base-url", f"{loopback_thread.base_url}/v1"]
+    doc = fanout_cli.json("bench", "research", *url, "--models", "small,big", "--strategy", "parallel", "--json")
+    assert doc["across"] == "model" and doc["strategy"] == "parallel"
+    rows = {r["strategy"]: r for r in doc["rows"]}
+    assert list(rows) == ["small", "big"] and all(r["calls"] == 6 for r in rows.values())
+    assert rows["small"]["redundancy"] == 0.8 and rows["big"]["redundancy"] == 0.0 and doc["least_redundant"] == "big"
+    assert sorted(r.body["model"] for r in loopback_thread.requests) == ["big"] * 6 + ["small"] * 6
+    text = fanout_cli.run("bench", "research", *url, "--models", "small,big")
+    assert text.returncode == 0 and text.stdout.startswith("Model ") and "Least redundant: big" in text.stdout
+    for bad, says in ((["--models", "one"], "two or more"), (["--models", "a,b", "--model", "c"], "drop --model"),
+                      (["--models", "a,b", "--providers", "p,q"], "not allowed with")):
+        proc = fanout_cli.run("bench", "research", *url, *bad)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
