@@ -105,3 +105,14 @@ def test_bench_across_models_compares_one_strategy_with_the_same_columns(loopbac
                       (["--models", "a,b", "--providers", "p,q"], "not allowed with")):
         proc = fanout_cli.run("bench", "research", *url, *bad)
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+
+
+def test_a_replayed_session_measures_what_the_live_run_measured(loopback_thread, fanout_cli):
+    loopback_thread.responder = responder
+    live = fanout_cli.json("run", "research", "--strategy", "hybrid", *fanout_cli.net(loopback_thread), "--json")
+    loopback_thread.stop_thread()  # replay needs no server
+    again = fanout_cli.json("replay", live["session_id"], "--headless", "--speed", "0", "--json")
+    assert live["metrics"]["quality"]["redundancy"] == 0.4 and live["metrics"]["quality"]["contradictions"] == 1
+    assert again["metrics"]["quality"] == live["metrics"]["quality"]
+    md = fanout_cli.run("export", live["session_id"], "--format", "md")
+    assert "## Quality" in md.stdout and "redundancy 40 %" in md.stdout
