@@ -22,6 +22,8 @@ MAX_BRANCHES = 64
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s*|\*\*|__)?\s*(?:\d+[.)]\s*|[IVX]+[.)]\s*)?(?:\*\*|__)?\s*(?P<title>.*?)\s*$")
 _NUMBERED = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*)?\s*(?P<n>\d+)[.)]\s+")
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)])\s+\S")
+# A model shown earlier reports inside fanout's markers may copy the marker lines too: they are no finding.
+_MARKER = re.compile(r"^\W*<<<(?:report|end) [0-9a-f]+")
 _BOLD_LEAD = re.compile(r"^(?:\*\*|__)[^*_]{1,80}(?:\*\*|__)\s*(?::|$)|^(?:\*\*|__)[^*_]{1,80}:(?:\*\*|__)")
 _NONE = re.compile(r"^\s*(?:none|no\b|n/?a\b|there (?:are|were) no\b|nothing\b)", re.IGNORECASE)
 
@@ -55,7 +57,7 @@ def measure(outputs: Sequence[tuple[str, str]], aggregate_text: str = "") -> Qua
         return Quality(0, 0, None, contradictions=contradictions,
                        skipped=f"{len(outputs)} branches: overlap is measured up to {MAX_BRANCHES}")
     # A branch that says one thing twice has not repeated another branch: its own repeats fold first.
-    own = {bid: [e["text"] for e in fold([(f, bid) for f in extract_findings(text)])] for bid, text in outputs}
+    own = {bid: [e["text"] for e in fold([(f, bid) for f in findings_of(text)])] for bid, text in outputs}
     total = sum(len(f) for f in own.values())
     folded = fold([(f, bid) for bid, fs in own.items() for f in fs])
     overlap = {
@@ -70,6 +72,11 @@ def measure(outputs: Sequence[tuple[str, str]], aggregate_text: str = "") -> Qua
         overlap=overlap,
         contradictions=contradictions,
     )
+
+
+def findings_of(text: str) -> list[str]:
+    """What the union aggregator would read as findings, less copies of fanout's own report markers."""
+    return [f for f in extract_findings(text) if not _MARKER.match(f)]
 
 
 def _share_found(mine: Sequence[str], theirs: Sequence[str]) -> float:

@@ -120,3 +120,11 @@ def test_least_redundant_is_named_only_when_one_strategy_is_lowest():
     assert "Least redundant: a tie between sequential, parallel (0 %)" in table(tied)
     assert verdict([row("sequential", 0.1), row("parallel", 0.3)]).least_redundant == "sequential"
     assert "Least redundant" not in table([row("sequential", None), row("parallel", None)])
+
+
+def test_copied_report_markers_are_no_findings():
+    # What SmolLM2-135M does when shown earlier reports: it copies them, fanout's markers and all.
+    plain = "Qubit counts are growing fast.\n\nError rates are falling every year."  # lines, not bullets
+    copied = "<<<report 09f2fc2d6af21bb9 id=hardware title=Hardware>>>>\n\n" + plain + "\n<<<end 09f2fc2d6af21bb9 id=hardware>>>"
+    q = measure([("hardware", plain), ("software", copied)])
+    assert q.per_branch == {"hardware": 2, "software": 2} and q.redundancy == 0.5
