@@ -61,12 +61,13 @@ class Prepared:
 
 def prepare(options: RunOptions) -> Prepared:
     """Everything a run needs, checked before anything starts: recipe, inputs, config, providers and keys."""
-    options.check()
+    options.check()  # a bad flag is reported before the recipe is read
     return prepare_recipe(options, recipes.load(options.recipe))
 
 
 def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     """`prepare` for a recipe already in hand (one built in code, such as the judge's)."""
+    options.check()
     values = declared.with_inputs(options.inputs)
     recipe = recipes.expand(declared, values)  # voters and batch items: a bad items file is reported now
     cfg = config_mod.load()
