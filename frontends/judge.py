@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Mapping, Sequence
 
+from fanout.frontends.report import fmt_cost
 from fanout.strategies.prompting import Fence, Prior
 
 CRITERIA = ("coverage", "specificity", "coherence", "contradictions")
@@ -144,7 +145,7 @@ def judge_text(d: Mapping[str, Any]) -> str:
         *(f"  {c}: {figures(per)}" for c, per in d["by_criterion"].items()),
         f"  the two orders agreed on {share(d['agreement'])} of pairs; the answer shown first won "
         f"{share(d['first_wins'])} of verdicts; {d['unreadable']} verdict lines unreadable",
-        f"  the judge's own cost, not in the table: ${d['cost']:.4f}, {d['tokens']} tokens, {d['calls']} calls, "
+        f"  the judge's own cost, not in the table: {fmt_cost(d['cost'])}, {d['tokens']} tokens, {d['calls']} calls, "
         f"{d['cached']} cached",
     ]
     for t in d["trials"]:
