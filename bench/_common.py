@@ -535,7 +535,7 @@ async def run_prepared(prepared: Any, *, record: bool = False, t0: float | None 
         "after_wall": (t2 - t1) - m.wall,  # execute() time outside RunMetrics.wall (warm-up, metrics, RunDone)
         "critical_path": m.critical_path,
         "critical_path_ids": list(m.critical_path_ids),
-        "branch_sum": m.branch_sum,
+        "calls_sum": m.calls_sum,
         "aggregate_latency": agg.latency if agg else 0.0,
         "calls": m.calls,
         "failed": m.failed,

@@ -39,7 +39,7 @@ def ratios(run: dict, slots: int, call_seconds: float) -> dict:
     agg = run["aggregate_latency"]
     slot_path = C.ideal_makespan(order, deps, run["latency"], slots) + agg
     floor = C.ideal_makespan(order, deps, {b: call_seconds for b in order}, slots) + call_seconds
-    calls_sum = run["branch_sum"] + agg
+    calls_sum = run["calls_sum"]  # the aggregate's call included
     return {
         "wall_over_cp": run["wall"] / run["critical_path"],
         "wall_over_sum": run["wall"] / calls_sum,

@@ -36,3 +36,30 @@ def redact(text: str, secrets: Iterable[str] = (), *, shapes: bool = True) -> st
         if secret and len(secret) >= 8:
             text = text.replace(secret, "[redacted]")
     return _KEY_SHAPES.sub("[redacted]", text) if shapes else text
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line in at most `width` characters: cut at a word with an ellipsis, and every bracket the
+    cut leaves open closed again, so "(ConnectError: All connection atte" reads "(ConnectError: All connection…)".
+    The whole text stays where it is kept (the report, the JSON): this is only for a progress line."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: max(1, width - 1)]
+    if " " in cut and not text[len(cut)].isspace():
+        cut = cut[: cut.rindex(" ")]
+    cut = cut.rstrip(" ,;:.-(")
+    while True:  # room for the closing brackets too
+        open_ = []
+        for ch in cut:
+            if ch in _PAIRS:
+                open_.append(_PAIRS[ch])
+            elif open_ and ch == open_[-1]:
+                open_.pop()
+        closing = "".join(reversed(open_))
+        if len(cut) + 1 + len(closing) <= width or " " not in cut:
+            return cut + "…" + closing
+        cut = cut[: cut.rindex(" ")].rstrip(" ,;:.-(")

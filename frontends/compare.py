@@ -19,7 +19,7 @@ class Row:
     calls: int
     cost: float | None  # None: some call had no known price
     output_length: int  # characters of the aggregate
-    critical_path: float
+    critical_path: float | None
     throttles: int
     # The output's side of the trade-off (frontends.quality): what the branches found and how much they repeated.
     findings: int = 0
@@ -29,6 +29,7 @@ class Row:
     overlap: dict[str, dict[str, float | None]] = field(default_factory=dict, compare=False)
     judged: float | None = None  # the judge's score, when one was asked (frontends.judge)
     output: str = field(default="", repr=False, compare=False)  # the final output, for a judge to read
+    cached: int = 0  # calls served from the cache: this row's timings are then not measurements
 
     @classmethod
     def of(cls, state: RunState) -> "Row":
@@ -44,7 +45,7 @@ class Row:
             calls=m.calls if m else 0,
             cost=m.cost if m else None,
             output_length=len(state.aggregate.text),
-            critical_path=m.critical_path if m else 0.0,
+            critical_path=m.critical_path if m else None,
             throttles=m.throttles if m else 0,
             findings=q.findings,
             distinct=q.distinct,
@@ -52,11 +53,16 @@ class Row:
             contradictions=q.contradictions,
             overlap=q.overlap,
             output=state.aggregate.text,
+            cached=m.cached if m else 0,
         )
 
     def as_dict(self) -> dict[str, Any]:
         """The figures (the output itself is left out: it is the run's report, not a figure)."""
         return {k: v for k, v in self.__dict__.items() if k != "output"}
+
+    @property
+    def measured(self) -> bool:
+        return not self.cached and self.latency > 0
 
 
 @dataclass(frozen=True)
@@ -64,14 +70,16 @@ class Verdict:
     fastest: str
     cheapest: str
     longest_output: str
-    speedup: dict[str, float]  # against sequential: its latency over each strategy's
+    speedup: dict[str, float | None]  # against sequential: its latency over each strategy's; None: not measured
     token_multiplier: dict[str, float]  # each strategy's tokens over sequential's
     least_redundant: str | None = None  # None when no outputs held findings to compare, or the lowest is shared
     best_judged: str | None = None  # None when no judge was asked, or the top score is shared
 
 
 def verdict(rows: Sequence[Row]) -> Verdict:
-    fastest = min(rows, key=lambda r: r.latency)
+    """A row with cached calls has no measured latency: it is never the fastest, and has no speed-up."""
+    timed = [r for r in rows if r.measured]
+    fastest = min(timed, key=lambda r: r.latency) if timed else None
     # Cheapest by cost where every strategy's cost is known; otherwise by tokens, the one figure all rows have.
     priced = all(r.cost is not None for r in rows)
     cheapest = min(rows, key=lambda r: (r.cost, r.tokens) if priced else (r.tokens,))
@@ -86,12 +94,16 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     return Verdict(
         best_judged=leaders[0] if len(leaders) == 1 else None,
         least_redundant=least[0] if len(least) == 1 else None,
-        fastest=fastest.strategy,
+        fastest=fastest.strategy if fastest else "",
         cheapest=cheapest.strategy,
         longest_output=longest.strategy,
-        speedup={r.strategy: (base.latency / r.latency if r.latency else 0.0) for r in rows},
+        speedup={r.strategy: (base.latency / r.latency if r.measured and base.measured else None) for r in rows},
         token_multiplier={r.strategy: (r.tokens / base.tokens if base.tokens else 0.0) for r in rows},
     )
+
+
+def fmt_ratio(value: float | None) -> str:
+    return f"{value:.2f}×" if value is not None else "cached"
 
 
 def table(rows: Sequence[Row], label: str = "Strategy") -> str:
@@ -109,14 +121,15 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
         q = quality_cells(r)
         lines.append(
             f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
-            f"{r.output_length:>7} {v.speedup[r.strategy]:>8.2f}× {v.token_multiplier[r.strategy]:>7.2f}×"
+            f"{r.output_length:>7} {fmt_ratio(v.speedup[r.strategy]):>9} {v.token_multiplier[r.strategy]:>7.2f}×"
             f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}" + (f" {fmt_judged(r.judged):>7}" if judged else "")
         )
-    fastest = next(r for r in rows if r.strategy == v.fastest)
+    fastest = next((r for r in rows if r.strategy == v.fastest), None)
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
     lines += [
         "",
-        f"Fastest: {v.fastest} ({fastest.latency * 1000:.0f}ms)",
+        f"Fastest: {v.fastest} ({fastest.latency * 1000:.0f}ms)" if fastest
+        else "Fastest: not measured (every run had cached calls; `fanout bench` runs with the cache off)",
         f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, {fmt_cost(cheapest.cost)})",
         f"Longest output: {v.longest_output}",
     ]

@@ -11,8 +11,8 @@ import sys
 import time
 from typing import TextIO
 
-from fanout.frontends.report import fmt_seconds
-from fanout.core.text import strip_controls
+from fanout.frontends.report import fmt_latency, fmt_seconds, fmt_speedup
+from fanout.core.text import shorten, strip_controls
 from fanout.frontends.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
 from fanout.strategies.events import (
     AggregateDone,
@@ -33,15 +33,13 @@ _MARK = {WAITING: "·", QUEUED: "…", STREAMING: "▸", RETRYING: "↻", DONE: 
 def describe(b: BranchState, now: float) -> str:
     if b.status == RETRYING:
         left = max(0.0, b.retry_at + b.retry_delay - now)
-        return f"retrying in {left:.1f} s ({b.retry_reason[:60]})"
+        return f"retrying in {left:.1f} s ({shorten(b.retry_reason, 60)})"
     if b.status == STREAMING:
         return f"streaming · {b.tokens_seen} tokens"
     if b.status == DONE and b.metrics:
-        m = b.metrics
-        cached = " · cached" if b.cached else ""
-        return f"done · {fmt_seconds(m.latency)} · {m.output_tokens} tokens{cached}"
+        return f"done · {fmt_latency(b.metrics)} · {b.metrics.output_tokens} tokens"
     if b.status in (FAILED, "cancelled"):
-        return f"{b.status}: {b.error[:80]}"
+        return f"{b.status}: {shorten(b.error, 80)}"
     return b.status
 
 
@@ -86,7 +84,9 @@ class Printer:
             return f"aggregate {'failed: ' + event.error if event.error else 'done'}"
         if isinstance(event, RunDone):
             m = event.metrics
-            return f"run {event.status} · wall {fmt_seconds(m.wall)} · speed-up {m.speedup:.2f}×"
+            cached = f" · {m.cached} cached" if m.cached else ""
+            error = f" · {event.error}" if event.error else ""
+            return f"run {event.status} · wall {fmt_seconds(m.wall)} · speed-up {fmt_speedup(m)}{cached}{error}"
         if b is None:
             return None
         if isinstance(event, (BranchQueued, BranchStarted, BranchRetrying, BranchDone, BranchFailed)):

@@ -8,6 +8,7 @@ from typing import Any
 from fanout.core.text import strip_controls
 from fanout.frontends.quality import Quality
 from fanout.frontends.state import RunState
+from fanout.strategies.events import BranchMetrics, RunMetrics
 
 
 def fmt_seconds(value: float | None) -> str:
@@ -34,6 +35,22 @@ def unpriced_models(state: RunState) -> list[str]:
 
 def fmt_tokens(count: int, estimated: bool) -> str:
     return f"~{count}" if estimated else str(count)
+
+
+def fmt_latency(m: BranchMetrics) -> str:
+    """A call's latency; a cache hit's is not one (no call was made): it says so, with what the call once took."""
+    if m.cached:
+        return f"cached (took {fmt_seconds(m.cached_latency)})" if m.cached_latency is not None else "cached"
+    return fmt_seconds(m.latency)
+
+
+def fmt_speedup(m: RunMetrics) -> str:
+    """The speed-up, or why there is none: never a figure computed from cache hits or from a run with no result."""
+    if m.speedup is not None:
+        return f"{m.speedup:.2f}×"
+    if m.cached:
+        return "not measured (cached calls)"
+    return "none (every branch failed)"
 
 
 def to_json(state: RunState) -> dict[str, Any]:
@@ -72,6 +89,7 @@ def to_json(state: RunState) -> dict[str, Any]:
             "text": strip_controls(a.text),
             "failed": list(a.failed),
             "result": a.result,
+            **({"flagged": a.result["flagged"]} if "flagged" in a.result else {}),
             "error": a.error,
             "metrics": dataclasses.asdict(a.metrics) if a.metrics else None,
         },
@@ -91,7 +109,7 @@ def metrics_table(state: RunState) -> str:
         tokens = f"{fmt_tokens(m.input_tokens, m.tokens_estimated)} / {fmt_tokens(m.output_tokens, m.tokens_estimated)}"
         retries = f"{m.retries}" + (f" ({m.throttles}× 429, {m.backoff:.1f} s)" if m.retries else "")
         rows.append(
-            f"| {title} | {status} | {fmt_seconds(m.ttft)} | {fmt_seconds(m.latency)} | {tokens} | "
+            f"| {title} | {status} | {'-' if m.cached else fmt_seconds(m.ttft)} | {fmt_latency(m)} | {tokens} | "
             f"{fmt_cost(m.cost)} | {retries} |"
         )
     return "\n".join(rows)
@@ -102,14 +120,23 @@ def run_summary(state: RunState) -> str:
     if m is None:
         return "The run did not finish."
     est = " (estimated)" if m.tokens_estimated else ""
-    return (
-        f"wall {fmt_seconds(m.wall)} · sum of calls {fmt_seconds(m.branch_sum)} · speed-up {m.speedup:.2f}× · "
-        f"critical path {fmt_seconds(m.critical_path)} ({' → '.join(m.critical_path_ids)}) · "
+    path = (f" · critical path {fmt_seconds(m.critical_path)} ({' → '.join(m.critical_path_ids)})"
+            if m.critical_path is not None else "")
+    summary = (
+        f"wall {fmt_seconds(m.wall)} · sum of calls {fmt_seconds(m.calls_sum)} · speed-up {fmt_speedup(m)}{path} · "
         f"tokens {m.input_tokens + m.output_tokens}{est} · cost {fmt_cost(m.cost)} · calls {m.calls} · "
         f"retries {m.retries} · throttles {m.throttles}"
-        + (f" · cached {m.cached} (saved {m.saved_tokens} tokens)" if m.cached else "")
         + _price_note(state)
     )
+    if m.cached:
+        summary += (
+            f"\n\n**Timings come partly from the cache:** {m.cached} "
+            f"{'call was' if m.cached == 1 else 'calls were'} served from it (they took "
+            f"{fmt_seconds(m.cached_latency)} when made; {m.saved_tokens} tokens saved), so this wall time, speed-up "
+            "and critical path measure nothing. `--cache refresh` (or `fanout bench`, which never uses the cache) "
+            "measures the run."
+        )
+    return summary
 
 
 def _price_note(state: RunState) -> str:
@@ -160,6 +187,8 @@ def to_markdown(state: RunState) -> str:
         parts.append("**Failed branches:** " + "; ".join(f"{b.title} (`{b.id}`): {strip_controls(b.error)}" for b in failed))
     a = state.aggregate
     parts.append(f"## Result ({a.method})")
+    if a.result.get("flagged"):
+        parts.append(f"> **Flagged:** {strip_controls(str(a.result['flagged']))}")
     parts.append(strip_controls(a.text).strip() or f"_{a.error or 'no result'}_")
     items = a.result.get("items")
     if items and a.method != "concat":

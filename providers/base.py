@@ -60,6 +60,7 @@ class ProviderError(Exception):
         rate_limited: bool = False,
         retry_after: float | None = None,
         kind: str = "error",
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -68,6 +69,8 @@ class ProviderError(Exception):
         self.rate_limited = rate_limited
         self.retry_after = retry_after
         self.kind = kind  # short label: "429", "500", "timeout", "connection", "stalled", ...
+        # No connection could be made at all (refused, unknown host): unlike a drop, it says nothing was there.
+        self.unreachable = unreachable
 
     def __str__(self) -> str:
         return self.message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any, AsyncIterator
 
 import httpx2
@@ -186,11 +187,32 @@ def timeout_error(base_url: str) -> ProviderError:
 
 
 def connection_error(base_url: str, err: BaseException) -> ProviderError:
+    chain = _causes(err)
+    where = base_url or "the provider"
+    if any(isinstance(e, httpx2.ConnectError) for e in chain):
+        # No connection was ever made (refused, unknown host, no route): not a hiccup worth six retries. The
+        # caller decides, knowing whether this provider ever answered before.
+        root = chain[-1]
+        if isinstance(root, socket.gaierror):
+            what, check = "unknown host", "check the host name in the URL and the network (DNS)"
+        elif isinstance(root, ConnectionRefusedError):
+            what, check = "connection refused", "check that a server is listening there and the port is right"
+        else:
+            what, check = f"{type(root).__name__}: {root}", "check the URL and the network"
+        return ProviderError(f"cannot connect to {where} ({what}): {check}", retryable=True, kind="unreachable",
+                             unreachable=True)
     cause = err if isinstance(err, httpx2.RequestError) else (err.__cause__ or err.__context__)
     detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-    return ProviderError(
-        f"connection to {base_url or 'the provider'} failed{detail}", retryable=True, kind="connection"
-    )
+    return ProviderError(f"connection to {where} failed{detail}", retryable=True, kind="connection")
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def malformed_error(err: BaseException) -> ProviderError:

@@ -43,7 +43,8 @@ def request_key(target: Target, request: GenerationRequest) -> str:
 
 def _encode(r: Recorded) -> str:
     return json.dumps(
-        {"chunks": r.chunks, "usage": [r.input_tokens, r.output_tokens], "finish": r.finish_reason, "model": r.model},
+        {"chunks": r.chunks, "usage": [r.input_tokens, r.output_tokens], "finish": r.finish_reason, "model": r.model,
+         "latency": r.latency},
         ensure_ascii=False,
     )
 
@@ -52,7 +53,9 @@ def _decode(raw: object) -> Recorded:
     data = json.loads(raw)  # type: ignore[arg-type]
     chunks = tuple((float(t), str(text)) for t, text in data["chunks"])
     usage = data["usage"]
-    return Recorded(chunks, usage[0], usage[1], str(data["finish"]), str(data["model"]))
+    latency = data.get("latency")
+    latency = float(latency) if latency is not None else (chunks[-1][0] if chunks else None)
+    return Recorded(chunks, usage[0], usage[1], str(data["finish"]), str(data["model"]), latency)
 
 
 def warn(message: str) -> None:
@@ -132,7 +135,8 @@ class ResponseCache:
             yield item
         # Only whole, non-empty responses are kept: an error or an empty answer is never replayed.
         if end is not None and "".join(t for _, t in chunks).strip():
-            recorded = Recorded(tuple(chunks), end.input_tokens, end.output_tokens, end.finish_reason, end.model)
+            recorded = Recorded(tuple(chunks), end.input_tokens, end.output_tokens, end.finish_reason, end.model,
+                                round(loop.time() - start, 4))
             try:
                 self._store.set(key, _encode(recorded))
                 self.stored += 1

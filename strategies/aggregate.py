@@ -23,7 +23,8 @@ from typing import Any, Callable
 from .answers import extract_findings, normalise
 from .calls import Caller
 from .events import AggregateDone, AggregateStarted, AggregateToken, BranchMetrics, Event
-from .prompting import Prior, aggregate_messages
+from .echoes import MarkerScrubber, echo_flag
+from .prompting import Fence, Prior, aggregate_messages
 from .recipe import AGGREGATE_ID, Recipe
 from .voting import CONFIDENT, NEEDS_REVIEW, NO_CONSENSUS, Ballot, union, vote
 
@@ -258,10 +259,21 @@ async def aggregate(
         unit_priors = [Prior(u.id, f"Candidate {i + 1}: {u.title}", u.body()) for i, u in enumerate(candidates)]
     target = resolve(agg.settings)
     messages = aggregate_messages(recipe, values, strategy, unit_priors, judge=method == "judge")
-    result = await caller.call(
-        AGGREGATE_ID, target, target.request(messages), lambda text: emit(AggregateToken(clock(), text))
-    )
-    verdict = _judge_result(result.text, candidates) if method == "judge" and result.ok else {}
-    emit(AggregateDone(clock(), method, result.text, failed, result={**base, **verdict}, metrics=result.metrics,
+    # The model may echo its prompt: the fence markers never reach the result, and an echo is flagged.
+    scrubber = MarkerScrubber(Fence.around(unit_priors).nonce)
+
+    def on_token(text: str) -> None:
+        if text := scrubber.feed(text):
+            emit(AggregateToken(clock(), text))
+
+    result = await caller.call(AGGREGATE_ID, target, target.request(messages), on_token)
+    if rest := scrubber.flush():
+        emit(AggregateToken(clock(), rest))
+    text = scrubber.scrub(result.text)
+    verdict = _judge_result(text, candidates) if method == "judge" and result.ok else {}
+    flag = echo_flag(text, "\n\n".join(m.content for m in messages)) if result.ok else ""
+    if flag:
+        verdict["flagged"] = flag
+    emit(AggregateDone(clock(), method, text, failed, result={**base, **verdict}, metrics=result.metrics,
                        error=result.error))
-    return Outcome(result.text, result.metrics, result.error)
+    return Outcome(text, result.metrics, result.error)

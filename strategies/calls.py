@@ -78,6 +78,7 @@ class Recorded:
     output_tokens: int | None
     finish_reason: str
     model: str
+    latency: float | None = None  # what the call took when it was made (older entries: their last chunk's offset)
 
 
 class MissInOfflineMode(Exception):
@@ -147,6 +148,7 @@ class Caller:
         self.source = source or DirectSource()
         self.rng = rng or random.Random()
         self.calls = 0  # provider calls actually made, attempts included
+        self.unreachable: dict[str, str] = {}  # provider name -> why it is known to be unreachable
 
     async def call(
         self,
@@ -179,9 +181,17 @@ class Caller:
         retries = throttles = 0
         backoff = 0.0
         attempt_no = 0
+        limiter = target.limiter
         while True:
             attempt_no += 1
-            await target.limiter.acquire(prompt_tokens + request.max_tokens)
+            if not limiter.unreachable:
+                await limiter.acquire(prompt_tokens + request.max_tokens)
+                if limiter.unreachable:  # found out while this call waited for its slot
+                    await limiter.release(None)
+            if limiter.unreachable:
+                metrics = BranchMetrics(latency=self.clock() - first_start if first_start is not None else 0.0,
+                                        retries=retries, throttles=throttles, backoff=backoff)
+                return CallResult("", metrics, error=f"not tried: {limiter.unreachable}")
             start = self.clock()
             if first_start is None:
                 first_start = start
@@ -191,14 +201,22 @@ class Caller:
                 self.calls += 1
                 await self._consume(target, request, attempt, on_token, start)
             except ProviderError as err:
-                await target.limiter.release("throttled" if err.rate_limited else "error")
+                await limiter.release("throttled" if err.rate_limited else "error")
                 failure = err
             except BaseException:
-                await target.limiter.release(None)
+                await limiter.release(None)
                 raise
             else:
-                await target.limiter.release("ok")
+                limiter.answered = True
+                await limiter.release("ok")
                 break
+            if failure.unreachable and not limiter.answered:
+                limiter.unreachable = self.unreachable[target.provider.name] = str(failure)
+                return CallResult(
+                    "", BranchMetrics(latency=self.clock() - first_start, retries=retries, throttles=throttles,
+                                      backoff=backoff), error=str(failure)
+                )
+            limiter.answered = limiter.answered or failure.kind not in ("unreachable", "timeout")
             decision = decide(failure, attempt_no, limits, self.rng)
             if not decision.retry:
                 return CallResult(
@@ -254,6 +272,7 @@ class Caller:
             cached=True,
             saved_tokens=input_tokens + output_tokens,
             model=recorded.model or request.model,
+            cached_latency=recorded.latency,
         )
         return CallResult("".join(t for _, t in recorded.chunks), metrics, finish_reason=recorded.finish_reason)
 

@@ -35,7 +35,8 @@ from .events import (
 )
 from .metrics import run_metrics
 from .answers import read_answer
-from .prompting import Prior, branch_messages, repair_messages
+from .echoes import MarkerScrubber
+from .prompting import Fence, Prior, branch_messages, repair_messages
 from .recipe import AGGREGATE_ID, Branch, CallSettings, Recipe, expand
 
 TargetResolver = Callable[[CallSettings], Target]
@@ -220,7 +221,9 @@ class Engine:
             calls=caller.calls,
             failed=len(failed),
         )
-        self.emit(RunDone(self.clock(), status, metrics, error=agg_error))
+        # An unreachable provider is the run's one message: every branch failed for that single reason.
+        error = "; ".join(e for e in dict.fromkeys([*caller.unreachable.values(), agg_error]) if e)
+        self.emit(RunDone(self.clock(), status, metrics, error=error))
 
     async def _branch(
         self,
@@ -240,13 +243,25 @@ class Engine:
         self.emit(BranchQueued(self.clock(), branch.id))
         priors = [self._prior(d, results) for d in self.sees[branch.id]]
         messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors)
-        on_token = lambda text: self.emit(BranchToken(self.clock(), branch.id, text))  # noqa: E731
+        # A step shown earlier steps inside fences may echo the markers: they never reach its text.
+        scrubber = MarkerScrubber(Fence.around(priors).nonce)
+
+        def on_token(text: str) -> None:
+            if text := scrubber.feed(text):
+                self.emit(BranchToken(self.clock(), branch.id, text))
+
         result = await caller.call(branch.id, target, target.request(messages, branch.sample), on_token)
+        if rest := scrubber.flush():
+            self.emit(BranchToken(self.clock(), branch.id, rest))
+        result = replace(result, text=scrubber.scrub(result.text))
         answer: dict = {}
         if result.ok and (branch.labels or branch.json_field or branch.schema):
             answer = read_answer(result.text, branch.labels, branch.json_field, branch.schema)
             if "json_error" in answer:
                 result, answer = await self._repair(branch, target, messages, result, answer, caller, on_token)
+                if rest := scrubber.flush():
+                    self.emit(BranchToken(self.clock(), branch.id, rest))
+                result = replace(result, text=scrubber.scrub(result.text))
         self._answers[branch.id] = answer
         if result.ok:
             self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason, answer))

@@ -96,6 +96,7 @@ class BranchMetrics:
     cached: bool = False
     saved_tokens: int = 0  # served from cache: tokens not spent again
     model: str = ""  # the model the provider reported
+    cached_latency: float | None = None  # served from cache: the latency recorded when the call was made
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,20 @@ class AggregateDone(Event):
 
 @dataclass(frozen=True)
 class RunMetrics:
+    """The run's totals (strategies/metrics.py computes them, the one definition):
+
+    - calls_sum, "sum of calls": every call's measured latency, the aggregate's LLM call included; cache hits add
+      nothing (they made no call).
+    - speedup: calls_sum / wall. None ("not measured") when any call was served from the cache or every branch
+      failed.
+    - critical_path: the longest dependency chain under the strategy that ran, by measured latency, the aggregate
+      included; None, like speedup, when not measured.
+    """
+
     wall: float = 0.0
-    branch_sum: float = 0.0  # sum of branch latencies
-    speedup: float = 0.0  # branch_sum / wall
-    critical_path: float = 0.0  # longest dependency chain under the strategy, aggregate included
+    calls_sum: float = 0.0
+    speedup: float | None = None
+    critical_path: float | None = None
     critical_path_ids: tuple[str, ...] = ()
     input_tokens: int = 0
     output_tokens: int = 0
@@ -158,7 +169,8 @@ class RunMetrics:
     calls: int = 0  # provider calls made (attempts, cache hits excluded)
     retries: int = 0
     throttles: int = 0
-    cached: int = 0
+    cached: int = 0  # calls served from the cache
+    cached_latency: float = 0.0  # what those calls took when they were made (recorded, not measured now)
     saved_tokens: int = 0
     failed: int = 0
 
@@ -207,7 +219,10 @@ def from_dict(data: dict[str, Any]) -> Event:
         data["branches"] = tuple(_build(BranchInfo, b) for b in data["branches"])
     if data.get("metrics") is not None:
         metric_cls = RunMetrics if cls is RunDone else BranchMetrics
-        data["metrics"] = _build(metric_cls, data["metrics"])
+        metrics = dict(data["metrics"])
+        if metric_cls is RunMetrics and "branch_sum" in metrics:  # a session from before calls_sum
+            metrics.setdefault("calls_sum", metrics["branch_sum"])
+        data["metrics"] = _build(metric_cls, metrics)
     return _build(cls, data)
 
 

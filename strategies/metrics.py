@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from .dag import longest_path
 from .events import BranchMetrics, RunMetrics, total_cost
@@ -28,14 +28,16 @@ def run_metrics(
         weights[AGGREGATE_ID] = aggregate.latency
         graph[AGGREGATE_ID] = tuple(branches)
     critical, chain = longest_path(list(graph), graph, weights)
-    branch_sum = sum(m.latency for m in branches.values())
     values = all_metrics.values()
+    total = calls_sum(values)
+    cached = [m for m in values if m.cached]
+    measured = measurable(len(cached), every_branch_failed=bool(branches) and failed == len(branches))
     return RunMetrics(
         wall=wall,
-        branch_sum=branch_sum,
-        speedup=(branch_sum + (aggregate.latency if aggregate else 0.0)) / wall if wall > 0 else 0.0,
-        critical_path=critical,
-        critical_path_ids=tuple(chain),
+        calls_sum=total,
+        speedup=speedup(total, wall) if measured else None,
+        critical_path=critical if measured else None,
+        critical_path_ids=tuple(chain) if measured else (),
         input_tokens=sum(m.input_tokens for m in values),
         output_tokens=sum(m.output_tokens for m in values),
         tokens_estimated=any(m.tokens_estimated for m in values),
@@ -43,7 +45,28 @@ def run_metrics(
         calls=calls,
         retries=sum(m.retries for m in values),
         throttles=sum(m.throttles for m in values),
-        cached=sum(1 for m in values if m.cached),
+        cached=len(cached),
+        cached_latency=sum(m.cached_latency or 0.0 for m in cached),
         saved_tokens=sum(m.saved_tokens for m in values),
         failed=failed,
     )
+
+
+# The one definition of the run's figures, used by the engine's RunMetrics and by the app's live totals alike.
+
+
+def calls_sum(metrics: Iterable[BranchMetrics]) -> float:
+    """The sum of calls: every call's measured latency (backoff included), the aggregate's LLM call included.
+    A cache hit made no call and adds nothing."""
+    return sum(m.latency for m in metrics if not m.cached)
+
+
+def speedup(total: float, wall: float) -> float | None:
+    """The speed-up: the sum of calls over the wall time (1.0: no overlap at all)."""
+    return total / wall if wall > 0 else None
+
+
+def measurable(cached: int, *, every_branch_failed: bool) -> bool:
+    """Speed-up and critical path are measurements: not when any call was a cache hit (its latency is a replay's,
+    not a call's), nor when every branch failed (nothing was computed)."""
+    return cached == 0 and not every_branch_failed

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from fanout.frontends.report import fmt_cost, fmt_seconds, fmt_tokens
+from fanout.frontends.report import fmt_cost, fmt_latency, fmt_seconds, fmt_tokens
+from fanout.strategies.metrics import calls_sum, measurable, speedup as speedup_of
 from fanout.frontends.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
 from fanout.strategies.events import total_cost
 
@@ -64,7 +65,8 @@ def metrics_line(b: BranchState, now: float) -> str:
     if b.status == DONE and m is not None:
         stream_time = (b.ended - b.first_token) if (b.ended is not None and b.first_token is not None) else None
         if m.cached:
-            return f"cached · {fmt_tokens(m.output_tokens, m.tokens_estimated)} tok · saved {m.saved_tokens} tok"
+            return (f"{fmt_latency(m)} · {fmt_tokens(m.output_tokens, m.tokens_estimated)} tok · "
+                    f"saved {m.saved_tokens} tok")
         return (
             f"{fmt_tokens(m.output_tokens, m.tokens_estimated)} tok · {_rate(m.output_tokens, stream_time)} · "
             f"ttft {fmt_seconds(m.ttft)} · {fmt_seconds(m.latency)} · {fmt_cost(m.cost)}"
@@ -97,8 +99,8 @@ def placeholder(b: BranchState) -> str:
 @dataclass(frozen=True)
 class Totals:
     wall: float
-    branch_sum: float
-    speedup: float
+    calls_sum: float
+    speedup: float | None  # None: not measured (cached calls, or every branch failed)
     tokens: int
     estimated: bool
     cost: float | None
@@ -106,36 +108,45 @@ class Totals:
     retries: int
     calls: int | None  # known once the run is over
     final: bool
+    cached: int = 0
+    cached_latency: float = 0.0
 
 
 def totals(state: RunState, now: float) -> Totals:
     """The run's own RunMetrics once it is over; until then, the same figures from the branches so far."""
     m = state.metrics
     if m is not None:
-        return Totals(m.wall, m.branch_sum, m.speedup, m.input_tokens + m.output_tokens, m.tokens_estimated,
-                      m.cost, m.throttles, m.retries, m.calls, True)
-    branch_sum = tokens = throttles = retries = 0
+        return Totals(m.wall, m.calls_sum, m.speedup, m.input_tokens + m.output_tokens, m.tokens_estimated,
+                      m.cost, m.throttles, m.retries, m.calls, True, m.cached, m.cached_latency)
+    tokens = throttles = retries = 0
     estimated = False
+    running = 0.0  # calls still under way count with the time they have taken so far
+    done = [b.metrics for b in state.branch_list() if b.metrics is not None]
+    if state.aggregate.metrics is not None:
+        done.append(state.aggregate.metrics)
+    cached = [m for m in done if m.cached]
     for b in state.branch_list():
         if b.metrics is not None:
-            branch_sum += b.metrics.latency
             tokens += b.metrics.input_tokens + b.metrics.output_tokens
             throttles += b.metrics.throttles
             retries += b.metrics.retries
             estimated = estimated or b.metrics.tokens_estimated
-        elif b.started is not None:
-            branch_sum += max(0.0, now - b.started)
+        elif b.started is not None and not b.cached:
+            running += max(0.0, now - b.started)
             tokens += b.tokens_seen
-    speedup = branch_sum / now if now > 0 else 0.0
+    total = calls_sum(done) + running
     cost = total_cost(b.metrics for b in state.branch_list() if b.metrics is not None)
-    return Totals(now, branch_sum, speedup, tokens, estimated, cost, throttles, retries, None, False)
+    failed = [b for b in state.branch_list() if b.status in (FAILED, CANCELLED)]
+    measured = measurable(len(cached), every_branch_failed=bool(state.branches) and len(failed) == len(state.branches))
+    return Totals(now, total, speedup_of(total, now) if measured else None, tokens, estimated, cost, throttles,
+                  retries, None, False, len(cached), sum(m.cached_latency or 0.0 for m in cached))
 
 
 def totals_lines(t: Totals) -> list[tuple[str, str]]:
     rows = [
         ("wall", fmt_seconds(t.wall)),
-        ("sum of branches", fmt_seconds(t.branch_sum)),
-        ("speed-up", f"{t.speedup:.2f}×"),
+        ("sum of calls", fmt_seconds(t.calls_sum)),
+        ("speed-up", f"{t.speedup:.2f}×" if t.speedup is not None else "not measured" if t.cached else "-"),
         ("tokens", fmt_tokens(t.tokens, t.estimated)),
         ("cost", fmt_cost(t.cost)),
         ("throttles", str(t.throttles)),
@@ -143,4 +154,6 @@ def totals_lines(t: Totals) -> list[tuple[str, str]]:
     ]
     if t.calls is not None:
         rows.append(("calls", str(t.calls)))
+    if t.cached:  # the timings above are not all measured: say how many came from the cache, and what they took
+        rows.append(("cached", f"{t.cached} (took {fmt_seconds(t.cached_latency)})"))
     return rows

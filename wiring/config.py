@@ -7,6 +7,7 @@ at all fanout still works: the built-in providers are the embedded model (the de
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,11 @@ def builtin_providers() -> dict[str, ProviderConfig]:
 
 
 def load(path: Path | None = None) -> Config:
+    explicit = path is None and bool(os.environ.get("FANOUT_CONFIG"))
     path = path or config_file()
     if not path.exists():
+        if explicit:  # asked for by name: a typo must not silently fall back to the built-in defaults
+            raise UserError(f"FANOUT_CONFIG names {path}, which does not exist (`fanout config init` writes one)")
         return Config(str(path), "local", builtin_providers())
     _, data = read_toml(path)
     return from_data(data, str(path))

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import Field, field_validator
 
+from fanout.core.urls import base_url_problem
 from fanout.core.validation import Table
 from fanout.providers import registry
 from fanout.stores.cache_modes import CacheMode
@@ -42,6 +43,13 @@ class ProviderTable(Table):
     backoff_max: Optional[Annotated[float, Field(ge=0, le=3600)]] = None
     adaptive: Optional[bool] = None
 
+
+    @field_validator("base_url")
+    @classmethod
+    def _usable_url(cls, value: str | None) -> str | None:
+        if value and (problem := base_url_problem(value)):
+            raise ValueError(problem)
+        return value
 
     @field_validator("kind")
     @classmethod

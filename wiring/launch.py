@@ -11,6 +11,7 @@ from fanout.stores.cache_modes import MODES
 from fanout.core.errors import UserError
 from fanout.core.paths import cache_dir
 from fanout.providers.embedded_check import ensure_embedded_works
+from fanout.core.urls import base_url_problem
 from fanout.stores.sessions import Recorder, new_header
 from fanout.strategies import recipe as recipes
 from fanout.strategies.control import RunControl
@@ -40,6 +41,8 @@ class RunOptions:
             raise UserError(f"--max-tokens must be at least 1, not {self.max_tokens}")
         if self.temperature is not None and not 0 <= self.temperature <= 2:
             raise UserError(f"--temperature must be between 0 and 2, not {self.temperature}")
+        if self.base_url is not None and (problem := base_url_problem(self.base_url)):
+            raise UserError(f"--base-url: {problem}")
 
 
 @dataclass

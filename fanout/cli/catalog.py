@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from fanout.core.errors import UserError
 
@@ -29,10 +30,22 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     for name, path in sorted(recipes.shipped_recipes().items()):
         try:
             r = recipes.load(str(path))
-            print(f"{name:<14} {len(r.branches):>3} branches  {r.strategy:<10} {r.description}")
+            print(f"{name:<14} {shape(r):<24} {r.strategy:<10} {r.description}")
         except UserError as err:
             print(f"{name:<14} invalid: {err}")
     return EXIT_OK
+
+
+def shape(recipe) -> str:
+    """How many branches a recipe runs, as it will run them: a batch has one per item, a vote one per voter."""
+    if any(b.items or b.items_file for b in recipe.branches):
+        return "batch: 1 branch per item"
+    n = len(recipe.branches)
+    text = f"{n} branch" + ("" if n == 1 else "es")
+    voters = sum(b.vote.voters for b in recipe.branches if b.vote)
+    if voters:
+        text += f", {voters} voters"
+    return text
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -40,7 +53,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     from fanout.core.paths import config_file
 
     if args.config_command == "path":
-        print(config_file())
+        path = config_file()
+        print(path)
+        if not path.exists():  # on stderr: stdout stays the bare path for scripts
+            print(f"fanout: {path} does not exist yet (the built-in defaults apply); `fanout config init` writes it",
+                  file=sys.stderr)
         return EXIT_OK
     if args.config_command == "schema":
         from fanout.wiring.config_schema import json_schema

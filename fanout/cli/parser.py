@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own exit 2, but in our words and without usage noise
-        raise UserError(f"{self.prog}: {message}")
+        # main() prints "fanout: error: "; the command is named once, in the hint, not as a second prefix.
+        raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -28,14 +29,20 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, help="at most N calls at once per provider")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a recipe input (repeatable)")
     p.add_argument("--max-tokens", type=int, help="cap every call's output")
-    p.add_argument("--temperature", type=float)
+    p.add_argument("--temperature", type=float, metavar="T",
+                   help="sampling temperature, 0 to 2, for every call (default: the recipe's, else the provider's)")
     p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fanout", description="Run LLM fan-outs sequentially, in parallel or as a DAG.")
+    parser = _Parser(
+        prog="fanout",
+        description="Run LLM fan-outs sequentially, in parallel or as a DAG. "
+        "`fanout` alone opens the app on the default recipe and provider (the embedded model when nothing is "
+        "configured).",
+    )
     parser.add_argument("--version", action="version", version=f"fanout {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 

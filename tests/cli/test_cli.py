@@ -83,9 +83,12 @@ def test_run_json_document(fanout_cli, loopback_thread, strategy):
     assert m["calls"] == 6 and m["failed"] == 0 and m["cached"] == 0 and m["retries"] == 0
     assert m["output_tokens"] == 6 * server.tokens and m["input_tokens"] > 0
     assert m["cost"] is None  # an ad-hoc server has no known prices: unknown, not free
-    assert m["wall"] > 0 and m["branch_sum"] > 0 and m["speedup"] > 0
+    assert m["wall"] > 0 and m["calls_sum"] > 0 and m["speedup"] > 0
     assert 0 < m["critical_path"] and m["critical_path_ids"][-1] == "aggregate"
-    assert m["branch_sum"] == pytest.approx(sum(b["metrics"]["latency"] for b in doc["branches"]))
+    # the sum of calls: every call, the aggregate's included, and the speed-up is that over the wall
+    calls = [b["metrics"]["latency"] for b in doc["branches"]] + [agg["metrics"]["latency"]]
+    assert m["calls_sum"] == pytest.approx(sum(calls))
+    assert m["speedup"] == pytest.approx(m["calls_sum"] / m["wall"])
     if strategy == "sequential":
         assert server.max_in_flight == 1
         assert m["critical_path_ids"] == RESEARCH_IDS + ["aggregate"]

@@ -73,7 +73,7 @@ def test_parallel_wall_is_the_slowest_branch():
     m = state.metrics
     assert state.status == "ok"
     assert m.wall == pytest.approx(3.0)
-    assert m.branch_sum == pytest.approx(8.0)
+    assert m.calls_sum == pytest.approx(8.0) and m.speedup == pytest.approx(8.0 / 3.0)
     assert m.critical_path == pytest.approx(3.0)
     assert m.critical_path_ids == ("c",)
     assert set(starts(p).values()) == {0.0}

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from fanout.frontends.compare import Row, fmt_judged, overlap_lines, quality_cells, shared_span, table, verdict
+from fanout.frontends.compare import Row, fmt_judged, fmt_ratio, overlap_lines, quality_cells, shared_span, table, verdict
 from fanout.frontends.judge import judge_text
 from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import RunState
@@ -46,7 +46,7 @@ def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
             str(r.calls),
             fmt_cost(r.cost),
             str(r.output_length),
-            f"{v.speedup[r.strategy]:.2f}×",
+            fmt_ratio(v.speedup[r.strategy]),
             f"{v.token_multiplier[r.strategy]:.2f}×",
             *quality_cells(r),
             fmt_judged(r.judged),

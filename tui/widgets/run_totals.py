@@ -1,4 +1,4 @@
-"""The run's totals beside the timeline: wall time, sum of branches, speed-up, tokens, cost, throttles."""
+"""The run's totals beside the timeline: wall time, sum of calls, speed-up, tokens, cost, throttles."""
 
 from __future__ import annotations
 
