@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a recipe under all three strategies, cache off, and compare")
     _run_flags(bench)
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--json", action="store_true", help="print the table as one JSON document")
     bench.add_argument("--judge", action="store_true",
                        help="a blind judge compares the strategies' outputs, every pair in both orders")
     bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")
@@ -85,27 +85,29 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
 
     sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
-    sessions.add_argument("--json", action="store_true")
+    sessions.add_argument("--json", action="store_true", help="print the list as one JSON document")
     sessions_sub = sessions.add_subparsers(dest="sessions_command", parser_class=_Parser)
     rm = sessions_sub.add_parser("rm", help="remove a session")
-    rm.add_argument("id")
+    rm.add_argument("id", help="the session's id, as `fanout sessions` lists it")
 
     replay = sub.add_parser("replay", help="replay a session offline: in the app, or --headless")
-    replay.add_argument("id")
+    replay.add_argument("id", help="the session's id, as `fanout sessions` lists it")
     replay.add_argument("--speed", type=float, default=1.0, help="1 original pace (default), 10 faster, 0 instant")
     replay.add_argument("--headless", action="store_true", help="print it as `fanout run` would")
     replay.add_argument("--json", action="store_true", help="with --headless: the JSON document")
 
     export = sub.add_parser("export", help="write a session as Markdown or JSON to stdout or a file")
-    export.add_argument("id")
-    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("id", help="the session's id, as `fanout sessions` lists it")
+    export.add_argument("--format", choices=("md", "json"), default="md",
+                        help="md, the report (default), or json, the document `fanout import` reads")
     export.add_argument("-o", "--output", help="a file to write (default: stdout)")
 
     imp = sub.add_parser("import", help="add an exported JSON session to your sessions")
-    imp.add_argument("file")
+    imp.add_argument("file", help="a JSON file written by `fanout export --format json`")
 
     cache = sub.add_parser("cache", help="the response cache")
-    cache.add_argument("cache_command", choices=("stats", "clear"))
+    cache.add_argument("cache_command", choices=("stats", "clear"),
+                       help="stats: where it is and how full; clear: remove every cached response")
 
     config = sub.add_parser("config", help="the configuration file")
     config_sub = config.add_subparsers(dest="config_command", parser_class=_Parser)

@@ -189,13 +189,55 @@ async def test_insufficient_quota_is_not_retried(loopback):
     assert len(loopback.requests) == 1
 
 
-async def test_server_not_listening_fails_clearly():
+async def test_server_not_listening_fails_at_once():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before use: nothing listens there
-    state, _, _ = await run(make_provider("openai", f"http://127.0.0.1:{port}"), recipe(1), max_retries=2)
-    b = state.branches["b0"]
-    assert b.status == "failed" and "connection to" in b.error and "gave up after 3 attempts" in b.error
+    url = f"http://127.0.0.1:{port}/v1"
+    state, events, limiter = await run(make_provider("openai", f"http://127.0.0.1:{port}"), recipe(6), concurrency=2)
+    assert state.status == "failed" and all(b.status == "failed" for b in state.branches.values())
+    # no retries: the two calls that got a slot were refused, the four behind them never tried
+    assert not [e for e in events if isinstance(e, ev.BranchRetrying)]
+    assert len([e for e in events if isinstance(e, ev.BranchStarted)]) == 2 == state.metrics.calls
+    tried = [b for b in state.branches.values() if not b.error.startswith("not tried")]
+    assert len(tried) == 2
+    for b in state.branches.values():
+        assert url in b.error and "connection refused" in b.error and "listening" in b.error
+    assert url in state.done.error and "check" in state.done.error  # the run's one message
+    assert limiter.unreachable and state.metrics.speedup is None
+
+
+async def test_unknown_host_fails_at_once():
+    # .invalid never resolves (RFC 6761)
+    state, events, _ = await run(make_provider("anthropic", "http://fanout-test.invalid"), recipe(3), concurrency=1)
+    assert not [e for e in events if isinstance(e, ev.BranchRetrying)]
+    assert state.metrics.calls == 1
+    assert "fanout-test.invalid" in state.done.error and "unknown host" in state.done.error
+    assert all(b.status == "failed" for b in state.branches.values())
+
+
+async def test_a_server_that_answered_and_then_went_away_is_retried():
+    """A provider that answered once is restarting or flaky, not absent: its connection failures keep the retries."""
+    server = LoopbackServer()
+    await server.start()
+    provider = make_provider("openai", server.base_url)
+    limits = Limits(timeout=5.0, stall_timeout=5.0, backoff_base=0.05, backoff_max=0.1, max_retries=2)
+    limiter = ProviderLimiter(limits.concurrency)
+    rec = recipe(2)
+    engine = Engine(RunSpec(rec, dict(rec.inputs), "sequential", lambda s: Target(provider, limits, limiter, "m",
+                                                                                   None, 64), seed=3))
+    state, events = RunState(), []
+    async for e in engine.events():
+        events.append(e)
+        state.apply(e)
+        if isinstance(e, ev.BranchDone) and e.branch == "b0":
+            await server.stop()  # gone after answering
+    await provider.aclose()
+    assert state.branches["b0"].status == "done"
+    b1 = state.branches["b1"]
+    assert b1.status == "failed" and "gave up after 3 attempts" in b1.error, b1.error
+    assert len([e for e in events if isinstance(e, ev.BranchRetrying) and e.branch == "b1"]) == 2
+    assert not limiter.unreachable
 
 
 async def test_concurrency_limit_is_real_on_the_wire():

@@ -131,6 +131,37 @@ def test_synthesize_aggregate_counts_in_wall_and_critical_path():
     assert state.metrics.critical_path == pytest.approx(3.0)
     assert state.aggregate.text.startswith("aggregate-0")
     assert state.metrics.calls == 6
+    # the sum of calls is every call, the aggregate's included; the speed-up is that over the wall
+    assert state.metrics.calls_sum == pytest.approx(7.0)
+    assert state.metrics.speedup == pytest.approx(7.0 / 3.0)
+
+
+def test_a_run_in_which_every_branch_failed_has_no_speed_up():
+    p = ScriptedProvider(lambda key, n: Step(latency=1.0, error=ProviderError("400 rejected", status=400)))
+    state, _ = run(recipe(FIVE), p, strategy="parallel")
+    assert state.status == "failed" and state.metrics.failed == 5
+    assert state.metrics.speedup is None and state.metrics.critical_path is None
+
+
+def test_a_provider_that_never_answered_and_refuses_is_not_tried_again():
+    refused = ProviderError("cannot connect to x (connection refused): check", retryable=True, kind="unreachable",
+                            unreachable=True)
+    p = ScriptedProvider(lambda key, n: Step(latency=0.5, error=refused))
+    state, events = run(recipe(FIVE), p, strategy="sequential")
+    assert len(p.calls) == 1  # the first refusal settles it: the four after it are not tried
+    assert not [e for e in events if isinstance(e, ev.BranchRetrying)]
+    assert state.done.error == str(refused)
+    assert [b.error for b in state.branches.values()][1:] == [f"not tried: {refused}"] * 4
+
+
+def test_a_provider_that_answered_before_keeps_its_retries_when_it_refuses():
+    refused = ProviderError("cannot connect to x (connection refused)", retryable=True, kind="unreachable",
+                            unreachable=True)
+    p = ScriptedProvider(lambda key, n: Step(latency=0.5, error=None if key == "a" else refused))
+    state, events = run(recipe(FIVE), p, strategy="sequential", limits=Limits(max_retries=2, stall_timeout=5))
+    assert state.branches["a"].status == "done"
+    assert all("gave up after 3 attempts" in b.error for b in list(state.branches.values())[1:])
+    assert len(p.calls) == 1 + 4 * 3
 
 
 def prompt_of(p, key):
