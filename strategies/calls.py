@@ -148,7 +148,9 @@ class Caller:
         self.source = source or DirectSource()
         self.rng = rng or random.Random()
         self.calls = 0  # provider calls actually made, attempts included
-        self.unreachable: dict[str, str] = {}  # provider name -> why it is known to be unreachable
+        # provider name -> why it is known to be unreachable. Per run, not per provider: the next run (a rerun in
+        # the app once the server is up) tries again.
+        self.unreachable: dict[str, str] = {}
 
     async def call(
         self,
@@ -182,16 +184,17 @@ class Caller:
         backoff = 0.0
         attempt_no = 0
         limiter = target.limiter
+        name = target.provider.name
         while True:
             attempt_no += 1
-            if not limiter.unreachable:
+            if name not in self.unreachable:
                 await limiter.acquire(prompt_tokens + request.max_tokens)
-                if limiter.unreachable:  # found out while this call waited for its slot
+                if name in self.unreachable:  # found out while this call waited for its slot
                     await limiter.release(None)
-            if limiter.unreachable:
+            if name in self.unreachable:
                 metrics = BranchMetrics(latency=self.clock() - first_start if first_start is not None else 0.0,
                                         retries=retries, throttles=throttles, backoff=backoff)
-                return CallResult("", metrics, error=f"not tried: {limiter.unreachable}")
+                return CallResult("", metrics, error=f"not tried: {self.unreachable[name]}")
             start = self.clock()
             if first_start is None:
                 first_start = start
@@ -211,7 +214,7 @@ class Caller:
                 await limiter.release("ok")
                 break
             if failure.unreachable and not limiter.answered:
-                limiter.unreachable = self.unreachable[target.provider.name] = str(failure)
+                self.unreachable[name] = str(failure)
                 return CallResult(
                     "", BranchMetrics(latency=self.clock() - first_start, retries=retries, throttles=throttles,
                                       backoff=backoff), error=str(failure)

@@ -68,9 +68,8 @@ class ProviderLimiter:
         self._tpm = TokenBucket(tpm) if tpm else None
         # A provider that has answered once (a response of any kind) and then cannot be reached is restarting or
         # flaky: worth the usual retries. One that never answered and refuses the very first connection, or whose
-        # host is unknown, is not there: `unreachable` then holds why, and no further call is made to it.
+        # host is unknown, is not there (the caller then stops calling it for the rest of that run).
         self.answered = False
-        self.unreachable = ""
 
     async def acquire(self, tokens: int = 0) -> None:
         if self.in_flight < self.limit and not self._waiters:

@@ -408,3 +408,28 @@ def test_the_same_texts_give_the_same_prompt_on_every_run():
         return [c.request.messages[-1].content for c in p.calls]
 
     assert prompts() == prompts()  # so the response cache hits for steps that embed earlier outputs
+
+
+def test_the_next_run_tries_an_unreachable_provider_again():
+    """Unreachable is what one run found out: a rerun (in the app, once the server is up) calls it again."""
+    refused = ProviderError("cannot connect to x (connection refused)", retryable=True, kind="unreachable",
+                            unreachable=True)
+    up = {"now": False}
+    p = ScriptedProvider(lambda key, n: Step(latency=0.5, error=None if up["now"] else refused))
+    rec = recipe(FIVE)
+    p.keys = [b.id for b in rec.branches]
+    resolve = resolver(p)  # one provider, one limiter, as the app keeps them between runs
+
+    def once():
+        events = []
+
+        async def go():
+            async for e in Engine(RunSpec(rec, dict(rec.inputs), "sequential", resolve, seed=1)).events():
+                events.append(e)
+
+        run_virtual(go())
+        return events[-1]
+
+    assert once().status == "failed" and len(p.calls) == 1
+    up["now"] = True
+    assert once().status == "ok" and len(p.calls) == 1 + 5
