@@ -131,8 +131,9 @@ def run_summary(state: RunState) -> str:
     if m.cached:
         summary += (
             f"\n\n**Timings come partly from the cache:** {m.cached} "
-            f"{'call was' if m.cached == 1 else 'calls were'} served from it (they took "
-            f"{fmt_seconds(m.cached_latency)} when made; {m.saved_tokens} tokens saved), so the wall time is not a "
+            f"{'call was' if m.cached == 1 else 'calls were'} served from it "
+            f"({'it' if m.cached == 1 else 'they'} took {fmt_seconds(m.cached_latency)}"
+            f"{'' if m.cached == 1 else ' in all'} when made; {m.saved_tokens} tokens saved), so the wall time is not a "
             "measurement and no speed-up or critical path is given. `--cache refresh` (or `fanout bench`, which never uses the cache) "
             "measures the run."
         )

@@ -49,7 +49,7 @@ def test_a_run_with_cached_calls_says_so_and_gives_no_speed_up():
     summary = run_summary(state)
     first = summary.split("\n")[0]
     assert "speed-up not measured (cached calls)" in first and "critical path" not in first
-    assert "1 call was served from it (they took 2.50 s when made" in summary
+    assert "1 call was served from it (it took 2.50 s when made" in summary
     md = to_markdown(state)
     assert "| Alpha | done (cached) | - | cached (took 2.50 s) |" in md
     doc = to_json(state)
