@@ -82,12 +82,25 @@ def echo_share(text: str, prompt: str, n: int = 6) -> float:
 
 
 ECHO_THRESHOLD = 0.5
+_RUNS = re.compile(r"(\S)\1{7,}")  # one character eight times or more in a row: "<<<<<<<<", "========"
+
+
+def repeated_share(text: str) -> float:
+    """The share of `text` (spaces aside) that is one character repeated: a small model echoing the fences'
+    `<<<` sometimes emits nothing but a line of `<`."""
+    body = "".join(text.split())
+    return sum(len(m.group(0)) for m in _RUNS.finditer(body)) / len(body) if body else 0.0
 
 
 def echo_flag(text: str, prompt: str) -> str:
-    """The flag an aggregate carries when most of it is its own prompt repeated, or "" when it is not."""
+    """The flag an aggregate carries when most of it is its own prompt repeated (or one character repeated, its
+    echo of the fence syntax), or "" when it is not."""
     share = echo_share(text, prompt)
-    if share < ECHO_THRESHOLD:
-        return ""
-    return (f"echo: {share:.0%} of this result repeats its own prompt (the instructions and the reports) word for "
-            "word; the model did not write a result of its own")
+    if share >= ECHO_THRESHOLD:
+        return (f"echo: {share:.0%} of this result repeats its own prompt (the instructions and the reports) word "
+                "for word; the model did not write a result of its own")
+    runs = repeated_share(text)
+    if runs >= ECHO_THRESHOLD:
+        return (f"echo: {runs:.0%} of this result is one character repeated (as from echoing the prompt's "
+                "markers); the model did not write a result of its own")
+    return ""

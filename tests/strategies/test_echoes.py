@@ -127,6 +127,12 @@ def test_text_that_only_looks_like_a_start_is_released():
     assert s.flush() == ""
 
 
+def test_a_result_that_is_one_character_repeated_is_flagged():
+    """What SmolLM2 wrote as a sequential run's synthesis: a line of the fences' opening character."""
+    assert echo_flag("<" * 300, "Synthesise these reports.").startswith("echo: 100% of this result is one character")
+    assert echo_flag("A table:\n| a | b |\n|---|---|\n| 1 | 2 |\nand a summary of the findings.", "x") == ""
+
+
 def test_echo_share_tells_a_copy_from_a_summary():
     prompt = "Synthesise these reports on batteries into one summary. " + " ".join(f"fact {i} holds" for i in range(40))
     assert echo_share(prompt[:400], prompt) > 0.9
