@@ -129,13 +129,14 @@ def run_summary(state: RunState) -> str:
         + _price_note(state)
     )
     if m.cached:
+        one = m.cached == 1
+        took = (f"{'it' if one else 'they'} took {fmt_seconds(m.cached_latency)}{'' if one else ' in all'} when made; "
+                if m.cached_latency else "")  # unknown in sessions recorded before it was kept
         summary += (
-            f"\n\n**Timings come partly from the cache:** {m.cached} "
-            f"{'call was' if m.cached == 1 else 'calls were'} served from it "
-            f"({'it' if m.cached == 1 else 'they'} took {fmt_seconds(m.cached_latency)}"
-            f"{'' if m.cached == 1 else ' in all'} when made; {m.saved_tokens} tokens saved), so the wall time is not a "
-            "measurement and no speed-up or critical path is given. `--cache refresh` (or `fanout bench`, which never uses the cache) "
-            "measures the run."
+            f"\n\n**Timings come {'partly' if m.calls else 'entirely'} from the cache:** {m.cached} "
+            f"{'call was' if one else 'calls were'} served from it ({took}{m.saved_tokens} tokens saved), so the wall "
+            "time is not a measurement and no speed-up or critical path is given. `--cache refresh` (or `fanout "
+            "bench`, which never uses the cache) measures the run."
         )
     return summary
 

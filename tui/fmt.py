@@ -155,5 +155,6 @@ def totals_lines(t: Totals) -> list[tuple[str, str]]:
     if t.calls is not None:
         rows.append(("calls", str(t.calls)))
     if t.cached:  # the timings above are not all measured: say how many came from the cache, and what they took
-        rows.append(("cached", f"{t.cached} (took {fmt_seconds(t.cached_latency)})"))
+        took = f" (took {fmt_seconds(t.cached_latency)})" if t.cached_latency else ""  # unknown in old sessions
+        rows.append(("cached", f"{t.cached}{took}"))
     return rows
