@@ -78,11 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = recipes_sub.add_parser("show", help="print a recipe's file, to copy and edit")
     show.add_argument("name", help="a shipped recipe's name or a path")
     new = recipes_sub.add_parser("new", help="write a starter recipe that runs as it is")
-    new.add_argument("name")
+    new.add_argument("name", help="the new recipe's name (its file is NAME.toml)")
     new.add_argument("-o", "--output", help="the file to write (default: NAME.toml here)")
 
     completion = sub.add_parser("completion", help="print shell completion: eval \"$(fanout completion bash)\"")
-    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete for")
 
     sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
     sessions.add_argument("--json", action="store_true", help="print the list as one JSON document")
