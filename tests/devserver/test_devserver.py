@@ -312,9 +312,8 @@ async def test_stall_after_times_out_and_does_not_block_others(loopback):
         stalled = asyncio.create_task(openai_stream(oc, ogot))
         await asyncio.sleep(0.1)
         # While that stream is stalled, another request is served at once.
-        t0 = time.monotonic()
         assert len((await openai_stream(fresh))[0]) == 12
-        assert time.monotonic() - t0 < 0.3
+        assert not stalled.done()  # served while the other is still stalled, not after its timeout freed a slot
         assert loopback.in_flight == 1
         with pytest.raises(openai.APITimeoutError):
             await stalled
