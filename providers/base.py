@@ -26,10 +26,15 @@ class GenerationRequest:
     temperature: float | None = None
     seed: int | None = None
     sample: int = 0  # voting: which of N samples this is (kept in cache keys, not sent)
+    json_schema: dict | None = None  # constrain the output to JSON matching this schema (structured output)
 
     def params(self) -> dict[str, Any]:
-        """Every generation parameter, for cache keys and sessions."""
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
+        """Every generation parameter, for cache keys and sessions (json_schema only when set, so keys made
+        before it existed stay valid)."""
+        params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
+        if self.json_schema is not None:
+            params["json_schema"] = self.json_schema
+        return params
 
 
 @dataclass(frozen=True)

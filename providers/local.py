@@ -1,23 +1,25 @@
 """The embedded default: a GGUF model run in-process by llama.cpp, no key and no network.
 
-llama.cpp generates in a worker thread; tokens cross into the event loop through `call_soon_threadsafe`, so a
-front end keeps drawing while the model works. One `Llama` object is not safe to share between threads, so the
-provider keeps a small pool of them (one per concurrent call), splitting the cores between them.
+One model and one context serve every branch: `llama_batch.BatchDecoder` owns them on one dedicated thread and
+decodes all running branches in one batch, one KV-cache sequence each. The provider's concurrency is the number
+of sequences the context holds, so the engine never starts more branches than can decode at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
-import threading
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta
+from .base import GenerationRequest, Message, ProviderError, StreamItem
+from .llama_batch import DONE, BatchDecoder, Job
 
 DEFAULT_MODEL = "smollm2"
-_DONE = object()
+# Sequences one context holds by default, hence the embedded provider's default concurrency. Eight keep two
+# cores busy (measured: bench/embedded_batch.py); each costs its own n_ctx cells of KV cache.
+DEFAULT_SEQUENCES = 8
+MAX_SEQUENCES = 16  # a higher concurrency queues branches for a free sequence rather than reserve more KV cache
 
 
 def resolve_model_path(model: str) -> Path:
@@ -39,137 +41,51 @@ def resolve_model_path(model: str) -> Path:
     return path
 
 
-def _first_decode(llm: Any) -> None:
-    # The very path a branch takes (chat template, sampler, a prompt-sized batch): warming with a bare eval
-    # left the first real call as slow as before.
-    for _ in llm.create_chat_completion(
-        messages=[{"role": "user", "content": "Say hello to the team in one short sentence, please."}],
-        max_tokens=2,
-        temperature=0.0,
-        stream=True,
-    ):
-        pass
-
-
 class LocalProvider:
     kind = "local"
     base_url = ""
 
-    def __init__(self, name: str, *, model: str = DEFAULT_MODEL, concurrency: int = 2, n_ctx: int = 4096) -> None:
+    def __init__(
+        self, name: str, *, model: str = DEFAULT_MODEL, concurrency: int = DEFAULT_SEQUENCES, n_ctx: int = 4096
+    ) -> None:
         self.name = name
         self.model = model or DEFAULT_MODEL
         self.concurrency = max(1, concurrency)
-        self._n_ctx = n_ctx
-        self._pool: asyncio.Queue[Any] | None = None
-        self._created = 0
-        self._create_lock = asyncio.Lock()
-        self._all: list[Any] = []
-
-    def _threads_each(self) -> int:
-        return max(1, (os.cpu_count() or 2) // self.concurrency)
-
-    def _load(self) -> Any:
-        try:
-            from llama_cpp import Llama
-        except ImportError as err:
-            raise ProviderError(f"llama-cpp-python is not installed ({err})", kind="setup") from None
-        path = resolve_model_path(self.model)
-        return Llama(
-            model_path=str(path),
-            n_ctx=self._n_ctx,
-            n_threads=self._threads_each(),
-            verbose=False,
+        self.decoder = BatchDecoder(
+            lambda: resolve_model_path(self.model), sequences=min(self.concurrency, MAX_SEQUENCES), n_ctx=n_ctx
         )
 
-    async def _acquire(self) -> Any:
-        if self._pool is None:
-            self._pool = asyncio.Queue()
-        if self._pool.empty():
-            async with self._create_lock:
-                if self._pool.empty() and self._created < self.concurrency:
-                    self._created += 1
-                    try:
-                        llm = await asyncio.to_thread(self._load)
-                    except BaseException:
-                        self._created -= 1
-                        raise
-                    self._all.append(llm)
-                    return llm
-        return await self._pool.get()
-
     async def warm(self) -> None:
-        """Loads every pooled model and runs one token through it now, so that no branch's latency includes the
-        load or llama.cpp's first decode (about 0.8 s against 0.025 s afterwards)."""
-        held = [await self._acquire() for _ in range(self.concurrency)]
-        try:
-            await asyncio.gather(*(asyncio.to_thread(_first_decode, llm) for llm in held))
-        finally:
-            assert self._pool is not None
-            for llm in held:
-                self._pool.put_nowait(llm)
+        """Loads the model and runs a short generation now, so that no branch's latency includes the load or
+        llama.cpp's first decode (about 0.8 s against 0.025 s afterwards)."""
+        hello = (Message("user", "Say hello to the team in one short sentence, please."),)
+        async for _ in self.stream(GenerationRequest(self.model, hello, max_tokens=2, temperature=0.0)):
+            pass
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
-        llm = await self._acquire()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-
-        def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def generate() -> None:
-            try:
-                prompt_tokens = 0
-                produced = 0
-                finish = ""
-                chunks = llm.create_chat_completion(
-                    messages=messages,
-                    max_tokens=request.max_tokens,
-                    temperature=0.0 if request.temperature is None else request.temperature,
-                    seed=(request.seed if request.seed is not None else 0) + request.sample,
-                    stream=True,
-                )
-                for chunk in chunks:
-                    if stop.is_set():
-                        finish = "cancelled"
-                        break
-                    choice = chunk["choices"][0]
-                    text = choice.get("delta", {}).get("content")
-                    if text:
-                        produced += 1
-                        put(TextDelta(text))
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                # The context holds the prompt and every generated token but the last sampled one.
-                prompt_tokens = max(0, llm.n_tokens - max(0, produced - 1))
-                put(StreamEnd(prompt_tokens, produced, finish, Path(resolve_model_path(self.model)).stem))
-            except ValueError as err:  # e.g. the prompt is longer than the context window
-                put(ProviderError(f"embedded model: {err}", kind="local"))
-            except Exception as err:  # noqa: BLE001 - surfaced to the branch, not swallowed
-                put(ProviderError(f"embedded model failed: {type(err).__name__}: {err}", kind="local"))
-            finally:
-                put(_DONE)
-
-        worker = loop.run_in_executor(None, generate)
+        job = Job(
+            messages=[{"role": m.role, "content": m.content} for m in request.messages],
+            max_tokens=request.max_tokens,
+            temperature=0.0 if request.temperature is None else request.temperature,
+            seed=(request.seed if request.seed is not None else 0) + request.sample,
+            json_schema=request.json_schema,
+            loop=loop,
+            sink=queue.put_nowait,
+        )
+        self.decoder.submit(job)
         try:
             while True:
                 item = await queue.get()
-                if item is _DONE:
-                    break
+                if item is DONE:
+                    return
                 if isinstance(item, ProviderError):
                     raise item
                 yield item
         finally:
-            # Cancelled or finished: let the thread stop at its next token before the model is reused.
-            stop.set()
-            await asyncio.shield(worker)
-            assert self._pool is not None
-            self._pool.put_nowait(llm)
+            # Finished, failed or abandoned: the decode thread frees the sequence at its next step.
+            job.cancelled = True
 
     async def aclose(self) -> None:
-        for llm in self._all:
-            close = getattr(llm, "close", None)
-            if close:
-                close()
-        self._all.clear()
+        await asyncio.to_thread(self.decoder.close)

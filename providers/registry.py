@@ -34,6 +34,7 @@ class ProviderSpec:
 def _local(spec: ProviderSpec) -> Provider:
     from .local import LocalProvider
 
+    # The configured concurrency (DEFAULT_SEQUENCES unless set) becomes the sequences its one context holds.
     return LocalProvider(spec.name, model=spec.model, concurrency=spec.concurrency, n_ctx=spec.n_ctx)
 
 

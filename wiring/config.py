@@ -16,6 +16,7 @@ from fanout.core.errors import UserError
 from fanout.core.paths import config_file
 from fanout.core.validation import parse_toml, read_toml, validate
 from fanout.providers.base import Limits, Prices
+from fanout.providers.local import DEFAULT_SEQUENCES
 
 from fanout.providers import registry
 
@@ -56,7 +57,10 @@ class Config:
 
 def builtin_providers() -> dict[str, ProviderConfig]:
     return {
-        "local": ProviderConfig("local", "local", "smollm2", limits=Limits(concurrency=2, timeout=120, stall_timeout=60)),
+        # The embedded model's concurrency is the number of sequences its one context decodes together.
+        "local": ProviderConfig(
+            "local", "local", "smollm2", limits=Limits(concurrency=DEFAULT_SEQUENCES, timeout=120, stall_timeout=60)
+        ),
         "openai": ProviderConfig(
             "openai",
             "openai",

@@ -1,0 +1,325 @@
+"""One llama.cpp model and one context that decode every running branch together, on one thread.
+
+llama.cpp runs at about half speed when successive calls come from different threads (asyncio's default
+executor hands out a different worker each time), so everything that touches the model — loading, tokenising,
+decoding, freeing — happens on the one thread this module starts. That thread keeps one KV-cache sequence per
+running branch and, at every step, puts one token of each into a single `llama_decode` call with all the
+machine's threads: a branch alone gets every core, five together share each decode (continuous batching —
+branches join and leave between steps). A joining branch's prompt rides in the same batch.
+
+Results cross to the asyncio side in one `call_soon_threadsafe` per loop per step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import ctypes
+import json
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .base import ProviderError, StreamEnd, TextDelta
+
+DONE = object()  # the last item a job's sink receives
+_SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05}  # llama-cpp-python's create_chat_completion defaults
+
+
+@dataclass
+class Job:
+    """One branch's generation, handed from the event loop to the decode thread."""
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    temperature: float
+    seed: int
+    json_schema: dict | None
+    loop: asyncio.AbstractEventLoop
+    sink: Callable[[Any], None]  # runs on `loop`; receives TextDelta, StreamEnd, ProviderError, then DONE
+    cancelled: bool = False  # set from the loop; the decode thread drops the sequence at its next step
+
+
+@dataclass
+class _Seq:
+    job: Job
+    slot: int
+    sampler: Any
+    prompt: list[int]
+    pos: int = 0  # tokens of this sequence already in the KV cache
+    next_token: int = -1  # sampled, not yet decoded
+    produced: int = 0
+    utf8: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+
+
+class BatchDecoder:
+    def __init__(self, model_path: Callable[[], Path], *, sequences: int, n_ctx: int, threads: int | None = None):
+        self.sequences = max(1, sequences)
+        self.n_ctx = n_ctx  # per sequence
+        self.threads = threads or os.cpu_count() or 1
+        self.model_name = ""
+        self._model_path = model_path
+        self._cond = threading.Condition()
+        self._pending: deque[Job] = deque()
+        self._closing = False
+        self._failed: ProviderError | None = None
+        self._thread: threading.Thread | None = None
+        self._lib: Any = None
+        self._model = self._ctx = self._batch = None
+        self.steps = 0  # decode calls made (for tests and benchmarks)
+        self.max_batch_seqs = 0  # the most sequences one decode call has held
+
+    # -- the event loop's side -------------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._closing:
+                raise self._failed or ProviderError("embedded model: the provider is closed", kind="local")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fanout-llama", daemon=True)
+                self._thread.start()
+            self._pending.append(job)
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Blocks until the decode thread has freed the model (call it from a worker thread)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    # -- the decode thread -----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._open()
+        except ProviderError as err:
+            self._failed = err
+        except Exception as err:  # noqa: BLE001 - surfaced to every branch
+            self._failed = ProviderError(f"embedded model failed to load: {type(err).__name__}: {err}", kind="local")
+        active: dict[int, _Seq] = {}
+        free = list(range(self.sequences - 1, -1, -1))
+        closed = ProviderError("embedded model: the provider closed", kind="local")
+        try:
+            while True:
+                with self._cond:
+                    while not self._closing and not self._pending and not active:
+                        self._cond.wait()
+                    if self._closing:
+                        break
+                    joining = []
+                    while self._pending and len(joining) < len(free):
+                        joining.append(self._pending.popleft())
+                if self._failed is not None:
+                    for job in joining:
+                        self._finish(job, [self._failed])
+                    continue
+                self._step(active, free, joining)
+        except Exception as err:  # noqa: BLE001 - a bug here must fail the branches, not hang them
+            self._failed = closed = ProviderError(f"embedded model failed: {type(err).__name__}: {err}", kind="local")
+        finally:
+            with self._cond:
+                self._closing = True
+                leaving = list(self._pending)
+                self._pending.clear()
+            for job in leaving:
+                self._finish(job, [closed])
+            for seq in active.values():
+                self._finish(seq.job, [closed])
+            for seq in active.values():
+                self._lib.llama_sampler_free(seq.sampler)
+            self._shut()
+
+    def _open(self) -> None:
+        try:
+            import llama_cpp as lib
+            from llama_cpp._logger import set_verbose
+        except ImportError as err:
+            raise ProviderError(f"llama-cpp-python is not installed ({err})", kind="setup") from None
+        set_verbose(False)
+        path = self._model_path()
+        self.model_name = path.stem
+        self._lib = lib
+        lib.llama_backend_init()
+        self._model = lib.llama_model_load_from_file(str(path).encode(), lib.llama_model_default_params())
+        if not self._model:
+            raise ProviderError(f"embedded model: llama.cpp could not load {path}", kind="setup")
+        self._vocab = lib.llama_model_get_vocab(self._model)
+        params = lib.llama_context_default_params()
+        params.n_seq_max = self.sequences
+        params.n_ctx = self.n_ctx * self.sequences  # one stream of n_ctx cells per sequence (kv_unified off)
+        params.kv_unified = False
+        params.n_batch = self.n_ctx + self.sequences  # a whole prompt and one token of every other sequence
+        params.n_threads = params.n_threads_batch = self.threads
+        self._ctx = lib.llama_init_from_model(self._model, params)
+        if not self._ctx:
+            raise ProviderError("embedded model: llama.cpp could not create a context", kind="setup")
+        self.n_ctx = lib.llama_n_ctx_seq(self._ctx)
+        self.n_batch = lib.llama_n_batch(self._ctx)
+        self._mem = lib.llama_get_memory(self._ctx)
+        lib.llama_memory_clear(self._mem, True)
+        self._batch = lib.llama_batch_init(self.n_batch, 0, 1)
+        self._piece = ctypes.create_string_buffer(256)
+        from .chat_template import ChatTemplate
+
+        self._template = ChatTemplate(lib, self._model, self._vocab)
+
+    def _shut(self) -> None:
+        lib = self._lib
+        if self._batch is not None:
+            lib.llama_batch_free(self._batch)
+        if self._ctx:
+            lib.llama_free(self._ctx)
+        if self._model:
+            lib.llama_model_free(self._model)
+        self._batch = self._ctx = self._model = None
+
+    def _finish(self, job: Job, items: list[Any]) -> None:
+        items.append(DONE)
+        self._deliver({job.loop: [(job, item) for item in items]})
+
+    @staticmethod
+    def _deliver(out: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any]]]) -> None:
+        for loop, items in out.items():
+            try:
+                loop.call_soon_threadsafe(_dispatch, items)
+            except RuntimeError:  # that loop has closed: nobody is listening
+                pass
+
+    def _admit(self, job: Job, slot: int) -> _Seq | ProviderError:
+        lib = self._lib
+        try:
+            prompt = self._template.tokenize(self._template.render(job.messages))
+        except Exception as err:  # noqa: BLE001 - a template that cannot render these messages
+            return ProviderError(f"embedded model: cannot format the messages: {err}", kind="local")
+        if len(prompt) >= self.n_ctx:
+            return ProviderError(
+                f"embedded model: the prompt is {len(prompt)} tokens; with at least one to generate that would "
+                f"exceed context window of {self.n_ctx} tokens per branch",
+                kind="local",
+            )
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if job.json_schema is not None:
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            try:
+                gbnf = json_schema_to_gbnf(json.dumps(job.json_schema))
+            except Exception as err:  # noqa: BLE001 - a schema the converter rejects
+                lib.llama_sampler_free(chain)
+                return ProviderError(f"embedded model: unusable json_schema: {err}", kind="local")
+            grammar = lib.llama_sampler_init_grammar(self._vocab, gbnf.encode(), b"root")
+            if not grammar:
+                lib.llama_sampler_free(chain)
+                return ProviderError("embedded model: llama.cpp rejected the json_schema's grammar", kind="local")
+            lib.llama_sampler_chain_add(chain, grammar)
+        if job.temperature <= 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+        else:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(_SAMPLING["top_k"]))
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(_SAMPLING["top_p"], 1))
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(_SAMPLING["min_p"], 1))
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(job.temperature))
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(job.seed & 0xFFFFFFFF))
+        return _Seq(job, slot, chain, prompt)
+
+    def _drop(self, seq: _Seq, active: dict[int, _Seq], free: list[int]) -> None:
+        """Frees a sequence's cells and sampler; the other sequences' cells are untouched."""
+        self._lib.llama_memory_seq_rm(self._mem, seq.slot, -1, -1)
+        self._lib.llama_sampler_free(seq.sampler)
+        del active[seq.slot]
+        free.append(seq.slot)
+
+    def _step(self, active: dict[int, _Seq], free: list[int], joining: list[Job]) -> None:
+        lib, batch = self._lib, self._batch
+        out: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any]]] = {}
+
+        def emit(job: Job, item: Any) -> None:
+            out.setdefault(job.loop, []).append((job, item))
+
+        for seq in [s for s in active.values() if s.job.cancelled]:
+            self._drop(seq, active, free)
+            emit(seq.job, DONE)
+        n = 0
+        rows: list[tuple[_Seq, int]] = []  # (sequence, batch index of its logits)
+        for seq in active.values():
+            batch.token[n], batch.pos[n], batch.n_seq_id[n] = seq.next_token, seq.pos, 1
+            batch.seq_id[n][0], batch.logits[n] = seq.slot, 1
+            rows.append((seq, n))
+            seq.pos += 1
+            n += 1
+        for job in joining:
+            if job.cancelled:
+                emit(job, DONE)
+                continue
+            slot = free.pop()
+            admitted = self._admit(job, slot)
+            if isinstance(admitted, ProviderError):
+                free.append(slot)
+                emit(job, admitted)
+                emit(job, DONE)
+                continue
+            if n + len(admitted.prompt) > self.n_batch:  # no room in this step: back to the queue's front
+                lib.llama_sampler_free(admitted.sampler)
+                free.append(slot)
+                with self._cond:
+                    self._pending.appendleft(job)
+                continue
+            active[slot] = admitted
+            last = len(admitted.prompt) - 1
+            for i, token in enumerate(admitted.prompt):
+                batch.token[n], batch.pos[n], batch.n_seq_id[n] = token, i, 1
+                batch.seq_id[n][0], batch.logits[n] = slot, int(i == last)
+                n += 1
+            rows.append((admitted, n - 1))
+            admitted.pos = len(admitted.prompt)
+        if n:
+            batch.n_tokens = n
+            self.steps += 1
+            self.max_batch_seqs = max(self.max_batch_seqs, len(rows))
+            rc = lib.llama_decode(self._ctx, batch)
+            if rc != 0:
+                err = ProviderError(f"embedded model: llama_decode failed ({rc})", kind="local")
+                for seq, _ in rows:
+                    self._drop(seq, active, free)
+                    emit(seq.job, err)
+                    emit(seq.job, DONE)
+                rows = []
+            for seq, index in rows:
+                token = lib.llama_sampler_sample(seq.sampler, self._ctx, index)
+                finish = ""
+                if lib.llama_vocab_is_eog(self._vocab, token):
+                    finish = "stop"
+                else:
+                    seq.produced += 1
+                    text = seq.utf8.decode(self._piece_bytes(token))
+                    if text:
+                        emit(seq.job, TextDelta(text))
+                    if seq.produced >= seq.job.max_tokens or seq.pos >= self.n_ctx:
+                        finish = "length"
+                if finish:
+                    tail = seq.utf8.decode(b"", final=True)
+                    if tail:
+                        emit(seq.job, TextDelta(tail))
+                    emit(seq.job, StreamEnd(len(seq.prompt), seq.produced, finish, self.model_name))
+                    emit(seq.job, DONE)
+                    self._drop(seq, active, free)
+                else:
+                    seq.next_token = token
+        self._deliver(out)
+
+    def _piece_bytes(self, token: int) -> bytes:
+        n = self._lib.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
+        if n < 0:  # a longer piece than the buffer: grow it once
+            self._piece = ctypes.create_string_buffer(-n)
+            n = self._lib.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
+        return self._piece.raw[:n]
+
+
+def _dispatch(items: list[tuple[Job, Any]]) -> None:
+    for job, item in items:
+        job.sink(item)
