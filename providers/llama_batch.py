@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import ctypes
-import json
 import os
 import threading
 from collections import deque
@@ -43,16 +42,31 @@ class Job:
     cancelled: bool = False  # set from the loop; the decode thread drops the sequence at its next step
 
 
+class TokenText:
+    """A sequence's token pieces into text: a character split across tokens comes out whole, with the token
+    that completes it (byte-level vocabularies cut emoji and CJK into partial UTF-8)."""
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def add(self, piece: bytes) -> str:
+        return self._utf8.decode(piece)
+
+    def flush(self) -> str:
+        return self._utf8.decode(b"", final=True)
+
+
 @dataclass
 class _Seq:
     job: Job
     slot: int
     sampler: Any
     prompt: list[int]
+    constrained: Any = None  # a json_output.SchemaSampler when the request has a json_schema
     pos: int = 0  # tokens of this sequence already in the KV cache
     next_token: int = -1  # sampled, not yet decoded
     produced: int = 0
-    utf8: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    text: TokenText = field(default_factory=TokenText)
 
 
 class BatchDecoder:
@@ -132,7 +146,7 @@ class BatchDecoder:
             for seq in active.values():
                 self._finish(seq.job, [closed])
             for seq in active.values():
-                self._lib.llama_sampler_free(seq.sampler)
+                self._free_samplers(seq)
             self._shut()
 
     def _open(self) -> None:
@@ -203,20 +217,15 @@ class BatchDecoder:
                 f"exceed context window of {self.n_ctx} tokens per branch",
                 kind="local",
             )
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        constrained = None
         if job.json_schema is not None:
-            from llama_cpp.llama_grammar import json_schema_to_gbnf
+            from .json_output import SchemaSampler
 
             try:
-                gbnf = json_schema_to_gbnf(json.dumps(job.json_schema))
-            except Exception as err:  # noqa: BLE001 - a schema the converter rejects
-                lib.llama_sampler_free(chain)
+                constrained = SchemaSampler(lib, self._vocab, job.json_schema)
+            except Exception as err:  # noqa: BLE001 - a schema the converter or llama.cpp rejects
                 return ProviderError(f"embedded model: unusable json_schema: {err}", kind="local")
-            grammar = lib.llama_sampler_init_grammar(self._vocab, gbnf.encode(), b"root")
-            if not grammar:
-                lib.llama_sampler_free(chain)
-                return ProviderError("embedded model: llama.cpp rejected the json_schema's grammar", kind="local")
-            lib.llama_sampler_chain_add(chain, grammar)
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if job.temperature <= 0:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
         else:
@@ -225,14 +234,19 @@ class BatchDecoder:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(_SAMPLING["min_p"], 1))
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(job.temperature))
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(job.seed & 0xFFFFFFFF))
-        return _Seq(job, slot, chain, prompt)
+        return _Seq(job, slot, chain, prompt, constrained)
 
     def _drop(self, seq: _Seq, active: dict[int, _Seq], free: list[int]) -> None:
         """Frees a sequence's cells and sampler; the other sequences' cells are untouched."""
         self._lib.llama_memory_seq_rm(self._mem, seq.slot, -1, -1)
-        self._lib.llama_sampler_free(seq.sampler)
+        self._free_samplers(seq)
         del active[seq.slot]
         free.append(seq.slot)
+
+    def _free_samplers(self, seq: _Seq) -> None:
+        self._lib.llama_sampler_free(seq.sampler)
+        if seq.constrained is not None:
+            seq.constrained.free()
 
     def _step(self, active: dict[int, _Seq], free: list[int], joining: list[Job]) -> None:
         lib, batch = self._lib, self._batch
@@ -264,7 +278,7 @@ class BatchDecoder:
                 emit(job, DONE)
                 continue
             if n + len(admitted.prompt) > self.n_batch:  # no room in this step: back to the queue's front
-                lib.llama_sampler_free(admitted.sampler)
+                self._free_samplers(admitted)
                 free.append(slot)
                 with self._cond:
                     self._pending.appendleft(job)
@@ -290,19 +304,22 @@ class BatchDecoder:
                     emit(seq.job, DONE)
                 rows = []
             for seq, index in rows:
-                token = lib.llama_sampler_sample(seq.sampler, self._ctx, index)
+                if seq.constrained is not None:
+                    token = seq.constrained.sample(seq.sampler, self._ctx, index)
+                else:
+                    token = lib.llama_sampler_sample(seq.sampler, self._ctx, index)
                 finish = ""
                 if lib.llama_vocab_is_eog(self._vocab, token):
                     finish = "stop"
                 else:
                     seq.produced += 1
-                    text = seq.utf8.decode(self._piece_bytes(token))
+                    text = seq.text.add(self._piece_bytes(token, self._piece))
                     if text:
                         emit(seq.job, TextDelta(text))
                     if seq.produced >= seq.job.max_tokens or seq.pos >= self.n_ctx:
                         finish = "length"
                 if finish:
-                    tail = seq.utf8.decode(b"", final=True)
+                    tail = seq.text.flush()
                     if tail:
                         emit(seq.job, TextDelta(tail))
                     emit(seq.job, StreamEnd(len(seq.prompt), seq.produced, finish, self.model_name))
@@ -312,12 +329,23 @@ class BatchDecoder:
                     seq.next_token = token
         self._deliver(out)
 
-    def _piece_bytes(self, token: int) -> bytes:
-        n = self._lib.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
-        if n < 0:  # a longer piece than the buffer: grow it once
-            self._piece = ctypes.create_string_buffer(-n)
-            n = self._lib.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
-        return self._piece.raw[:n]
+    def _piece_bytes(self, token: int, buf: Any) -> bytes:
+        n = self._lib.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        if n < 0:  # a longer piece than the buffer
+            buf = ctypes.create_string_buffer(-n)
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:n]
+
+    # -- for tests: the vocabulary is read-only, so these may run on any thread once the model is loaded ----
+
+    def pieces(self, text: str) -> list[bytes]:
+        buf = ctypes.create_string_buffer(256)
+        return [self._piece_bytes(t, buf) for t in self._template.tokenize(text)]
+
+    @staticmethod
+    def detokenize_stream(pieces: list[bytes]) -> str:
+        text = TokenText()
+        return "".join(text.add(p) for p in pieces) + text.flush()
 
 
 def _dispatch(items: list[tuple[Job, Any]]) -> None:

@@ -1,0 +1,62 @@
+"""Structured output on the embedded model: a JSON schema compiled to a GBNF grammar that constrains sampling.
+
+Putting llama.cpp's grammar sampler first in the chain checks every one of the vocabulary's ~49k tokens against
+the grammar at every step (about a second a token for a schema with string lengths). Like llama.cpp's own
+`common_sampler`, this samples without the grammar first and asks the grammar only about that one token; the
+whole vocabulary goes through the grammar only when the grammar rejects it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+
+class SchemaSampler:
+    def __init__(self, lib: Any, vocab: Any, schema: dict) -> None:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        self._lib = lib
+        gbnf = json_schema_to_gbnf(json.dumps(schema))  # ValueError etc. for a schema it cannot compile
+        self.grammar = lib.llama_sampler_init_grammar(vocab, gbnf.encode(), b"root")
+        if not self.grammar:
+            raise ValueError("llama.cpp rejected the grammar compiled from it")
+        self._n_vocab = lib.llama_vocab_n_tokens(vocab)
+        self._one = lib.llama_token_data()
+        self._one_array = lib.llama_token_data_array(ctypes.pointer(self._one), 1, -1, False)
+        self._all: np.ndarray | None = None
+
+    def sample(self, chain: Any, ctx: Any, index: int) -> int:
+        lib = self._lib
+        token = lib.llama_sampler_sample(chain, ctx, index)  # the unconstrained choice, accepted by the chain
+        self._one.id, self._one.logit, self._one.p = token, 0.0, 0.0
+        self._one_array.size, self._one_array.selected, self._one_array.sorted = 1, -1, False
+        lib.llama_sampler_apply(self.grammar, ctypes.byref(self._one_array))
+        if math.isinf(self._one.logit):  # the grammar forbids it: choose again among what it allows
+            token = self._resample(chain, ctx, index)
+        lib.llama_sampler_accept(self.grammar, token)
+        return token
+
+    def _resample(self, chain: Any, ctx: Any, index: int) -> int:
+        lib = self._lib
+        if self._all is None:
+            self._all = np.zeros(self._n_vocab, dtype=np.dtype([("id", "i4"), ("logit", "f4"), ("p", "f4")]))
+            self._all["id"] = np.arange(self._n_vocab, dtype="i4")
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx, index), shape=(self._n_vocab,))
+        self._all["logit"] = logits
+        self._all["p"] = 0.0
+        data = self._all.ctypes.data_as(lib.llama_token_data_p)
+        array = lib.llama_token_data_array(data, self._n_vocab, -1, False)
+        lib.llama_sampler_apply(self.grammar, ctypes.byref(array))
+        lib.llama_sampler_apply(chain, ctypes.byref(array))
+        token = int(array.data[array.selected].id)
+        lib.llama_sampler_accept(chain, token)
+        return token
+
+    def free(self) -> None:
+        self._lib.llama_sampler_free(self.grammar)
+
