@@ -66,6 +66,7 @@ class _Seq:
     pos: int = 0  # tokens of this sequence already in the KV cache
     next_token: int = -1  # sampled, not yet decoded
     produced: int = 0
+    tokens: list[int] = field(default_factory=list)  # what this sequence's cells hold, in order
     text: TokenText = field(default_factory=TokenText)
 
 
@@ -78,6 +79,7 @@ class BatchDecoder:
         self._model_path = model_path
         self._cond = threading.Condition()
         self._pending: deque[Job] = deque()
+        self._kept: dict[int, list[int]] = {}  # free sequence -> the tokens its cells still hold
         self._closing = False
         self._failed: ProviderError | None = None
         self._thread: threading.Thread | None = None
@@ -85,6 +87,7 @@ class BatchDecoder:
         self._model = self._ctx = self._batch = None
         self.steps = 0  # decode calls made (for tests and benchmarks)
         self.max_batch_seqs = 0  # the most sequences one decode call has held
+        self.prefilled = 0  # prompt tokens decoded (a reused prefix is not)
 
     # -- the event loop's side -------------------------------------------------------------------------------
 
@@ -205,7 +208,7 @@ class BatchDecoder:
             except RuntimeError:  # that loop has closed: nobody is listening
                 pass
 
-    def _admit(self, job: Job, slot: int) -> _Seq | ProviderError:
+    def _admit(self, job: Job) -> _Seq | ProviderError:
         lib = self._lib
         try:
             prompt = self._template.tokenize(self._template.render(job.messages))
@@ -234,11 +237,16 @@ class BatchDecoder:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(_SAMPLING["min_p"], 1))
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(job.temperature))
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(job.seed & 0xFFFFFFFF))
-        return _Seq(job, slot, chain, prompt, constrained)
+        return _Seq(job, -1, chain, prompt, constrained)
 
-    def _drop(self, seq: _Seq, active: dict[int, _Seq], free: list[int]) -> None:
-        """Frees a sequence's cells and sampler; the other sequences' cells are untouched."""
-        self._lib.llama_memory_seq_rm(self._mem, seq.slot, -1, -1)
+    def _drop(self, seq: _Seq, active: dict[int, _Seq], free: list[int], keep: bool = True) -> None:
+        """Frees a sequence and its sampler; the other sequences' cells are untouched. Its own cells stay as they
+        are (`keep`), for the next branch on that sequence to reuse the prompt prefix they share."""
+        if keep:
+            self._kept[seq.slot] = seq.tokens
+        else:
+            self._lib.llama_memory_seq_rm(self._mem, seq.slot, -1, -1)
+            self._kept.pop(seq.slot, None)
         self._free_samplers(seq)
         del active[seq.slot]
         free.append(seq.slot)
@@ -264,33 +272,41 @@ class BatchDecoder:
             batch.token[n], batch.pos[n], batch.n_seq_id[n] = seq.next_token, seq.pos, 1
             batch.seq_id[n][0], batch.logits[n] = seq.slot, 1
             rows.append((seq, n))
+            seq.tokens.append(seq.next_token)
             seq.pos += 1
             n += 1
         for job in joining:
             if job.cancelled:
                 emit(job, DONE)
                 continue
-            slot = free.pop()
-            admitted = self._admit(job, slot)
+            admitted = self._admit(job)
             if isinstance(admitted, ProviderError):
-                free.append(slot)
                 emit(job, admitted)
                 emit(job, DONE)
                 continue
-            if n + len(admitted.prompt) > self.n_batch:  # no room in this step: back to the queue's front
+            prompt = admitted.prompt
+            # The free sequence whose cells already hold the longest prefix of this prompt (branches share the
+            # system prompt and the template's head); at least the last token is decoded again, for its logits.
+            reuse = {slot: min(_common(self._kept.get(slot, ()), prompt), len(prompt) - 1) for slot in free}
+            slot = max(free, key=lambda s: (reuse[s], -s))
+            start = reuse[slot]
+            if n + len(prompt) - start > self.n_batch:  # no room in this step: back to the queue's front
                 self._free_samplers(admitted)
-                free.append(slot)
                 with self._cond:
                     self._pending.appendleft(job)
                 continue
+            free.remove(slot)
+            lib.llama_memory_seq_rm(self._mem, slot, start, -1)
+            self._kept.pop(slot, None)
+            admitted.slot, admitted.tokens = slot, list(prompt)
+            self.prefilled += len(prompt) - start
             active[slot] = admitted
-            last = len(admitted.prompt) - 1
-            for i, token in enumerate(admitted.prompt):
-                batch.token[n], batch.pos[n], batch.n_seq_id[n] = token, i, 1
-                batch.seq_id[n][0], batch.logits[n] = slot, int(i == last)
+            for i in range(start, len(prompt)):
+                batch.token[n], batch.pos[n], batch.n_seq_id[n] = prompt[i], i, 1
+                batch.seq_id[n][0], batch.logits[n] = slot, int(i == len(prompt) - 1)
                 n += 1
             rows.append((admitted, n - 1))
-            admitted.pos = len(admitted.prompt)
+            admitted.pos = len(prompt)
         if n:
             batch.n_tokens = n
             self.steps += 1
@@ -299,7 +315,7 @@ class BatchDecoder:
             if rc != 0:
                 err = ProviderError(f"embedded model: llama_decode failed ({rc})", kind="local")
                 for seq, _ in rows:
-                    self._drop(seq, active, free)
+                    self._drop(seq, active, free, keep=False)
                     emit(seq.job, err)
                     emit(seq.job, DONE)
                 rows = []
@@ -346,6 +362,15 @@ class BatchDecoder:
     def detokenize_stream(pieces: list[bytes]) -> str:
         text = TokenText()
         return "".join(text.add(p) for p in pieces) + text.flush()
+
+
+def _common(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _dispatch(items: list[tuple[Job, Any]]) -> None:

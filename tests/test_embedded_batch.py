@@ -94,6 +94,17 @@ async def test_a_prompt_too_long_for_its_sequence_fails_that_branch_only(provide
     assert results[1:] == [solo[t] for t in TOPICS[:2]]
 
 
+async def test_a_branch_reuses_the_prompt_prefix_a_free_sequence_still_holds(provider, solo):
+    first = provider.decoder.prefilled
+    assert await collect(provider, report("hardware")) == solo["hardware"]
+    # The same prompt again: only its last token is decoded again (for its logits), and the text is unchanged.
+    assert provider.decoder.prefilled - first == 1
+    before = provider.decoder.prefilled
+    text, end = await collect(provider, report("graphics"))
+    # A different topic shares the template's head and the system prompt: far fewer than all its tokens.
+    assert 0 < provider.decoder.prefilled - before < end.input_tokens // 2
+
+
 async def test_finish_reason_is_stop_at_the_end_of_generation(provider):
     text, end = await collect(provider, ask("Say yes.", max_tokens=200))
     assert end.finish_reason == "stop" and 0 < end.output_tokens < 200 and text.strip()
