@@ -165,7 +165,8 @@ def llama_cpp_loop(llm, ps: list[str], max_tokens: int) -> float:
 
 
 MEMORY_CHILD = """
-import asyncio, resource, sys
+import asyncio, sys
+from pathlib import Path
 sys.path.insert(0, {bench!r})
 import embedded_batch as B
 from fanout.providers.local import LocalProvider
@@ -173,7 +174,9 @@ async def main():
     p = B.PooledProvider("local", concurrency={conc}) if {old} else LocalProvider("local", concurrency={conc})
     await p.warm()
     await B.at_once(p, B.prompts({n}), 32)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+    hwm = [l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:")][0]
+    print(int(hwm.split()[1]) / 1024)
     await p.aclose()
 asyncio.run(main())
 """
@@ -218,6 +221,7 @@ async def main() -> int:
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--skip-bench", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--only-memory", action="store_true", help="just the peak-RSS processes")
     args = p.parse_args()
     mt = args.max_tokens
 
@@ -225,6 +229,8 @@ async def main() -> int:
 
     from fanout.providers.local import DEFAULT_SEQUENCES, LocalProvider, resolve_model_path
 
+    if args.only_memory:
+        args.rounds, args.skip_bench = 0, True
     cores = os.cpu_count() or 1
     llm = Llama(model_path=str(resolve_model_path("smollm2")), n_ctx=4096, n_threads=cores, verbose=False)
     batched = LocalProvider("local")  # default: DEFAULT_SEQUENCES sequences
@@ -259,7 +265,7 @@ async def main() -> int:
         "batched 1 alone / pooled 1 alone (goal >= 1.0)": ("batched, 1 branch alone", "pooled (today), 1 branch alone", 1.0),
     }
     ratio_out = {}
-    for label, (a, b, goal) in ratios.items():
+    for label, (a, b, goal) in ratios.items() if args.rounds else ():
         per_round = [x / y for x, y in zip(got[a], got[b])]
         ratio_out[label] = {**C.summary(per_round), "goal": goal, "met": statistics.median(per_round) >= goal}
     await batched.aclose()
@@ -286,7 +292,7 @@ async def main() -> int:
     busy = C.contention()["other_busy_cores"]
     print(f"machine: {C.machine_line()}; other processes kept {busy} cores busy on average\n")
     print(C.table(["case", "median tok/s", "min", "max"],
-                  [[k, f"{statistics.median(v):.1f}", f"{min(v):.1f}", f"{max(v):.1f}"] for k, v in got.items()]))
+                  [[k, f"{statistics.median(v):.1f}", f"{min(v):.1f}", f"{max(v):.1f}"] for k, v in got.items() if v]))
     print()
     print(C.table(["ratio (per round, side by side)", "median", "min", "max", "verdict"],
                   [[k, f"{v['median']:.2f}", f"{v['min']:.2f}", f"{v['max']:.2f}", "met" if v["met"] else "missed"]
@@ -296,7 +302,7 @@ async def main() -> int:
         print(C.table(["process", "peak RSS MiB"], [[k, f"{v:.0f}"] for k, v in memory.items()]))
     for label, b in benches.items():
         print(f"\n`fanout bench research --max-tokens 48`, {label}:\n\n{b['text']}")
-    C.save("embedded_batch", {
+    C.save("embedded_batch_memory" if args.only_memory else "embedded_batch", {
         "max_tokens": mt, "rounds": args.rounds, "tok_s": got, "ratios": ratio_out, "peak_rss_mib": memory,
         "fanout_bench_research_max_tokens_48": {k: b["json"] for k, b in benches.items()},
     })
