@@ -189,10 +189,10 @@ def peak_rss(old: bool, conc: int, n: int) -> float:
 
 
 async def fanout_bench(pooled: bool) -> dict:
-    import fanout.config as config
-    import fanout.targets as targets
-    from fanout.bench import bench, render, to_json
-    from fanout.launch import RunOptions
+    import fanout.wiring.config as config
+    import fanout.wiring.routing as targets
+    from fanout.wiring.bench import bench, render, to_json
+    from fanout.wiring.launch import RunOptions
 
     saved = (config.builtin_providers, targets.build)
     if pooled:  # what `fanout bench` ran on before: the pooled provider at its default concurrency 2

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fanout.config import builtin_providers
+from fanout.wiring.config import builtin_providers
 from fanout.providers.base import GenerationRequest, Message, ProviderError, StreamEnd, TextDelta
 from fanout.providers.local import DEFAULT_SEQUENCES, LocalProvider
 
