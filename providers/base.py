@@ -26,10 +26,17 @@ class GenerationRequest:
     temperature: float | None = None
     seed: int | None = None
     sample: int = 0  # voting: which of N samples this is (kept in cache keys, not sent)
+    # Structured output: the answer must match this JSON Schema (OpenAI's response_format, llama.cpp's grammar);
+    # providers that cannot enforce it are asked in the prompt instead.
+    json_schema: dict[str, Any] | None = field(default=None, hash=False)
 
     def params(self) -> dict[str, Any]:
-        """Every generation parameter, for cache keys and sessions."""
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
+        """Every generation parameter, for cache keys and sessions (the schema only when set, so requests without
+        one keep their keys)."""
+        params = {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
+        if self.json_schema is not None:
+            params["json_schema"] = self.json_schema
+        return params
 
 
 @dataclass(frozen=True)

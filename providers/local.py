@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import threading
 from pathlib import Path
@@ -49,6 +50,20 @@ def _first_decode(llm: Any) -> None:
         stream=True,
     ):
         pass
+
+
+def _grammar(schema: dict) -> Any:
+    """Structured output on the embedded model: llama.cpp's grammar from the JSON Schema, so that the sampler can
+    only pick tokens that keep the answer valid (even a 135M model then returns parseable JSON)."""
+    try:
+        from llama_cpp import LlamaGrammar
+    except ImportError as err:
+        raise ProviderError(f"llama-cpp-python is not installed ({err})", kind="setup") from None
+    try:
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    except Exception as err:  # noqa: BLE001 - a schema llama.cpp cannot turn into a grammar fails this call
+        raise ProviderError(f"embedded model: cannot build a grammar from the JSON schema ({err})",
+                            kind="local") from None
 
 
 class LocalProvider:
@@ -109,6 +124,7 @@ class LocalProvider:
                 self._pool.put_nowait(llm)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        grammar = _grammar(request.json_schema) if request.json_schema is not None else None
         llm = await self._acquire()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -129,6 +145,7 @@ class LocalProvider:
                     temperature=0.0 if request.temperature is None else request.temperature,
                     seed=(request.seed if request.seed is not None else 0) + request.sample,
                     stream=True,
+                    grammar=grammar,
                 )
                 for chunk in chunks:
                     if stop.is_set():

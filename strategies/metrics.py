@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 from .dag import longest_path
 from .events import BranchMetrics, RunMetrics, total_cost
-from .recipe import AGGREGATE_ID
+from .recipe import AGGREGATE_ID, PLAN_ID
 
 
 def run_metrics(
@@ -17,23 +18,31 @@ def run_metrics(
     *,
     calls: int,
     failed: int,
+    plan: BranchMetrics | None = None,
 ) -> RunMetrics:
     """`deps` are the dependencies the strategy actually enforced (a chain for sequential, none for parallel):
-    the critical path is what the run would take with no overhead and no waiting for a free slot."""
+    the critical path is what the run would take with no overhead and no waiting for a free slot. A planner's
+    call (`plan`) comes before every branch."""
     all_metrics = dict(branches)
     weights = {bid: m.latency for bid, m in branches.items()}
     graph = {bid: tuple(d for d in deps.get(bid, ()) if d in weights) for bid in weights}
+    if plan is not None:
+        graph = {bid: ds + (PLAN_ID,) for bid, ds in graph.items()}
+        all_metrics[PLAN_ID] = plan
+        weights[PLAN_ID] = plan.latency
+        graph[PLAN_ID] = ()
     if aggregate is not None:
         all_metrics[AGGREGATE_ID] = aggregate
         weights[AGGREGATE_ID] = aggregate.latency
-        graph[AGGREGATE_ID] = tuple(branches)
+        graph[AGGREGATE_ID] = tuple(branches) or ((PLAN_ID,) if plan is not None else ())
     critical, chain = longest_path(list(graph), graph, weights)
     branch_sum = sum(m.latency for m in branches.values())
+    others = sum(m.latency for m in (aggregate, plan) if m is not None)
     values = all_metrics.values()
     return RunMetrics(
         wall=wall,
         branch_sum=branch_sum,
-        speedup=(branch_sum + (aggregate.latency if aggregate else 0.0)) / wall if wall > 0 else 0.0,
+        speedup=(branch_sum + others) / wall if wall > 0 else 0.0,
         critical_path=critical,
         critical_path_ids=tuple(chain),
         input_tokens=sum(m.input_tokens for m in values),
@@ -46,4 +55,17 @@ def run_metrics(
         cached=sum(1 for m in values if m.cached),
         saved_tokens=sum(m.saved_tokens for m in values),
         failed=failed,
+    )
+
+
+def two_attempts(m1: BranchMetrics, m2: BranchMetrics) -> BranchMetrics:
+    """A call and its repair (invalid JSON asked once more) as one: both calls' time, tokens and cost."""
+    return replace(
+        m2,
+        ttft=m1.ttft,
+        latency=m1.latency + m2.latency,
+        input_tokens=m1.input_tokens + m2.input_tokens,
+        output_tokens=m1.output_tokens + m2.output_tokens,
+        retries=m1.retries + m2.retries + 1,
+        cost=total_cost((m1, m2)),
     )

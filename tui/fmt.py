@@ -116,7 +116,8 @@ def totals(state: RunState, now: float) -> Totals:
                       m.cost, m.throttles, m.retries, m.calls, True)
     branch_sum = tokens = throttles = retries = 0
     estimated = False
-    for b in state.branch_list():
+    counted = state.lanes() if state.plan is not None and not state.plan.reused else state.branch_list()
+    for b in counted:
         if b.metrics is not None:
             branch_sum += b.metrics.latency
             tokens += b.metrics.input_tokens + b.metrics.output_tokens

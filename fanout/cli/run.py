@@ -11,7 +11,7 @@ import sys
 
 from fanout.core.errors import UserError
 
-from .exits import EXIT_OK, status_exit
+from .exits import EXIT_FAILED, EXIT_OK, status_exit
 from .parser import run_options
 
 
@@ -48,7 +48,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_bench(args: argparse.Namespace) -> int:
-    from fanout.wiring.bench import bench, render, to_json
+    from fanout.core.text import strip_controls
+    from fanout.wiring.bench import PlanFailed, bench, render, to_json
 
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, not {args.repeat}")
@@ -60,8 +61,18 @@ async def cmd_bench(args: argparse.Namespace) -> int:
         wall = f"{m.wall:.2f} s" if m else "-"
         print(f"round {n}: {strategy:<10} {state.status:<9} {wall}", file=sys.stderr)
 
+    def planned(state):
+        from fanout.frontends.report import plan_section, run_summary
+
+        print(f"{plan_section(state)}\nthe planner's call, made once for every strategy: {run_summary(state)}\n",
+              file=sys.stderr)
+
     options = run_options(args)
-    rounds = await bench(options, args.repeat, progress)
+    try:
+        rounds = await bench(options, args.repeat, progress, planned)
+    except PlanFailed as err:
+        print(f"fanout bench: {strip_controls(str(err))}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(to_json(rounds, options), indent=2))
     else:

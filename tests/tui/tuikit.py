@@ -187,3 +187,18 @@ def finished_state(strategy: str, wall: float, tokens: int, calls: int, cost: fl
     ):
         state.apply(e)
     return state
+
+
+class Tap:
+    """A feed the test pushes events into, one batch at a time."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    def push(self, *events) -> None:
+        for e in events:
+            self.queue.put_nowait(e)
+
+    async def events(self):
+        while (event := await self.queue.get()) is not None:
+            yield event
