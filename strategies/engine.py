@@ -272,6 +272,9 @@ class Engine:
         except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
             outcome = PlanOutcome(None, "", BranchMetrics(), error=f"the planner: {err}")
         else:
+            # --max-tokens bounds the answers; a plan cut short is no plan, so the planner keeps its own budget.
+            if plan.settings.max_tokens and target.max_tokens < plan.settings.max_tokens:
+                target = replace(target, max_tokens=plan.settings.max_tokens)
             task = asyncio.create_task(make_plan(self.recipe, spec.values, target, caller, self.emit, self.clock))
             self._tasks[PLAN_ID] = task
             try:

@@ -62,10 +62,13 @@ async def cmd_bench(args: argparse.Namespace) -> int:
         print(f"round {n}: {strategy:<10} {state.status:<9} {wall}", file=sys.stderr)
 
     def planned(state):
-        from fanout.frontends.report import plan_section, run_summary
+        from fanout.frontends.report import fmt_cost, fmt_seconds, fmt_tokens, plan_section
 
-        print(f"{plan_section(state)}\nthe planner's call, made once for every strategy: {run_summary(state)}\n",
-              file=sys.stderr)
+        m = state.plan.lane.metrics
+        tokens = fmt_tokens(m.input_tokens + m.output_tokens, m.tokens_estimated)
+        print(f"{plan_section(state)}\nThe planner's call, made once and given to every strategy (not counted in "
+              f"their rows): {fmt_seconds(m.latency)}, {tokens} tokens, {fmt_cost(m.cost)}"
+              f"{', cached' if m.cached else ''}.\n", file=sys.stderr)
 
     options = run_options(args)
     try:

@@ -63,7 +63,8 @@ def test_bench_plans_once_for_all_three(fanout_cli, loopback_thread):
     assert responder.asked == 1
     doc = json.loads(proc.stdout)
     assert [r["calls"] for r in doc["rows"]] == [4, 4, 4]
-    assert "the planner's call, made once for every strategy" in proc.stderr and "`market-outlook`" in proc.stderr
+    assert "The planner's call, made once and given to every strategy (not counted in their rows)" in proc.stderr
+    assert "`market-outlook`: Market outlook" in proc.stderr
 
 
 def test_bench_without_a_plan_exits_1_and_runs_no_strategy(fanout_cli, loopback_thread):

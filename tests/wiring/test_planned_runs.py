@@ -202,3 +202,11 @@ async def test_bench_plans_once_and_gives_every_strategy_the_same_plan(recipe):
     assert responder.asked == 1 and len(server.requests) == 1 + 3 * 4
     assert all(list(s.branches) == IDS and s.plan.reused for s in states)
     assert [r.calls for r in rounds[0]] == [4, 4, 4]  # the planner's call is not counted in each strategy
+
+
+async def test_max_tokens_bounds_the_branches_but_never_cuts_the_plan_short(recipe):
+    state, server, responder = await run(recipe(), GOOD, max_tokens=5)
+    assert state.status == "ok" and list(state.branches) == IDS
+    planner, *rest = server.requests
+    assert planner.body["max_tokens"] == 64  # the recipe's, for the planner
+    assert {r.body["max_tokens"] for r in rest} == {5}
