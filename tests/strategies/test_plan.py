@@ -51,7 +51,7 @@ def test_a_plan_table_makes_a_recipe_without_branches():
         (("min_branches = 2", "min_branches = 5"), "plan.min_branches: is 5, more than max_branches (4)"),
         (("max_tokens = 300", "max_tokens = 300\nwho = 1"), "unknown field 'who' in plan"),
         (("max_tokens = 300", "max_tokens = 300\ndependencies = 'yes'"), "plan.dependencies: must be true or false"),
-        (('prompt = "Split', 'prompts = "Split'), "unknown field 'prompts' in plan"),
+        (('prompt = "Split', 'prompts = "Split'), "plan.prompt: is required"),
         (('prompt = "Research {topic}: {title}. {brief}"\n', ""), "plan: planned branches use the recipe-level `prompt`"),
         (("{max_branches} angles", "{max_branches} {nothing}"), "plan.prompt: {nothing} has no value"),
     ],

@@ -166,3 +166,23 @@ async def test_the_form_opens_on_the_topic_and_says_a_planner_decides(loopback):
         assert state.status == "ok" and state.started.inputs == {"topic": "tides"}
         assert "Plan research on" not in loopback.requests[0].prompt and "on tides" in loopback.requests[0].prompt
         assert list(state.branches) == ["electrolyte-chemistry", "manufacturing-at-scale", "market-outlook"]
+
+
+async def test_compare_plans_once_and_runs_every_strategy_on_that_plan(loopback, tmp_path):
+    from fanout.tui.screens.compare import CompareScreen
+
+    path = tmp_path / "planned.toml"
+    path.write_text(RECIPE)
+    loopback.responder = responder = PlanResponder(PLAN)
+    opts = RunOptions(recipe=str(path), base_url=loopback.base_url + "/v1", model="m", cache="off")
+    app = FanoutApp(opts, prepared=prepare(opts))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.finished.is_set(),
+                       what="the first run")
+        assert responder.asked == 1
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), timeout=60, what="the comparison")
+        rows = app.screen.rows
+    # One more plan for the comparison (its own run screen), then none for the three strategies.
+    assert responder.asked == 2
+    assert [r.strategy for r in rows] == ["sequential", "parallel", "hybrid"] and [r.calls for r in rows] == [4] * 3

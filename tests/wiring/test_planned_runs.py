@@ -210,3 +210,25 @@ async def test_max_tokens_bounds_the_branches_but_never_cuts_the_plan_short(reci
     planner, *rest = server.requests
     assert planner.body["max_tokens"] == 64  # the recipe's, for the planner
     assert {r.body["max_tokens"] for r in rest} == {5}
+
+
+async def test_cancelling_while_planning_cancels_the_run_and_keeps_the_session(recipe):
+    async with LoopbackServer(latency=30.0) as server:
+        server.responder = PlanResponder(GOOD)
+        prepared = prepare(RunOptions(recipe=recipe(), base_url=server.base_url + "/v1", model="m", cache="off"))
+        state = RunState()
+        engines = []
+
+        def on_event(event):
+            state.apply(event)
+            if event.kind == "branch_started" and event.branch == "plan":
+                engines[0].cancel()
+
+        try:
+            await execute(prepared, [on_event], on_engine=engines.append)
+        finally:
+            await prepared.aclose()
+    assert state.status == "cancelled" and state.done.error == "cancelled while planning"
+    assert state.plan.status == "failed" and state.plan.error == "the planner was cancelled"
+    assert state.branches == {} and len(server.requests) <= 1  # cancelled before or as it went out
+    assert load_session(state.started.session_id).status == "cancelled"
