@@ -82,7 +82,8 @@ class Printer:
 
     def _line(self, event: Event, b: BranchState | None) -> str | None:
         if isinstance(event, RunStarted):
-            return f"run {event.session_id}: {event.recipe} · {event.strategy} · {event.provider}/{event.model} · {len(event.branches)} branches"
+            count = f"{len(event.branches)} branches" if event.branches else "branches to be planned"
+            return f"run {event.session_id}: {event.recipe} · {event.strategy} · {event.provider}/{event.model} · {count}"
         if isinstance(event, PlanStarted):
             return "plan: " + ("the plan made once for every strategy" if event.reused else "planning the branches")
         if isinstance(event, PlanDone):
