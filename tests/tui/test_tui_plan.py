@@ -97,7 +97,8 @@ async def test_the_plan_pane_streams_first_then_the_planned_panes_appear(tmp_pat
                                                               "aggregate-pane"]
         await wait_for(pilot, lambda: "Findings on manufacturing at scale: sulfide electrolytes" in
                        screen_text(pilot.app), what="the planned panes' text on screen")
-        assert "waiting on electrolyte-chemistry · Market outlook" in screen_text(pilot.app)
+        await wait_for(pilot, lambda: "waiting on electrolyte-chemistry" in screen_text(pilot.app),
+                       what="the dependent pane's badge")
         assert WARNING in [n.message for n in pilot.app._notifications]
         assert screen.panes["plan"].badges_shown[-1] == "done"
         tap.push(None)
