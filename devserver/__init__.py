@@ -14,7 +14,8 @@ Run it in the foreground with ``python -m fanout.devserver``; it prints its URL 
 
 from .__main__ import main, serve_until_signalled
 from .faults import Fault, Request
+from .plans import PlanResponder, asks_for_plan
 from .server import LoopbackServer
 from .texts import default_text, split_words
 
-__all__ = ["Fault", "LoopbackServer", "Request", "default_text", "main", "serve_until_signalled", "split_words"]
+__all__ = ["Fault", "LoopbackServer", "PlanResponder", "asks_for_plan", "Request", "default_text", "main", "serve_until_signalled", "split_words"]

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
+from .plans import PlanResponder
 from .server import LoopbackServer
 
 
@@ -42,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-usage", action="store_true", help="never send an OpenAI usage chunk")
     parser.add_argument("--max-concurrent", type=int, default=None, help="answer 429 above this many in-flight requests")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on those 429s")
+    parser.add_argument("--plan", action="append", metavar="FILE", default=[],
+                        help="answer requests for a plan (a schema or prompt asking for \"angles\") with this "
+                             "file's text; repeat for the answers that follow (e.g. a bad plan, then its repair)")
     args = parser.parse_args(argv)
+    plans = []
+    for name in args.plan:
+        try:
+            plans.append(Path(name).read_text(encoding="utf-8"))
+        except OSError as err:
+            parser.error(f"--plan {name}: {err}")
 
     async def run() -> None:
         server = LoopbackServer(
@@ -53,16 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             usage=not args.no_usage,
             max_concurrent=args.max_concurrent,
             retry_after=args.retry_after,
+            responder=PlanResponder(*plans, tokens=args.tokens) if plans else None,
         )
         await serve_until_signalled(server)
 
     asyncio.run(run())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 
 if __name__ == "__main__":

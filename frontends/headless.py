@@ -23,6 +23,8 @@ from fanout.strategies.events import (
     BranchRetrying,
     BranchStarted,
     Event,
+    PlanDone,
+    PlanStarted,
     RunDone,
     RunStarted,
 )
@@ -60,7 +62,8 @@ class Printer:
             return
         line = self._line(event, branch)
         if line:
-            self.out.write(f"[{event.t:7.2f}s] {strip_controls(line)}\n")
+            for part in strip_controls(line).split("\n"):
+                self.out.write(f"[{event.t:7.2f}s] {part}\n")
             self.out.flush()
 
     async def keep_fresh(self, every: float = 0.5) -> None:
@@ -77,7 +80,15 @@ class Printer:
 
     def _line(self, event: Event, b: BranchState | None) -> str | None:
         if isinstance(event, RunStarted):
-            return f"run {event.session_id}: {event.recipe} · {event.strategy} · {event.provider}/{event.model} · {len(event.branches)} branches"
+            count = f"{len(event.branches)} branches" if event.branches else "branches to be planned"
+            return f"run {event.session_id}: {event.recipe} · {event.strategy} · {event.provider}/{event.model} · {count}"
+        if isinstance(event, PlanStarted):
+            return "plan: " + ("the plan made once for every strategy" if event.reused else "planning the branches")
+        if isinstance(event, PlanDone):
+            if event.error:
+                return f"plan failed: {event.error}"
+            lines = [f"plan: {len(event.branches)} branches: {', '.join(b.id for b in event.branches)}"]
+            return "\n".join(lines + [f"plan warning: {w}" for w in event.warnings])
         if isinstance(event, AggregateStarted):
             return f"aggregate ({event.method}) started"
         if isinstance(event, AggregateDone):
@@ -100,8 +111,8 @@ class Printer:
         if s.started is None:
             return
         lines = [f"{s.started.recipe} · {s.started.strategy} · {s.started.provider}/{s.started.model} · {s.now:.1f} s"]
-        width = max((len(b.id) for b in s.branch_list()), default=4)
-        for b in s.branch_list():
+        width = max((len(b.id) for b in s.lanes()), default=4)
+        for b in s.lanes():
             lines.append(f" {_MARK.get(b.status, ' ')} {b.id:<{width}}  {describe(b, s.now)}")
         agg = s.aggregate
         lines.append(f" {_MARK.get(agg.status, ' ')} {'aggregate':<{width}}  {agg.method} · {agg.status}")

@@ -73,6 +73,16 @@ def to_json(state: RunState) -> dict[str, Any]:
             }
         )
     a = state.aggregate
+    p = state.plan
+    plan = None if p is None else {
+        "status": p.status,
+        "text": strip_controls(p.text),
+        "branches": list(p.planned),
+        "warnings": [strip_controls(w) for w in p.warnings],
+        "error": strip_controls(p.error),
+        "reused": p.reused,
+        "metrics": dataclasses.asdict(p.lane.metrics) if p.lane.metrics else None,
+    }
     return {
         "session_id": s.session_id if s else "",
         "recipe": s.recipe if s else "",
@@ -82,6 +92,7 @@ def to_json(state: RunState) -> dict[str, Any]:
         "inputs": dict(s.inputs) if s else {},
         "status": state.status,
         "error": state.done.error if state.done else "",
+        **({"plan": plan} if plan is not None else {}),
         "branches": branches,
         "aggregate": {
             "method": a.method,
@@ -100,6 +111,10 @@ def to_json(state: RunState) -> dict[str, Any]:
 def metrics_table(state: RunState) -> str:
     rows = ["| branch | status | ttft | latency | tokens in/out | cost | retries |", "|---|---|---|---|---|---|---|"]
     entries = [(b.title, b.status + (" (cached)" if b.cached else ""), b.metrics) for b in state.branch_list()]
+    if state.plan is not None:
+        lane = state.plan.lane
+        shared = " (made once, shared)" if state.plan.reused else ""
+        entries.insert(0, ("plan", lane.status + (" (cached)" if lane.cached else "") + shared, lane.metrics))
     if state.aggregate.metrics:
         entries.append((f"aggregate ({state.aggregate.method})", state.aggregate.status, state.aggregate.metrics))
     for title, status, m in entries:
@@ -178,12 +193,30 @@ def quality_section(q: Quality) -> str:
         "\n\nOverlap: each row's findings that the column's branch also found.\n\n" + table if table else "")
 
 
+def plan_section(state: RunState) -> str:
+    """The planned angles (with what each waits for) and every warning about the plan."""
+    p = state.plan
+    assert p is not None
+    lines = ["## Plan" + (" (made once, shared by every strategy)" if p.reused else "")]
+    if p.error:
+        lines.append(f"_No plan: {strip_controls(p.error)}_")
+    for bid in p.planned:
+        b = state.branches.get(bid)
+        if b is not None:
+            after = f" — after {', '.join(b.info.after)}" if b.info.after else ""
+            lines.append(f"- `{b.id}`: {strip_controls(b.title)}{after}")
+    lines += [f"- **warning:** {strip_controls(w)}" for w in p.warnings]
+    return "\n".join(lines)
+
+
 def to_markdown(state: RunState) -> str:
     s = state.started
     head = f"# {s.recipe}: {s.strategy} on {s.provider}/{s.model}" if s else "# fanout run"
     parts = [head, f"Session `{s.session_id}` · status **{state.status}**" if s else ""]
     if state.done and state.done.error:
         parts.append(f"> {strip_controls(state.done.error)}")
+    if state.plan is not None:
+        parts.append(plan_section(state))
     failed = [b for b in state.branch_list() if b.status in ("failed", "cancelled")]
     if failed:
         parts.append("**Failed branches:** " + "; ".join(f"{b.title} (`{b.id}`): {strip_controls(b.error)}" for b in failed))

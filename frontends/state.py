@@ -22,11 +22,13 @@ from fanout.strategies.events import (
     BranchStarted,
     BranchToken,
     Event,
+    PlanDone,
+    PlanStarted,
     RunDone,
     RunMetrics,
     RunStarted,
 )
-from fanout.strategies.recipe import AGGREGATE_ID
+from fanout.strategies.recipe import AGGREGATE_ID, PLAN_ID
 
 from .quality import Quality, measure
 
@@ -106,10 +108,32 @@ class AggregateState:
 
 
 @dataclass
+class PlanState:
+    """The planner: its call as a lane of its own (a pane, a timeline row), and what it decided."""
+
+    lane: BranchState
+    min_branches: int = 2
+    max_branches: int = 8
+    reused: bool = False  # made once for a comparison, shown in every strategy's run, counted once
+    planned: tuple[str, ...] = ()  # the ids of the branches it decided
+    warnings: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.lane.status
+
+    @property
+    def text(self) -> str:
+        return self.lane.text
+
+
+@dataclass
 class RunState:
     started: RunStarted | None = None
     branches: dict[str, BranchState] = field(default_factory=dict)
     aggregate: AggregateState = field(default_factory=AggregateState)
+    plan: PlanState | None = None
     done: RunDone | None = None
     now: float = 0.0  # the time of the latest event
     ended: bool = False  # the stream is over (a replayed session may end without a RunDone)
@@ -154,19 +178,25 @@ class RunState:
                 b._open("deps", 0.0)
                 self.branches[info.id] = b
             return None
+        if isinstance(event, (PlanStarted, PlanDone)):
+            self._plan(event)
+            return None
         if isinstance(event, (AggregateStarted, AggregateToken, AggregateDone)):
             self._aggregate(event)
             return None
         if isinstance(event, RunDone):
             self.done = event
-            for b in self.branches.values():
+            for b in self.lanes():
                 b._close(event.t)
             return None
         branch_id = getattr(event, "branch", None)
         if branch_id == AGGREGATE_ID:
             self._aggregate_call(event)
             return None
-        b = self.branches.get(branch_id) if branch_id else None
+        if branch_id == PLAN_ID and self.plan is not None:
+            b = self.plan.lane
+        else:
+            b = self.branches.get(branch_id) if branch_id else None
         if b is None:
             return None
         if isinstance(event, BranchQueued):
@@ -208,6 +238,35 @@ class RunState:
             b.ended = event.t
             b._close(event.t)
         return b
+
+    def _plan(self, event: PlanStarted | PlanDone) -> None:
+        if isinstance(event, PlanStarted):
+            lane = BranchState(BranchInfo(PLAN_ID, "Plan"), status=QUEUED)
+            lane._open("queue", event.t)
+            self.plan = PlanState(lane, event.min_branches, event.max_branches, event.reused)
+            return
+        if self.plan is None:  # a session cut before its PlanStarted line: still show what was decided
+            self._plan(PlanStarted(event.t, reused=event.reused))
+        p = self.plan
+        assert p is not None
+        lane = p.lane
+        lane.final_text = event.text
+        lane.metrics = event.metrics
+        lane.error = event.error
+        lane.status = FAILED if event.error else DONE
+        lane.cached = lane.cached or bool(event.metrics and event.metrics.cached)
+        lane.ended = event.t
+        lane._close(event.t)
+        p.reused, p.error, p.warnings = event.reused, event.error, tuple(event.warnings)
+        p.planned = tuple(info.id for info in event.branches)
+        for info in event.branches:
+            b = BranchState(info)
+            b._open("deps", event.t)
+            self.branches[info.id] = b
+
+    def lanes(self) -> list[BranchState]:
+        """Every call's lane in run order: the planner's (when there is one), then the branches'."""
+        return ([self.plan.lane] if self.plan else []) + list(self.branches.values())
 
     def _aggregate(self, event: Event) -> None:
         a = self.aggregate

@@ -227,7 +227,7 @@ class BatchDecoder:
             try:
                 constrained = SchemaSampler(lib, self._vocab, job.json_schema)
             except Exception as err:  # noqa: BLE001 - a schema the converter or llama.cpp rejects
-                return ProviderError(f"embedded model: unusable json_schema: {err}", kind="local")
+                return ProviderError(f"embedded model: cannot build a grammar from the JSON schema: {err}", kind="local")
         chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if job.temperature <= 0:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())

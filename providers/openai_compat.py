@@ -30,10 +30,42 @@ class OpenAIProvider(SDKProvider):
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.json_schema is not None:
+            body["response_format"] = response_format(request.json_schema)
         return body
 
     def _fold(self) -> Fold:
         return ChunkFold()
+
+
+def response_format(schema: dict) -> dict:
+    """Structured output: OpenAI (and llama.cpp's server, vLLM) constrain the answer to the schema. Strict only
+    when the schema is written the way strict mode demands (every property required, no others)."""
+    strict = _strict(schema)
+    if strict:
+        schema = _without(schema, _UNSTRICT)
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": strict}}
+
+
+_UNSTRICT = frozenset({"maxLength", "minLength"})  # string lengths: refused by OpenAI's strict mode
+
+
+def _without(schema: Any, keys: frozenset[str]) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without(v, keys) for k, v in schema.items() if k not in keys}
+    if isinstance(schema, list):
+        return [_without(v, keys) for v in schema]
+    return schema
+
+
+def _strict(schema: dict) -> bool:
+    if schema.get("type") == "object":
+        props = schema.get("properties") or {}
+        return (schema.get("additionalProperties") is False and set(schema.get("required") or ()) == set(props)
+                and all(_strict(p) for p in props.values()))
+    if schema.get("type") == "array":
+        return _strict(schema.get("items") or {})
+    return "type" in schema
 
 
 class ChunkFold(Fold):

@@ -166,12 +166,26 @@ def _last_line(path: Path) -> str:
     return tail.rsplit("\n", 1)[-1]
 
 
+def _planned_count(lines: Iterable[str]) -> int:
+    """A planned run's branches arrive with its plan, after the planner's tokens: read on to that line only."""
+    for line in lines:
+        if '"type":"plan_done"' in line:
+            try:
+                return len(json.loads(line).get("branches") or ())
+            except ValueError:
+                return 0
+        if '"type":"run_done"' in line:
+            break
+    return 0
+
+
 def summarize(path: Path) -> Summary | None:
     """A session's line in the list, from its first two lines and its last: no need to read the tokens between."""
     try:
         with path.open(encoding="utf-8", errors="replace") as fh:
             header = Header.from_dict(json.loads(fh.readline()))
             started_line = fh.readline()
+            planned = _planned_count(fh) if "plan" in header.recipe_data else 0
         started = from_dict(json.loads(started_line)) if started_line.strip() else None
         done: Any = None
         try:
@@ -182,7 +196,7 @@ def summarize(path: Path) -> Summary | None:
             pass
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    branches = len(started.branches) if isinstance(started, RunStarted) else 0
+    branches = (len(started.branches) if isinstance(started, RunStarted) else 0) + planned
     m = done.metrics if done else None
     return Summary(
         id=header.id,

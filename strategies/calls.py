@@ -37,13 +37,14 @@ class Target:
     temperature: float | None
     max_tokens: int
 
-    def request(self, messages: tuple, sample: int = 0) -> GenerationRequest:
+    def request(self, messages: tuple, sample: int = 0, json_schema: dict | None = None) -> GenerationRequest:
         return GenerationRequest(
             model=self.model,
             messages=messages,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             sample=sample,
+            json_schema=json_schema,
         )
 
     def prices(self, model: str) -> Prices | None:

@@ -21,6 +21,8 @@ from .aggregate import aggregate
 from .calls import Caller, CallResult, ResponseSource, Target
 from .dag import topological_order
 from .events import (
+    PlanDone,
+    PlanStarted,
     BranchFailed,
     BranchInfo,
     BranchMetrics,
@@ -31,13 +33,15 @@ from .events import (
     Event,
     RunDone,
     RunStarted,
-    total_cost,
 )
-from .metrics import run_metrics
+from .metrics import run_metrics, two_attempts
 from .answers import read_answer
 from .echoes import MarkerScrubber
 from .prompting import Fence, Prior, branch_messages, repair_messages
-from .recipe import AGGREGATE_ID, Branch, CallSettings, Recipe, expand
+from .structured import json_schema_for
+from .plan import planned_branches
+from .planner import PlanOutcome, make_plan
+from .recipe import AGGREGATE_ID, PLAN_ID, Branch, CallSettings, Recipe, expand
 
 TargetResolver = Callable[[CallSettings], Target]
 
@@ -69,6 +73,8 @@ class RunSpec:
     session_id: str = field(default_factory=lambda: RunSpec.new_id())
     source: ResponseSource | None = None
     seed: int | None = None  # for the backoff jitter; tests fix it
+    plan: PlanOutcome | None = None  # compare / bench: a plan made once, given to every strategy
+    plan_only: bool = False  # compare / bench: make the plan, run nothing else
 
     @staticmethod
     def new_id() -> str:
@@ -157,15 +163,39 @@ class Engine:
                 spec.provider_label,
                 spec.model_label,
                 dict(spec.values),
-                tuple(
-                    BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model,
-                               b.group)
-                    for b in recipe.branches
-                ),
+                self._infos(recipe.branches, targets),
                 recipe.aggregate.kind,
                 time.time(),
             )
         )
+        plan_metrics: BranchMetrics | None = None
+        if recipe.plan is not None:
+            outcome = await self._plan(caller)
+            if outcome is None or outcome.plan is None:
+                error = "cancelled while planning" if outcome is None else outcome.error
+                metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0,
+                                      plan=outcome.metrics if outcome and spec.plan is None else None)
+                self.emit(RunDone(self.clock(), "cancelled" if self._cancelled else "failed", metrics, error=error))
+                return
+            planned = planned_branches(outcome.plan, recipe.plan)
+            try:
+                targets.update({b.id: spec.resolve(b.settings) for b in planned})
+            except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
+                self.emit(PlanDone(self.clock(), outcome.text, (), outcome.plan.warnings, outcome.metrics,
+                                   error=str(err), reused=spec.plan is not None))
+                self.emit(RunDone(self.clock(), "failed", error=str(err)))
+                return
+            recipe = self.recipe = replace(recipe, branches=recipe.branches + planned)
+            self._branches.update({b.id: b for b in planned})
+            self.waits, self.sees = strategy_edges(recipe, self.strategy)
+            # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
+            plan_metrics = outcome.metrics if spec.plan is None else None
+            self.emit(PlanDone(self.clock(), outcome.text, self._infos(planned, targets), outcome.plan.warnings,
+                               outcome.metrics, reused=spec.plan is not None))
+            if spec.plan_only:
+                metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0, plan=plan_metrics)
+                self.emit(RunDone(self.clock(), "ok", metrics))
+                return
         results: dict[str, CallResult] = {}
         finished = {b.id: asyncio.Event() for b in recipe.branches}
 
@@ -220,10 +250,49 @@ class Engine:
             agg_metrics,
             calls=caller.calls,
             failed=len(failed),
+            plan=plan_metrics,
         )
         # An unreachable provider is the run's one message: every branch failed for that single reason.
         error = "; ".join(e for e in dict.fromkeys([*caller.unreachable.values(), agg_error]) if e)
         self.emit(RunDone(self.clock(), status, metrics, error=error))
+
+    def _infos(self, branches, targets: dict[str, Target]) -> tuple[BranchInfo, ...]:
+        return tuple(
+            BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model, b.group)
+            for b in branches
+        )
+
+    async def _plan(self, caller: Caller) -> PlanOutcome | None:
+        """The planner's call (or the plan given in advance); None when the run was cancelled meanwhile."""
+        spec, plan = self.spec, self.recipe.plan
+        assert plan is not None
+        given = spec.plan
+        self.emit(PlanStarted(self.clock(), plan.min_branches, plan.max_branches, reused=given is not None))
+        if given is not None:
+            return given
+        try:
+            target = spec.resolve(plan.settings)
+        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
+            outcome = PlanOutcome(None, "", BranchMetrics(), error=f"the planner: {err}")
+        else:
+            # --max-tokens bounds the answers; a plan cut short is no plan, so the planner keeps its own budget.
+            if plan.settings.max_tokens and target.max_tokens < plan.settings.max_tokens:
+                target = replace(target, max_tokens=plan.settings.max_tokens)
+            task = asyncio.create_task(make_plan(self.recipe, spec.values, target, caller, self.emit, self.clock))
+            self._tasks[PLAN_ID] = task
+            try:
+                outcome = await task
+            except asyncio.CancelledError:
+                outcome = None
+            finally:
+                del self._tasks[PLAN_ID]
+        if outcome is None:
+            self.emit(BranchFailed(self.clock(), PLAN_ID, "cancelled", cancelled=True))
+            self.emit(PlanDone(self.clock(), "", error="the planner was cancelled"))
+            return None
+        if outcome.plan is None:
+            self.emit(PlanDone(self.clock(), outcome.text, metrics=outcome.metrics, error=outcome.error))
+        return outcome
 
     async def _branch(
         self,
@@ -250,7 +319,8 @@ class Engine:
             if text := scrubber.feed(text):
                 self.emit(BranchToken(self.clock(), branch.id, text))
 
-        result = await caller.call(branch.id, target, target.request(messages, branch.sample), on_token)
+        request = target.request(messages, branch.sample, json_schema_for(branch.schema))
+        result = await caller.call(branch.id, target, request, on_token)
         if rest := scrubber.flush():
             self.emit(BranchToken(self.clock(), branch.id, rest))
         result = replace(result, text=scrubber.scrub(result.text))
@@ -277,20 +347,12 @@ class Engine:
         error = answer["json_error"]
         self.emit(BranchRetrying(self.clock(), branch.id, 1, 0.0, f"the answer was not valid JSON ({error}): "
                                  "asking once more", restart=True))
-        request = target.request(repair_messages(messages, first.text, error, branch), branch.sample)
-        second = await caller.call(branch.id, target, request, on_token)
+        messages = repair_messages(messages, first.text, f"That answer was not valid JSON ({error})", branch.schema)
+        second = await caller.call(branch.id, target, target.request(messages, branch.sample,
+                                                                     json_schema_for(branch.schema)), on_token)
         if not second.ok:
             return second, {}
-        m1, m2 = first.metrics, second.metrics
-        metrics = replace(
-            m2,
-            ttft=m1.ttft,
-            latency=m1.latency + m2.latency,
-            input_tokens=m1.input_tokens + m2.input_tokens,
-            output_tokens=m1.output_tokens + m2.output_tokens,
-            retries=m1.retries + m2.retries + 1,
-            cost=total_cost((m1, m2)),
-        )
+        metrics = two_attempts(first.metrics, second.metrics)
         answer = read_answer(second.text, branch.labels, branch.json_field, branch.schema)
         answer["repaired"] = True
         if "json_error" in answer:

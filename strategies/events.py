@@ -50,6 +50,28 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
+class PlanStarted(Event):
+    """The run's first call: a planner decides (more) branches. Its stream comes as Branch* events with the
+    branch id "plan"; the branches it decides arrive with PlanDone."""
+
+    kind: ClassVar[str] = "plan_started"
+    min_branches: int = 2
+    max_branches: int = 8
+    reused: bool = False  # compare / bench: the plan was made once, before, and every strategy gets it
+
+
+@dataclass(frozen=True)
+class PlanDone(Event):
+    kind: ClassVar[str] = "plan_done"
+    text: str
+    branches: tuple[BranchInfo, ...] = ()  # the planned branches, laid out like RunStarted's
+    warnings: tuple[str, ...] = ()  # every repair made to the plan (too many angles, a dropped edge, ...)
+    metrics: BranchMetrics | None = None
+    error: str = ""  # non-empty: no usable plan; the run fails with this
+    reused: bool = False
+
+
+@dataclass(frozen=True)
 class BranchQueued(Event):
     """Dependencies are met; the branch now waits for a concurrency slot."""
 
@@ -187,6 +209,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         RunStarted,
+        PlanStarted,
+        PlanDone,
         BranchQueued,
         BranchStarted,
         BranchToken,
@@ -199,7 +223,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunDone,
     )
 }
-
 
 
 def _build(cls: type, data: dict[str, Any]) -> Any:

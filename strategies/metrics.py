@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 from .dag import longest_path
 from .events import BranchMetrics, RunMetrics, total_cost
-from .recipe import AGGREGATE_ID
+from .recipe import AGGREGATE_ID, PLAN_ID
 
 
 def run_metrics(
@@ -17,16 +18,23 @@ def run_metrics(
     *,
     calls: int,
     failed: int,
+    plan: BranchMetrics | None = None,
 ) -> RunMetrics:
     """`deps` are the dependencies the strategy actually enforced (a chain for sequential, none for parallel):
-    the critical path is what the run would take with no overhead and no waiting for a free slot."""
+    the critical path is what the run would take with no overhead and no waiting for a free slot. A planner's
+    call (`plan`) comes before every branch."""
     all_metrics = dict(branches)
     weights = {bid: m.latency for bid, m in branches.items()}
     graph = {bid: tuple(d for d in deps.get(bid, ()) if d in weights) for bid in weights}
+    if plan is not None:
+        graph = {bid: ds + (PLAN_ID,) for bid, ds in graph.items()}
+        all_metrics[PLAN_ID] = plan
+        weights[PLAN_ID] = plan.latency
+        graph[PLAN_ID] = ()
     if aggregate is not None:
         all_metrics[AGGREGATE_ID] = aggregate
         weights[AGGREGATE_ID] = aggregate.latency
-        graph[AGGREGATE_ID] = tuple(branches)
+        graph[AGGREGATE_ID] = tuple(branches) or ((PLAN_ID,) if plan is not None else ())
     critical, chain = longest_path(list(graph), graph, weights)
     values = all_metrics.values()
     total = calls_sum(values)
@@ -56,7 +64,7 @@ def run_metrics(
 
 
 def calls_sum(metrics: Iterable[BranchMetrics]) -> float:
-    """The sum of calls: every call's measured latency (backoff included), the aggregate's LLM call included.
+    """The sum of calls: every call's measured latency (backoff included), the planner's and the aggregate's calls included.
     A cache hit made no call and adds nothing."""
     return sum(m.latency for m in metrics if not m.cached)
 
@@ -70,3 +78,16 @@ def measurable(cached: int, *, every_branch_failed: bool) -> bool:
     """Speed-up and critical path are measurements: not when any call was a cache hit (its latency is a replay's,
     not a call's), nor when every branch failed (nothing was computed)."""
     return cached == 0 and not every_branch_failed
+
+
+def two_attempts(m1: BranchMetrics, m2: BranchMetrics) -> BranchMetrics:
+    """A call and its repair (invalid JSON asked once more) as one: both calls' time, tokens and cost."""
+    return replace(
+        m2,
+        ttft=m1.ttft,
+        latency=m1.latency + m2.latency,
+        input_tokens=m1.input_tokens + m2.input_tokens,
+        output_tokens=m1.output_tokens + m2.output_tokens,
+        retries=m1.retries + m2.retries + 1,
+        cost=total_cost((m1, m2)),
+    )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fanout.providers.base import Message
 
+from .plan import format_instructions
 from .recipe import Branch, Recipe, render
 
 
@@ -92,8 +93,10 @@ def branch_messages(
         context = (context + "\n\n" if context else "") + f"These earlier steps failed and gave nothing: {names}."
     labels = ", ".join(branch.labels)
     local = {**values, "id": branch.id, "title": branch.title, "context": context, "labels": labels,
-             "schema": branch.schema, "item": branch.item or ""}
+             "schema": branch.schema, "item": branch.item or "", "brief": branch.brief}
     text = render(branch.prompt, local)
+    if branch.brief and "{brief}" not in branch.prompt:
+        text = f"{text}\n\nWhat this angle must cover: {branch.brief}"
     if context and "{context}" not in branch.prompt:
         text = f"{text}\n\n{context}"
     return _with_system(recipe, values, text + answer_format(branch))
@@ -111,18 +114,27 @@ def answer_format(branch: Branch) -> str:
     return ""
 
 
-def repair_messages(messages: tuple[Message, ...], answer: str, error: str, branch: Branch) -> tuple[Message, ...]:
+def repair_messages(messages: tuple[Message, ...], answer: str, problem: str, form: str) -> tuple[Message, ...]:
+    """One more turn for an answer that had the wrong form: the model sees its answer and what was wrong."""
     return messages + (
         Message("assistant", answer),
-        Message("user", f"That answer was not valid JSON ({error}). Reply again with only the JSON object, "
-                        f"nothing before or after it, matching this schema:\n{branch.schema}"),
+        Message("user", f"{problem}. Reply again with only the JSON object, nothing before or after it, "
+                        f"matching this schema:\n{form}"),
     )
+
+
+def plan_messages(recipe: Recipe, values: dict[str, str]) -> tuple[Message, ...]:
+    """The planner's messages: the recipe's plan prompt over the inputs, then the answer's form."""
+    spec = recipe.plan
+    assert spec is not None
+    local = {**values, "min_branches": str(spec.min_branches), "max_branches": str(spec.max_branches)}
+    return _with_system(recipe, values, render(spec.prompt, local).strip() + "\n\n" + format_instructions(spec))
 
 
 def _with_system(recipe: Recipe, values: dict[str, str], user: str) -> tuple[Message, ...]:
     messages = []
     if recipe.system:
-        blank = {"id": "", "title": "", "context": "", "labels": "", "schema": ""}
+        blank = {"id": "", "title": "", "context": "", "labels": "", "schema": "", "brief": ""}
         messages.append(Message("system", render(recipe.system, {**values, **blank})))
     messages.append(Message("user", user))
     return tuple(messages)
@@ -143,7 +155,7 @@ def aggregate_messages(
     """Instructions first, then every report fenced. Failed branches are named so nothing is silently dropped."""
     fence = Fence.around(priors)
     instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": "",
-                                                    "labels": "", "schema": ""})
+                                                    "labels": "", "schema": "", "brief": ""})
     usable = [p for p in priors if not p.error]
     failed = [p for p in priors if p.error]
     if judge:

@@ -123,6 +123,14 @@ class FanoutApp(App[int]):
                 self.notify(str(err), title="Cannot compare", severity="error", markup=False)
                 return
             self._opened.setdefault(id(prepared.targets), prepared)
+        if prepared.planned:  # planned once: every strategy answers the same question
+            screen = RunScreen(LiveRun(prepared.planning()), mode="compare: the plan, made once")
+            await self.show_run(screen)
+            await screen.finished.wait()
+            if screen.state.status != "ok":
+                self.notify("Comparison stopped: no plan.", severity="warning")
+                return
+            prepared = prepared.with_plan(screen.state)
         states = []
         for index, strategy in enumerate(STRATEGIES, 1):
             screen = RunScreen(LiveRun(prepared.again(strategy)), mode=f"compare {index}/{len(STRATEGIES)}")

@@ -121,11 +121,13 @@ def totals(state: RunState, now: float) -> Totals:
     tokens = throttles = retries = 0
     estimated = False
     running = 0.0  # calls still under way count with the time they have taken so far
-    done = [b.metrics for b in state.branch_list() if b.metrics is not None]
+    # A fresh planner's call counts like a branch's; a plan reused from a session made no call in this run.
+    counted = state.lanes() if state.plan is not None and not state.plan.reused else state.branch_list()
+    done = [b.metrics for b in counted if b.metrics is not None]
     if state.aggregate.metrics is not None:
         done.append(state.aggregate.metrics)
     cached = [m for m in done if m.cached]
-    for b in state.branch_list():
+    for b in counted:
         if b.metrics is not None:
             tokens += b.metrics.input_tokens + b.metrics.output_tokens
             throttles += b.metrics.throttles
@@ -135,7 +137,7 @@ def totals(state: RunState, now: float) -> Totals:
             running += max(0.0, now - b.started)
             tokens += b.tokens_seen
     total = calls_sum(done) + running
-    cost = total_cost(b.metrics for b in state.branch_list() if b.metrics is not None)
+    cost = total_cost(b.metrics for b in counted if b.metrics is not None)
     failed = [b for b in state.branch_list() if b.status in (FAILED, CANCELLED)]
     measured = measurable(len(cached), every_branch_failed=bool(state.branches) and len(failed) == len(state.branches))
     return Totals(now, total, speedup_of(total, now) if measured else None, tokens, estimated, cost, throttles,

@@ -22,12 +22,31 @@ async def run_once(prepared: Prepared, strategy: str) -> RunState:
     return state
 
 
-async def bench(options: RunOptions, repeat: int = 1, progress=None) -> list[list[Row]]:
-    """`repeat` rounds; each round runs every strategy once (interleaved, so drift hits all three alike)."""
+class PlanFailed(Exception):
+    """A planned recipe whose planner gave no usable plan: there is nothing to compare."""
+
+
+async def plan_once(prepared: Prepared) -> tuple[Prepared, RunState]:
+    """A planned recipe is planned once and every strategy gets that plan: otherwise the comparison would measure
+    two different questions. The planner's call is its own run, shown and counted once."""
+    state = RunState()
+    await execute(prepared.planning(), [state.apply], record=False)
+    if state.status != "ok" or state.plan is None or state.plan.error:
+        raise PlanFailed(state.done.error if state.done else "the planner did not finish")
+    return prepared.with_plan(state), state
+
+
+async def bench(options: RunOptions, repeat: int = 1, progress=None, on_plan=None) -> list[list[Row]]:
+    """`repeat` rounds; each round runs every strategy once (interleaved, so drift hits all three alike).
+    `on_plan(state)` sees the planner's run of a planned recipe."""
     # Off unless asked: a latency table of cache hits measures the disk, not the strategies.
     prepared = prepare(replace(options, cache=options.cache or "off"))
     rounds: list[list[Row]] = []
     try:
+        if prepared.planned:
+            prepared, plan_state = await plan_once(prepared)
+            if on_plan:
+                on_plan(plan_state)
         for n in range(repeat):
             row = []
             for strategy in STRATEGIES:

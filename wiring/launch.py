@@ -17,6 +17,9 @@ from fanout.strategies import recipe as recipes
 from fanout.strategies.control import RunControl
 from fanout.strategies.engine import Engine, RunSpec
 from fanout.strategies.events import Event
+from fanout.strategies.plan import parse_plan
+from fanout.strategies.planner import PlanOutcome
+from fanout.frontends.state import RunState
 from fanout.wiring.routing import Overrides, Targets
 
 
@@ -58,8 +61,28 @@ class Prepared:
 
     def again(self, strategy: str | None = None) -> "Prepared":
         """The same recipe and inputs, a fresh session (optionally under another strategy)."""
-        spec = replace(self.spec, strategy=strategy or self.spec.strategy, session_id=RunSpec.new_id())
+        spec = replace(self.spec, strategy=strategy or self.spec.strategy, session_id=RunSpec.new_id(),
+                       plan_only=False)
         return Prepared(spec, self.targets, self.options, self.cache)
+
+    @property
+    def planned(self) -> bool:
+        return self.spec.recipe.plan is not None
+
+    def planning(self) -> "Prepared":
+        """A run that only makes the plan: compare and bench make it once and give it to every strategy."""
+        spec = replace(self.spec, session_id=RunSpec.new_id(), plan=None, plan_only=True)
+        return Prepared(spec, self.targets, self.options, self.cache)
+
+    def with_plan(self, planning: RunState) -> "Prepared":
+        """Runs from now on reuse the plan `planning` made (read back from its text: parsing is deterministic,
+        so every strategy runs exactly the branches the planner's run showed)."""
+        plan, recipe = planning.plan, self.spec.recipe
+        if plan is None or plan.error or recipe.plan is None or plan.lane.metrics is None:
+            raise ValueError("no plan to reuse")
+        parsed = parse_plan(plan.text, recipe.plan, {b.id for b in recipe.branches})
+        outcome = PlanOutcome(parsed, plan.text, plan.lane.metrics)
+        return Prepared(replace(self.spec, plan=outcome, plan_only=False), self.targets, self.options, self.cache)
 
 
 def prepare(options: RunOptions) -> Prepared:
@@ -87,6 +110,9 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     )
     for branch in recipe.branches:  # a missing key or an unknown provider is reported now, not mid-run
         targets.resolve(branch.settings)
+    if recipe.plan is not None:  # the planner, and the branches it will plan
+        targets.resolve(recipe.plan.settings)
+        targets.resolve(recipe.plan.branch_settings)
     provider, model = targets.label(recipe.aggregate.settings)
     mode = options.cache or cfg.cache.mode
     if mode not in MODES:

@@ -11,7 +11,7 @@ import sys
 
 from fanout.core.errors import UserError
 
-from .exits import EXIT_OK, status_exit
+from .exits import EXIT_FAILED, EXIT_OK, status_exit
 from .parser import run_options
 
 
@@ -48,7 +48,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_bench(args: argparse.Namespace) -> int:
-    from fanout.wiring.bench import bench, bench_across, judge_medians, render, to_json
+    from fanout.core.text import strip_controls
+    from fanout.wiring.bench import PlanFailed, bench, bench_across, judge_medians, render, to_json
     from fanout.wiring.judge import check_judge
 
     if args.repeat < 1:
@@ -72,18 +73,31 @@ async def cmd_bench(args: argparse.Namespace) -> int:
         wall = f"{m.wall:.2f} s" if m else "-"
         print(f"round {n}: {strategy:<10} {state.status:<9} {wall}", file=sys.stderr)
 
+    def planned(state):
+        from fanout.frontends.report import fmt_cost, fmt_seconds, fmt_tokens, plan_section
+
+        m = state.plan.lane.metrics
+        tokens = fmt_tokens(m.input_tokens + m.output_tokens, m.tokens_estimated)
+        print(f"{plan_section(state)}\nThe planner's call, made once and given to every strategy (not counted in "
+              f"their rows): {fmt_seconds(m.latency)}, {tokens} tokens, {fmt_cost(m.cost)}"
+              f"{', cached' if m.cached else ''}.\n", file=sys.stderr)
+
     options = run_options(args)
     if args.judge:
         await check_judge(options, provider=args.judge_provider, model=args.judge_model)
-    if across:
-        from dataclasses import replace
+    try:
+        if across:
+            from dataclasses import replace
 
-        from fanout.strategies.recipe import load
+            from fanout.strategies.recipe import load
 
-        options = replace(options, strategy=options.strategy or load(options.recipe).strategy)
-        rounds = await bench_across(options, across[0], values, args.repeat, progress)
-    else:
-        rounds = await bench(options, args.repeat, progress)
+            options = replace(options, strategy=options.strategy or load(options.recipe).strategy)
+            rounds = await bench_across(options, across[0], values, args.repeat, progress)
+        else:
+            rounds = await bench(options, args.repeat, progress, planned)
+    except PlanFailed as err:
+        print(f"fanout bench: {strip_controls(str(err))}", file=sys.stderr)
+        return EXIT_FAILED
     rows, judged = None, None
     if args.judge:
         print("judging the median round's outputs...", file=sys.stderr)

@@ -14,7 +14,9 @@ from typing import Any
 from fanout.core.validation import parse_toml, read_toml, validate
 
 from ..dag import find_cycle
-from .model import AGGREGATE_ID, ID_PATTERN, Aggregate, Branch, CallSettings, Recipe, RecipeError, VoteSpec
+from .model import (AGGREGATE_ID, ID_PATTERN, PLAN_ID, Aggregate, Branch, CallSettings, Recipe, RecipeError,
+                    VoteSpec)
+from .plan_table import read_plan
 from .schema import BranchTable, CallSettingsTable, RecipeFile, VoteTable
 from .templates import check_templates
 
@@ -61,8 +63,13 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
     inputs = _inputs(data.get("inputs", {}), source)
     recipe_vote = _vote(f.vote, "vote", source) if f.vote else None
     base_settings = _settings(f.defaults)
-    if not f.branches:
-        raise RecipeError(f"{source}: the recipe has no branches (add [[branches]] tables)")
+    plan = None
+    if f.plan is not None:
+        context = f.defaults.context if f.defaults.context is not None else 600
+        plan = read_plan(f.plan, source, shared_prompt=f.prompt, base=base_settings, context=context,
+                         settings=_settings(f.plan).over(base_settings))
+    if not f.branches and plan is None:
+        raise RecipeError(f"{source}: the recipe has no branches (add [[branches]] tables, or a [plan] table)")
     branches = [_branch(i, t, f, base_settings, recipe_vote, source) for i, t in enumerate(f.branches)]
     _check_dependencies(branches, source)
 
@@ -87,6 +94,7 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
         on_error=f.on_error,
         system=f.system,
         raw=data,
+        plan=plan,
     )
     check_templates(recipe)
     return recipe
@@ -113,8 +121,9 @@ def _branch(i: int, t: BranchTable, f: RecipeFile, base: CallSettings, recipe_vo
     where = f"branches[{i}] (id {t.id!r})"
     if not ID_PATTERN.match(t.id):
         raise _fail(source, f"branches[{i}].id", f"{t.id!r} is not a valid id (letters, digits, '_', '-', '.')")
-    if t.id == AGGREGATE_ID:
-        raise _fail(source, f"branches[{i}].id", f"{t.id!r} is reserved for the aggregator")
+    if t.id in (AGGREGATE_ID, PLAN_ID):
+        owner = "aggregator" if t.id == AGGREGATE_ID else "planner"
+        raise _fail(source, f"branches[{i}].id", f"{t.id!r} is reserved for the {owner}")
     if any(other.id == t.id for other in f.branches[:i]):
         raise _fail(source, f"branches[{i}].id", f"duplicate id {t.id!r}")
     prompt = t.prompt or f.prompt

@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 from fanout.core.errors import UserError
 
 AGGREGATE_ID = "aggregate"  # reserved: the aggregator's own id in events
+PLAN_ID = "plan"  # reserved: the planner's own id in events
 # Each choice is spelled once, here; the file schema, the CLI's flags and the app's pickers read these.
 Strategy = Literal["sequential", "parallel", "hybrid"]
 OnError = Literal["continue", "fail"]
@@ -78,6 +79,22 @@ class Branch:
     sample: int = 0  # which voter: keeps N samples N cache entries
     weight: float = 1.0
     item: str | None = None
+    brief: str = ""  # planned branches: what the planner asked this angle to cover (model text, cleaned)
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """A `[plan]` table: one planner call at the start of the run decides (more) branches."""
+
+    prompt: str
+    min_branches: int = 2
+    max_branches: int = 8
+    dependencies: bool = True  # may the planner say which angle builds on which
+    settings: CallSettings = CallSettings()  # the planner's own call
+    # What each planned branch gets: the recipe's shared `prompt`, its [defaults] settings and context.
+    branch_prompt: str = ""
+    branch_settings: CallSettings = CallSettings()
+    branch_context: int = 600
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ class Recipe:
     system: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the TOML as read, kept in sessions
     votes: dict[str, VoteSpec] = field(default_factory=dict)  # expanded recipes: group id -> how it votes
+    plan: PlanSpec | None = None  # a planner call decides branches at run time
 
     def branch(self, branch_id: str) -> Branch:
         for b in self.branches:

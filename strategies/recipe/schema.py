@@ -55,6 +55,15 @@ class BranchTable(CallSettingsTable):
     items_file: str = ""
 
 
+class PlanTable(CallSettingsTable):
+    """A planner call that decides the branches at run time (checked further in plan_table.py)."""
+
+    prompt: str
+    min_branches: Annotated[int, Field(ge=1, le=64)] = 2
+    max_branches: Optional[Annotated[int, Field(ge=1, le=64)]] = None  # default: 8, or min_branches if more
+    dependencies: bool = True
+
+
 class AggregateTable(CallSettingsTable):
     kind: AggregatorKind = "concat"
     prompt: str = ""
@@ -78,6 +87,7 @@ class RecipeFile(Table):
     branches: list[BranchTable] = []
     aggregate: AggregateTable = AggregateTable()
     vote: Optional[VoteTable] = None
+    plan: Optional[PlanTable] = None
 
 
 def json_schema() -> dict[str, Any]:

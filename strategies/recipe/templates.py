@@ -8,7 +8,7 @@ from .model import Recipe, RecipeError
 
 _VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Variables the engine fills in itself; a template may use them without an input of that name.
-ENGINE_VARS = frozenset({"id", "title", "context", "labels", "schema"})
+ENGINE_VARS = frozenset({"id", "title", "context", "labels", "schema", "brief"})
 
 
 def template_vars(template: str) -> set[str]:
@@ -42,6 +42,9 @@ def check_templates(recipe: Recipe) -> None:
         if b.items_file:
             places.append((f"{where}.items_file", b.items_file, set()))
     places += [("aggregate.prompt", recipe.aggregate.prompt, set()), ("system", recipe.system, set())]
+    if recipe.plan is not None:
+        places += [("plan.prompt", recipe.plan.prompt, {"min_branches", "max_branches"}),
+                   ("prompt", recipe.plan.branch_prompt, set())]
     for where, template, extra in places:
         missing = sorted(template_vars(template) - known - extra)
         if missing:

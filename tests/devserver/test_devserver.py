@@ -569,3 +569,34 @@ def test_cli_prints_url_and_serves():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_cli_plan_files_answer_plan_requests_in_turn(tmp_path):
+    bad, good = tmp_path / "bad.txt", tmp_path / "good.json"
+    bad.write_text("not a plan")
+    good.write_text('{"angles": [{"title": "A"}]}')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fanout.devserver", "--tokens", "3", "--plan", str(bad), "--plan", str(good)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    killer = threading.Timer(15, proc.kill)
+    killer.start()
+    try:
+        url = proc.stdout.readline().strip()
+        schema = {"type": "object", "properties": {"angles": {"type": "array"}}}
+        plan_body = {"model": "m", "messages": USER,
+                     "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+        ask = lambda body: httpx.post(f"{url}/v1/chat/completions", json=body, timeout=5).json()[  # noqa: E731
+            "choices"][0]["message"]["content"]
+        assert ask({"model": "m", "messages": USER}) == default_text("Tell me a story", "m", 3)
+        assert ask(plan_body) == "not a plan"
+        by_prompt = {"model": "m", "messages": [{"role": "user", "content": 'Reply with {"angles": [...]}'}]}
+        assert ask(by_prompt) == '{"angles": [{"title": "A"}]}'
+        assert ask(plan_body) == '{"angles": [{"title": "A"}]}'  # the last one again
+    finally:
+        killer.cancel()
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -8,8 +8,10 @@ import threading
 
 import pytest
 
+from streams import collect
+
 from fanout.wiring.config import builtin_providers
-from fanout.providers.base import GenerationRequest, Message, ProviderError, StreamEnd, TextDelta
+from fanout.providers.base import GenerationRequest, Message, ProviderError
 from fanout.providers.local import DEFAULT_SEQUENCES, LocalProvider
 
 TOPICS = ("hardware", "software", "security", "pricing")
@@ -21,17 +23,6 @@ def ask(prompt: str, max_tokens: int = 24, **kw) -> GenerationRequest:
 
 def report(topic: str) -> GenerationRequest:
     return ask(f"Write a short report about {topic} in laptops.")
-
-
-async def collect(provider: LocalProvider, request: GenerationRequest) -> tuple[str, StreamEnd]:
-    text, end = [], None
-    async for item in provider.stream(request):
-        if isinstance(item, TextDelta):
-            text.append(item.text)
-        elif isinstance(item, StreamEnd):
-            end = item
-    assert end is not None
-    return "".join(text), end
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ from fanout.strategies.events import (
     BranchRetrying,
     BranchToken,
     Event,
+    PlanDone,
+    PlanStarted,
     RunDone,
     RunStarted,
 )
@@ -73,6 +75,7 @@ class RunScreen(Screen):
         self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
         self.engine: RunControl | None = None
         self.panes: dict[str, BranchPane] = {}
+        self._made = 0  # panes made so far: ids for the ones a plan adds
         self.aggregate_pane = AggregatePane(self.state, id="aggregate-pane")
         self.pacer = Pacer(self.pane_list, look=self.markdown_look)
         self._look: Look | None = None
@@ -138,6 +141,11 @@ class RunScreen(Screen):
         if kind is RunStarted:
             self._t0 = asyncio.get_running_loop().time()
             self._build(event)  # type: ignore[arg-type]
+        elif kind is PlanStarted or kind is PlanDone:
+            self._add_lanes()
+            if kind is PlanDone and self.state.plan is not None:
+                self.panes["plan"].dirty = True
+                self._warn_plan()
         elif branch is not None:
             pane = self.panes[branch.id]
             pane.dirty = True
@@ -156,8 +164,31 @@ class RunScreen(Screen):
     def _build(self, started: RunStarted) -> None:
         for index, info in enumerate(started.branches):
             self.panes[info.id] = BranchPane(self.state.branches[info.id], id=f"pane-{index}")
+        self._made = len(self.panes)
         self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
         self.query_one(PaneGrid).build(self.panes, self.aggregate_pane)
+
+    def _add_lanes(self) -> None:
+        """A planned run grows: the planner's pane when it starts, the planned branches' when it is done."""
+        panes = {}
+        for lane in self.state.lanes():
+            if lane.id not in self.panes:
+                self._made += 1
+                panes[lane.id] = BranchPane(lane, id=f"pane-{self._made}")
+            else:
+                panes[lane.id] = self.panes[lane.id]
+        self.panes = panes
+        self.query_one(Timeline).styles.height = len(panes) + 3
+        self.query_one(PaneGrid).add(panes)
+
+    def _warn_plan(self) -> None:
+        """Every repair made to the plan is said where the user looks; the report and the JSON keep them too."""
+        plan = self.state.plan
+        assert plan is not None
+        if plan.error:
+            self.notify(strip_controls(plan.error)[:600], title="No plan", severity="error", markup=False)
+        for warning in plan.warnings:
+            self.notify(strip_controls(warning), title="Plan", severity="warning", markup=False, timeout=10)
 
     async def _redraw_chrome(self) -> None:
         running = self.state.done is None and self.state.started is not None

@@ -103,9 +103,13 @@ class SetupScreen(Screen):
             return
         self.show_error("")
         r = self.recipe
+        if r.plan is not None:
+            planned = f"a planner chooses {r.plan.min_branches}–{r.plan.max_branches} branches as the run starts"
+            branches = planned if not r.branches else f"{len(r.branches)} branches, and {planned}"
+        else:
+            branches = f"{len(r.branches)} branches"
         self.query_one("#recipe-description", Static).update(
-            Content(f"{r.description}\n{len(r.branches)} branches · {r.strategy} by default · aggregate: "
-                    f"{r.aggregate.kind}")
+            Content(f"{r.description}\n{branches} · {r.strategy} by default · aggregate: {r.aggregate.kind}")
         )
         rows = []
         for index, (key, default) in enumerate(r.inputs.items()):
@@ -118,6 +122,8 @@ class SetupScreen(Screen):
                 )
             )
         await box.mount_all(rows)
+        if rows:  # the topic (the first input) is what a new user types first
+            self.query_one("#input-0", Input).focus()
 
     def show_error(self, message: str) -> None:
         error = self.query_one("#setup-error", Static)

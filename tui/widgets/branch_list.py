@@ -38,7 +38,7 @@ class BranchList(Widget):
         now = self.clock()
         width = self.content_size.width
         lines = []
-        for i, b in enumerate(self.state.branch_list()):
+        for i, b in enumerate(self.state.lanes()):
             badge = fmt.badge(b, now)
             tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
             label = f"{fmt.GLYPH[badge.kind]} {b.id}"
@@ -50,5 +50,5 @@ class BranchList(Widget):
         return Content("\n").join(lines)
 
     def on_click(self, event: events.Click) -> None:
-        if 0 <= event.y < len(self.state.branches):
+        if 0 <= event.y < len(self.state.lanes()):
             self.post_message(self.Picked(event.y))

@@ -47,6 +47,16 @@ class PaneGrid(Horizontal):
         self.call_after_refresh(self.place_panes)
         self.call_after_refresh(self.focus_pane, 0)
 
+    def add(self, panes: dict[str, BranchPane]) -> None:
+        """Panes that appear while the run goes (the planner's, then the branches it planned), in lane order,
+        before the aggregator."""
+        new = [pane for bid, pane in panes.items() if bid not in self.panes]
+        self.panes = dict(panes)
+        self.branch_list.styles.height = len(panes)
+        if new and self.aggregate is not None:
+            self.grid.mount_all(new, before=self.aggregate)
+        self.call_after_refresh(self.place_panes)
+
     def on_resize(self) -> None:
         self.call_after_refresh(self.place_panes)
 

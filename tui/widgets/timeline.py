@@ -31,7 +31,7 @@ class Timeline(Widget):
         """(label, [(start, end, char, style)]) per bar; the engine's segments, the aggregator's own span."""
         now = self.clock()
         bars = []
-        for b in self.state.branch_list():
+        for b in self.state.lanes():  # the planner's call first, when the recipe has one
             pieces = []
             for seg in b.segments:
                 end = seg.end if seg.end is not None else now

@@ -1,0 +1,180 @@
+"""A planner's answer as branches: parsing, cleaning and checking the plan before anything runs on it.
+
+The plan is model output, so it is data: titles are cut to one line of at most 200 characters and stripped of
+control characters and of anything shaped like a fence marker; ids are derived from titles, never taken from
+them; every repair made to the plan (too many angles, an unknown or cyclic dependency, a duplicate title) is kept
+as a warning the front ends show.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fanout.core.text import strip_controls
+
+from .answers import find_json
+from .dag import find_cycle
+from .recipe import AGGREGATE_ID, PLAN_ID, Branch, PlanSpec
+
+TITLE_MAX = 200
+BRIEF_MAX = 1000
+ID_MAX = 40
+_MARKER = re.compile(r"<<<|>>>")  # a planned title must never look like the fences' markers
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class PlanError(ValueError):
+    """The planner's answer is no usable plan; the message says why."""
+
+
+@dataclass(frozen=True)
+class Angle:
+    id: str
+    title: str
+    brief: str = ""
+    after: tuple[str, ...] = ()  # ids of other angles
+
+
+@dataclass(frozen=True)
+class Plan:
+    angles: tuple[Angle, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def plan_schema(dependencies: bool, min_items: int = 1, max_items: int = 64) -> dict[str, Any]:
+    """The plan's JSON Schema, in the form OpenAI's strict structured output accepts (every property required,
+    no others) and llama.cpp turns into a grammar (which also holds a small model to the number of angles)."""
+    # The lengths bound a small model that would otherwise repeat itself until max_tokens (providers that reject
+    # length keywords in strict mode drop them; the parser cuts titles and briefs anyway).
+    angle: dict[str, Any] = {"title": {"type": "string", "maxLength": 80},
+                             "brief": {"type": "string", "maxLength": 240}}
+    if dependencies:
+        angle["after"] = {"type": "array", "maxItems": max(1, min(3, max_items - 1)),
+                          "items": {"type": "string", "maxLength": 80}}
+    return {
+        "type": "object",
+        "properties": {
+            "angles": {
+                "type": "array",
+                "minItems": min_items,
+                "maxItems": max_items,
+                "items": {"type": "object", "properties": angle, "required": list(angle),
+                          "additionalProperties": False},
+            }
+        },
+        "required": ["angles"],
+        "additionalProperties": False,
+    }
+
+
+def format_instructions(spec: PlanSpec) -> str:
+    after = ', "after": [...]' if spec.dependencies else ""
+    lines = [
+        f"Choose between {spec.min_branches} and {spec.max_branches} distinct angles, each specific to the "
+        "subject above.",
+        'Answer with only a JSON object, nothing before or after it: {"angles": [{"title": ..., "brief": ...'
+        f'{after}}}, ...]}}. Each title is a few words naming the angle; each brief is one sentence saying what '
+        "that angle must find out.",
+    ]
+    if spec.dependencies:
+        lines.append("`after` lists the titles of the other angles an angle needs to see first; leave it empty "
+                     "([]) for angles that stand on their own. Never make two angles wait for each other.")
+    return "\n".join(lines)
+
+
+def clean(text: str, limit: int, *, one_line: bool) -> str:
+    text = _MARKER.sub("", strip_controls(text))
+    text = " ".join(text.split()) if one_line else text.strip()
+    return text[:limit].rstrip()
+
+
+def slug(title: str) -> str:
+    return _SLUG.sub("-", title.lower()).strip("-")[:ID_MAX].strip("-")
+
+
+def parse_plan(text: str, spec: PlanSpec, taken: set[str] = frozenset()) -> Plan:
+    """The plan in the planner's text, or PlanError. `taken` are ids already in use (the recipe's own branches)."""
+    try:
+        data = find_json(text)
+    except ValueError as err:
+        raise PlanError(str(err)) from None
+    if isinstance(data, dict):
+        if "angles" not in data:
+            raise PlanError('the JSON object has no "angles" list')
+        data = data["angles"]
+    if not isinstance(data, list):
+        raise PlanError('"angles" is not a list')
+    warnings: list[str] = []
+    raw: list[tuple[str, str, list[str]]] = []
+    for n, item in enumerate(data, 1):
+        if isinstance(item, str):
+            item = {"title": item}
+        title = item.get("title") if isinstance(item, dict) else None
+        title = clean(title, TITLE_MAX, one_line=True) if isinstance(title, str) else ""
+        if not title:
+            warnings.append(f"angle {n} has no title: dropped")
+            continue
+        brief = item.get("brief", "")
+        after = item.get("after", [])
+        if isinstance(after, str):
+            after = [after]
+        raw.append((title, clean(brief, BRIEF_MAX, one_line=False) if isinstance(brief, str) else "",
+                    [a for a in after if isinstance(a, str)] if isinstance(after, list) else []))
+    if len(raw) > spec.max_branches:
+        dropped = "; ".join(t for t, _, _ in raw[spec.max_branches:])
+        warnings.append(f"the planner gave {len(raw)} angles, more than max_branches = {spec.max_branches}: "
+                        f"kept the first {spec.max_branches}, dropped {dropped}")
+        raw = raw[: spec.max_branches]
+    if len(raw) < spec.min_branches:
+        raise PlanError(f"the planner gave {len(raw)} usable angle{'s' if len(raw) != 1 else ''}, fewer than "
+                        f"min_branches = {spec.min_branches}")
+
+    used = set(taken) | {AGGREGATE_ID, PLAN_ID}
+    ids: list[str] = []
+    by_title: dict[str, str] = {}
+    for n, (title, _, _) in enumerate(raw, 1):
+        base = slug(title) or f"angle-{n}"
+        bid, k = base, 2
+        while bid in used:
+            bid, k = f"{base}-{k}", k + 1
+        used.add(bid)
+        ids.append(bid)
+        key = title.casefold()
+        if key in by_title:
+            warnings.append(f"two angles are titled {title!r}: they run as {by_title[key]} and {bid}")
+        else:
+            by_title[key] = bid
+    known_ids = set(ids)
+
+    deps: dict[str, list[str]] = {}
+    for bid, (title, _, after) in zip(ids, raw):
+        deps[bid] = []
+        if after and not spec.dependencies:
+            warnings.append(f"{bid}: `after` ignored (the recipe's plan has dependencies = false)")
+            continue
+        for name in after:
+            name_clean = clean(name, TITLE_MAX, one_line=True)
+            dep = by_title.get(name_clean.casefold()) or (name_clean if name_clean in known_ids else None)
+            if dep is None:
+                warnings.append(f"{bid}: after names {name_clean!r}, which is no angle of the plan: dropped")
+            elif dep == bid:
+                warnings.append(f"{bid}: an angle cannot come after itself: dropped")
+            elif dep not in deps[bid]:
+                deps[bid].append(dep)
+    while (cycle := find_cycle(deps)) is not None:
+        # [a, b, ..., a]: a waits for b, ..., the last waits for a; the edge that closes the loop goes.
+        last, first = cycle[-2], cycle[-1]
+        deps[last].remove(first)
+        warnings.append(f"dependency cycle {' -> '.join(cycle)}: dropped {last}'s dependency on {first}")
+    angles = tuple(Angle(bid, title, brief, tuple(deps[bid])) for bid, (title, brief, _) in zip(ids, raw))
+    return Plan(angles, tuple(warnings))
+
+
+def planned_branches(plan: Plan, spec: PlanSpec) -> tuple[Branch, ...]:
+    return tuple(
+        Branch(id=a.id, title=a.title, prompt=spec.branch_prompt, after=a.after, settings=spec.branch_settings,
+               context=spec.branch_context, brief=a.brief)
+        for a in plan.angles
+    )
