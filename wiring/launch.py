@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 from fanout.wiring import config as config_mod
@@ -11,7 +13,7 @@ from fanout.stores.cache_modes import MODES
 from fanout.core.errors import UserError
 from fanout.core.paths import cache_dir
 from fanout.providers.embedded_check import ensure_embedded_works
-from fanout.stores.sessions import Recorder, new_header
+from fanout.stores.sessions import Recorder, new_header, session_path
 from fanout.strategies import recipe as recipes
 from fanout.strategies.control import RunControl
 from fanout.strategies.engine import Engine, RunSpec
@@ -41,6 +43,11 @@ class RunOptions:
         if self.temperature is not None and not 0 <= self.temperature <= 2:
             raise UserError(f"--temperature must be between 0 and 2, not {self.temperature}")
 
+    def recorded(self) -> dict:
+        """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
+        inputs are kept whole beside them)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("recipe", "inputs") and v is not None}
+
 
 @dataclass
 class Prepared:
@@ -48,6 +55,7 @@ class Prepared:
     targets: Targets
     options: RunOptions
     cache: ResponseCache
+    resumes: Path | None = None  # the session file this run goes on in (`fanout resume`)
 
     async def aclose(self) -> None:
         await self.targets.aclose()
@@ -59,10 +67,11 @@ class Prepared:
         return Prepared(spec, self.targets, self.options, self.cache)
 
 
-def prepare(options: RunOptions) -> Prepared:
-    """Everything a run needs, checked before anything starts: recipe, inputs, config, providers and keys."""
+def prepare(options: RunOptions, declared: recipes.Recipe | None = None) -> Prepared:
+    """Everything a run needs, checked before anything starts: recipe, inputs, config, providers and keys.
+    `declared`: the recipe itself (a session's, when resuming) instead of loading `options.recipe`."""
     options.check()
-    declared = recipes.load(options.recipe)
+    declared = declared or recipes.load(options.recipe)
     values = declared.with_inputs(options.inputs)
     recipe = recipes.expand(declared, values)  # voters and batch items: a bad items file is reported now
     cfg = config_mod.load()
@@ -101,19 +110,48 @@ def prepare(options: RunOptions) -> Prepared:
     return Prepared(spec, targets, options, cache)
 
 
+@dataclass
+class Executed:
+    """How a run was kept: its session file, or why it could not be (kept whole) there."""
+
+    session: Path | None
+    error: str = ""  # "": saved; else the path and the reason, e.g. "…/x.jsonl: No space left on device"
+
+
+def warn(message: str) -> None:
+    print(f"fanout: warning: {message}", file=sys.stderr)
+
+
+def open_recorder(prepared: Prepared, on_error: Callable[[str], None]) -> tuple[Recorder | None, str]:
+    """The session's recorder, or None and why not: a session that cannot be written never stops the run."""
+    spec, secrets = prepared.spec, prepared.targets.secrets()
+    try:
+        if prepared.resumes is not None:
+            return Recorder.reopen(prepared.resumes, secrets, on_error=on_error), ""
+        header = new_header(spec, prepared.options.recorded())
+        return Recorder(header, secrets=secrets, on_error=on_error), ""
+    except OSError as err:
+        where = err.filename or prepared.resumes or session_path(spec.session_id)
+        return None, f"{where}: {err.strerror or err}"
+
+
 async def execute(
     prepared: Prepared,
     handlers: Sequence[Callable[[Event], None]],
     *,
     record: bool = True,
     on_engine: Callable[[RunControl], None] | None = None,
-) -> Engine:
-    """Runs it, feeding every event to the recorder first (so nothing is lost) and then to each front end."""
+    on_store_error: Callable[[str], None] = lambda m: warn(f"the session is not being saved: {m}"),
+) -> Executed:
+    """Runs it, feeding every event to the recorder first (so nothing is lost) and then to each front end.
+    A session that cannot be opened or written is reported once through `on_store_error`; the run goes on."""
     await prepared.targets.warm()
     engine = Engine(prepared.spec)
     if on_engine is not None:
         on_engine(engine)
-    recorder = Recorder(new_header(prepared.spec), secrets=prepared.targets.secrets()) if record else None
+    recorder, error = open_recorder(prepared, on_store_error) if record else (None, "")
+    if error:
+        on_store_error(error)
     sinks = ([recorder] if recorder else []) + list(handlers)
     try:
         async for event in engine.events():
@@ -122,4 +160,6 @@ async def execute(
     finally:
         if recorder:
             recorder.close()
-    return engine
+    if not record:
+        return Executed(None)
+    return Executed(recorder.path if recorder else None, error or (recorder.error if recorder else ""))
