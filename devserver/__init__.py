@@ -15,6 +15,7 @@ Run it in the foreground with ``python -m fanout.devserver``; it prints its URL 
 from .__main__ import main, serve_until_signalled
 from .faults import Fault, Request
 from .server import LoopbackServer
+from .storm import Storm
 from .texts import default_text, split_words
 
-__all__ = ["Fault", "LoopbackServer", "Request", "default_text", "main", "serve_until_signalled", "split_words"]
+__all__ = ["Fault", "LoopbackServer", "Request", "Storm", "default_text", "main", "serve_until_signalled", "split_words"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -45,6 +45,7 @@ from ..widgets.stream_pane import StreamPane
 from ..widgets.timeline import Timeline
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
+SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
 
 
 class RunScreen(Screen):
@@ -105,6 +106,12 @@ class RunScreen(Screen):
         if self._look is None or self._look.name != app.theme:
             self._look = look_for(app.theme, app.theme_variables, app.current_theme.dark)
         return self._look
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A small terminal keeps its rows and columns for the panes (see fanout.tcss)."""
+        width, height = event.size
+        self.set_class(height < SHORT, "-short")
+        self.set_class(width < NARROW, "-narrow")
 
     def pane_list(self) -> list[StreamPane]:
         return [*self.panes.values(), self.aggregate_pane]
