@@ -8,24 +8,13 @@ from fanout.core.text import strip_controls
 from fanout.devserver import default_text
 from fanout.stores import sessions
 from fanout.strategies.events import BranchDone
-from fanout.tui.app import FanoutApp
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.widgets.pane_grid import PaneGrid
-from fanout.wiring.launch import RunOptions, prepare
+from test_tui_live import live_app, run_screen
 from tuikit import screen_text, wait_for
 
 SIZE = (140, 44)
 SMALL = (40, 12)
-
-
-def live_app(server, **options) -> FanoutApp:
-    opts = RunOptions(base_url=server.base_url + "/v1", model="m", **options)
-    return FanoutApp(opts, prepared=prepare(opts))
-
-
-async def run_screen(pilot) -> RunScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunScreen), what="the run screen")
-    return pilot.app.screen
 
 
 async def settled(pilot, screen: RunScreen, timeout: float = 60) -> None:

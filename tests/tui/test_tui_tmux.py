@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,22 @@ STREAMED = re.compile(r"\b(alpha|beta|gamma|delta|epsilon|zeta|theta|kappa|lambd
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
+def start_app(tmux: Tmux, fanout_home: Path, server, *flags: str) -> None:
+    """A shell in a 120x40 tmux window running `fanout tui --run FLAGS` against `server`, then `echo EXIT=$?`."""
+    env_line = f"export FANOUT_HOME={fanout_home} PS1='READY$ '"
+    command = (f"cd {ROOT} && {sys.executable} -m fanout tui --run {' '.join(flags)} --base-url {server.base_url}/v1 "
+               f"--model m; echo EXIT=$?")
+    tmux("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "40", "bash --norc --noprofile")
+    tmux("send-keys", "-t", tmux.name, env_line, "Enter")
+    tmux.wait(lambda s: "READY$" in s, "the shell")
+    tmux("send-keys", "-t", tmux.name, command, "Enter")
+
+
 def test_fanout_tui_runs_in_a_terminal_and_restores_it(loopback_thread, fanout_home):
     loopback_thread.token_interval, loopback_thread.tokens = 0.02, 40
     tmux = Tmux(f"fanout-test-{os.getpid()}")
-    env_line = f"export FANOUT_HOME={fanout_home} PS1='READY$ '"
-    command = (f"cd {ROOT} && {sys.executable} -m fanout tui --run --base-url {loopback_thread.base_url}/v1 "
-               f"--model m; echo EXIT=$?")
-    tmux("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "40", "bash --norc --noprofile")
     try:
-        tmux("send-keys", "-t", tmux.name, env_line, "Enter")
-        tmux.wait(lambda s: "READY$" in s, "the shell")
-        tmux("send-keys", "-t", tmux.name, command, "Enter")
+        start_app(tmux, fanout_home, loopback_thread)
         tmux.wait(lambda s: STREAMED.search(s) is not None and "research · hybrid · custom/m" in s, "streamed text")
         assert tmux("display", "-p", "-t", tmux.name, "#{alternate_on}").strip() == "1"
         tmux("send-keys", "-t", tmux.name, "C-q")
@@ -49,14 +55,8 @@ def test_resizing_a_real_terminal_while_streaming(loopback_thread, fanout_home):
     layout at 40x12 itself is asserted with Pilot in test_tui_stress.py.)"""
     loopback_thread.token_interval, loopback_thread.tokens = 0.1, 150  # about 15 s of tokens a branch
     tmux = Tmux(f"fanout-resize-{os.getpid()}")
-    env_line = f"export FANOUT_HOME={fanout_home} PS1='READY$ '"
-    command = (f"cd {ROOT} && {sys.executable} -m fanout tui --run --strategy parallel "
-               f"--base-url {loopback_thread.base_url}/v1 --model m; echo EXIT=$?")
-    tmux("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "40", "bash --norc --noprofile")
     try:
-        tmux("send-keys", "-t", tmux.name, env_line, "Enter")
-        tmux.wait(lambda s: "READY$" in s, "the shell")
-        tmux("send-keys", "-t", tmux.name, command, "Enter")
+        start_app(tmux, fanout_home, loopback_thread, "--strategy", "parallel")
         tmux.wait(lambda s: STREAMED.search(s) is not None, "streamed text")
         for width, height in ((40, 12), (80, 24), (40, 12), (41, 13)):
             tmux("resize-window", "-t", tmux.name, "-x", str(width), "-y", str(height))
