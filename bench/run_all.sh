@@ -36,6 +36,7 @@ if [ "$QUICK" = 1 ]; then
   step load            "$PY" bench/load.py --repeat 1
   step engine_cpu      "$PY" bench/engine_cpu.py --rounds 3
   step loop_fairness   "$PY" bench/loop_fairness.py --rounds 1
+  step soak            "$PY" bench/soak.py --branches 500
 else
   step overhead        "$PY" bench/overhead.py
   step vs_plain        "$PY" bench/vs_plain.py
@@ -45,6 +46,7 @@ else
   step load            "$PY" bench/load.py
   step engine_cpu      "$PY" bench/engine_cpu.py
   step loop_fairness   "$PY" bench/loop_fairness.py
+  step soak            "$PY" bench/soak.py
 fi
 
 # The TUI streaming benchmark belongs to the TUI; run it when it exists.

@@ -16,6 +16,8 @@ from .__main__ import main, serve_until_signalled
 from .faults import Fault, Request
 from .plans import PlanResponder, asks_for_plan
 from .server import LoopbackServer
+from .storm import Storm
 from .texts import default_text, split_words
 
-__all__ = ["Fault", "LoopbackServer", "PlanResponder", "asks_for_plan", "Request", "default_text", "main", "serve_until_signalled", "split_words"]
+__all__ = ["Fault", "LoopbackServer", "PlanResponder", "Request", "Storm", "asks_for_plan", "default_text", "main",
+           "serve_until_signalled", "split_words"]

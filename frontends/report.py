@@ -53,7 +53,8 @@ def fmt_speedup(m: RunMetrics) -> str:
     return "none (every branch failed)"
 
 
-def to_json(state: RunState) -> dict[str, Any]:
+def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
+    """`unsaved`: why the run's session could not be saved ("" when it was)."""
     s = state.started
     branches = []
     for b in state.branch_list():
@@ -64,6 +65,7 @@ def to_json(state: RunState) -> dict[str, Any]:
                 "status": b.status,
                 "text": strip_controls(b.text),
                 "cached": b.cached,
+                **({"kept": True} if b.kept else {}),
                 "error": strip_controls(b.error),
                 "group": b.info.group,
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
@@ -105,12 +107,18 @@ def to_json(state: RunState) -> dict[str, Any]:
             "metrics": dataclasses.asdict(a.metrics) if a.metrics else None,
         },
         "metrics": {**dataclasses.asdict(state.metrics), "quality": state.quality.as_dict()} if state.metrics else None,
+        # Resumed (`fanout resume`): what the session was, and the branches taken from it as they were.
+        **({"resumed": {"previous": state.resumed.previous, "kept": list(state.resumed.kept)}}
+           if state.resumed else {}),
+        "session_saved": not unsaved,
+        **({"session_error": unsaved} if unsaved else {}),
     }
 
 
 def metrics_table(state: RunState) -> str:
     rows = ["| branch | status | ttft | latency | tokens in/out | cost | retries |", "|---|---|---|---|---|---|---|"]
-    entries = [(b.title, b.status + (" (cached)" if b.cached else ""), b.metrics) for b in state.branch_list()]
+    entries = [(b.title, b.status + (" (kept)" if b.kept else " (cached)" if b.cached else ""), b.metrics)
+               for b in state.branch_list()]
     if state.plan is not None:
         lane = state.plan.lane
         shared = " (made once, shared)" if state.plan.reused else ""
@@ -209,10 +217,15 @@ def plan_section(state: RunState) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(state: RunState) -> str:
+def to_markdown(state: RunState, *, unsaved: str = "") -> str:
     s = state.started
     head = f"# {s.recipe}: {s.strategy} on {s.provider}/{s.model}" if s else "# fanout run"
     parts = [head, f"Session `{s.session_id}` · status **{state.status}**" if s else ""]
+    if unsaved:
+        parts.append(f"> **The session was not saved** ({strip_controls(unsaved)}): it cannot be replayed or resumed.")
+    if state.resumed:
+        r = state.resumed
+        parts.append(f"Resumed a {r.previous} session: {len(r.kept)} branch(es) kept as they were, the rest run again.")
     if state.done and state.done.error:
         parts.append(f"> {strip_controls(state.done.error)}")
     if state.plan is not None:

@@ -26,6 +26,7 @@ from fanout.strategies.events import (
     PlanStarted,
     RunDone,
     RunMetrics,
+    RunResumed,
     RunStarted,
 )
 from fanout.strategies.recipe import AGGREGATE_ID, PLAN_ID
@@ -67,10 +68,16 @@ class BranchState:
     segments: list[Segment] = field(default_factory=list)
     tokens_seen: int = 0
     result: dict[str, Any] = field(default_factory=dict)  # what the text says: {"answer": ...}, {"json": ...}
+    kept: bool = False  # resumed: taken from the session as it was, not run again
 
     @property
     def text(self) -> str:
         return self.final_text if self.final_text is not None else "".join(self.chunks)
+
+    def reset(self, t: float) -> None:
+        """Back to waiting, in place (the app's pane holds this object): a resumed run runs the branch again."""
+        self.__dict__.update(BranchState(self.info).__dict__)
+        self._open("deps", t)
 
     @property
     def id(self) -> str:
@@ -139,6 +146,7 @@ class RunState:
     ended: bool = False  # the stream is over (a replayed session may end without a RunDone)
     # The quality figures change only when a branch or the aggregate finishes: measured then, once, on demand.
     _quality: Quality | None = field(default=None, repr=False, compare=False)
+    resumed: RunResumed | None = None  # the run went on from its session: the latest such part
 
     @property
     def status(self) -> str:
@@ -170,12 +178,18 @@ class RunState:
         self.now = max(self.now, event.t)
         if isinstance(event, (BranchStarted, BranchDone, BranchFailed, AggregateDone, RunStarted)):
             self._quality = None
+        if isinstance(event, RunResumed):
+            self.resumed = event
+            return None
         if isinstance(event, RunStarted):
+            if self.started is not None and self.started.session_id == event.session_id:
+                self._continue(event)
+                return None
             self.started = event
             self.aggregate.method = event.aggregate
             for info in event.branches:
                 b = BranchState(info)
-                b._open("deps", 0.0)
+                b._open("deps", event.t)
                 self.branches[info.id] = b
             return None
         if isinstance(event, (PlanStarted, PlanDone)):
@@ -215,6 +229,7 @@ class RunState:
             b.tokens_seen += 1
         elif isinstance(event, BranchRetrying):
             b.status = RETRYING
+            b.error, b.ended = "", None  # a branch retried by hand had failed: no longer
             b.retry_reason = event.reason
             b.retry_delay = event.delay
             b.retry_at = event.t
@@ -228,6 +243,7 @@ class RunState:
             b.result = dict(event.result)
             b.metrics = event.metrics
             b.cached = b.cached or event.metrics.cached
+            b.kept = event.kept
             b.ended = event.t
             b._close(event.t)
         elif isinstance(event, BranchFailed):
@@ -267,6 +283,17 @@ class RunState:
     def lanes(self) -> list[BranchState]:
         """Every call's lane in run order: the planner's (when there is one), then the branches'."""
         return ([self.plan.lane] if self.plan else []) + list(self.branches.values())
+
+    def _continue(self, started: RunStarted) -> None:
+        """A session replayed whole: its resumed part starts again. Kept branches stay as they were (their
+        BranchDone comes again); every other branch and the aggregate start over."""
+        kept = set(self.resumed.kept) if self.resumed else set()
+        self.done = None
+        self.started = started
+        for bid, b in self.branches.items():
+            if bid not in kept:
+                b.reset(started.t)
+        self.aggregate.__dict__.update(AggregateState(method=started.aggregate).__dict__)
 
     def _aggregate(self, event: Event) -> None:
         a = self.aggregate

@@ -63,25 +63,35 @@ def warn(message: str) -> None:
 
 
 class ResponseCache:
-    """A ResponseSource in front of the providers. Safe to share between processes (diskcache is SQLite)."""
+    """A ResponseSource in front of the providers. Safe to share between processes (diskcache is SQLite).
+
+    A cache that cannot be opened or written (a file in its way, a full disk, a damaged database) never stops a
+    run: it says so once, naming its folder, and the run goes on without it."""
 
     def __init__(self, mode: str = "use", *, directory=None, size_limit_mb: int = 1024) -> None:
         self.mode = mode
         self.hits = self.misses = self.stored = 0
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._store: diskcache.Cache | None = None
+        self._warned = False
+        self.folder = directory or cache_dir() / "responses"
         if mode != "off":
-            folder = private_dir(directory or cache_dir() / "responses")
             try:
                 self._store = diskcache.Cache(
-                    str(folder),
+                    str(private_dir(self.folder)),
                     size_limit=size_limit_mb * 1024 * 1024,
                     eviction_policy="least-recently-used",
                     disk_min_file_size=1 << 30,  # every value inside SQLite: one private file, no loose files
                 )
             except (sqlite3.Error, OSError) as err:
-                warn(f"response cache unavailable ({err}); running without it")
+                self._warn_once(f"response cache {self.folder} unavailable ({err}); running without it")
                 self.mode = "off"
+
+    def _warn_once(self, message: str) -> None:
+        """A full disk fails every write: one warning says it, a thousand would bury the report."""
+        if not self._warned:
+            self._warned = True
+            warn(message)
 
     def _get(self, key: str) -> Recorded | None:
         assert self._store is not None
@@ -89,7 +99,7 @@ class ResponseCache:
             raw = self._store.get(key)
             return None if raw is None else _decode(raw)
         except (sqlite3.Error, OSError) as err:
-            warn(f"response cache read failed ({err}); treated as a miss")
+            self._warn_once(f"response cache {self.folder}: read failed ({err}); treated as a miss")
             return None
         except Exception as err:  # noqa: BLE001 - any damage (a foreign pickle, bad JSON) is a miss, not a crash
             warn(f"damaged cache entry {key[:16]}… ({type(err).__name__}); treated as a miss and removed")
@@ -141,7 +151,7 @@ class ResponseCache:
                 self._store.set(key, _encode(recorded))
                 self.stored += 1
             except (sqlite3.Error, OSError) as err:
-                warn(f"response cache write failed ({err})")
+                self._warn_once(f"response cache {self.folder}: write failed ({err}); the run goes on without it")
 
     def done(self, target: Target, request: GenerationRequest) -> None:
         if self._inflight:

@@ -14,9 +14,9 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from fanout.core.errors import UserError
 from fanout.core.paths import private_dir, sessions_dir
@@ -37,6 +37,9 @@ class Header:
     provider: str
     model: str
     created: float
+    # The run's flags as given (provider, model, base URL, concurrency, max tokens, ...): what `fanout resume`
+    # needs to go on with the same settings. Never a key: keys come only from the environment.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "session", "format": FORMAT, **self.__dict__}
@@ -52,6 +55,7 @@ class Header:
             provider=str(data.get("provider", "")),
             model=str(data.get("model", "")),
             created=float(data.get("created", 0.0)),
+            options=dict(data.get("options") or {}),
         )
 
 
@@ -62,14 +66,47 @@ def session_path(session_id: str, folder: Path | None = None) -> Path:
 
 
 class Recorder:
-    """Writes a session as its events arrive. Call it with each event; `close()` when the run is over."""
+    """Writes a session as its events arrive. Call it with each event; `close()` when the run is over.
 
-    def __init__(self, header: Header, folder: Path | None = None, secrets: Iterable[str] = ()) -> None:
+    Opening raises OSError (the caller decides what a session that cannot be created means); a write that fails
+    later (a full disk) never stops the run: the recorder stops writing, keeps the reason in `error` and calls
+    `on_error` once with it."""
+
+    def __init__(
+        self,
+        header: Header,
+        folder: Path | None = None,
+        secrets: Iterable[str] = (),
+        *,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self._secrets = [s for s in secrets if s and len(s) >= 8]
-        folder = private_dir(folder or sessions_dir())
-        self.path = session_path(header.id, folder)
+        self._on_error = on_error
+        self.error = ""
+        self.path = session_path(header.id, folder or sessions_dir())
+        self._fd = -1
+        private_dir(self.path.parent)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
-        self._write(header.to_dict())
+        try:
+            self._write(header.to_dict())
+        except OSError:
+            self.close()
+            raise
+
+    @classmethod
+    def reopen(
+        cls, path: Path, secrets: Iterable[str] = (), *, on_error: Callable[[str], None] | None = None
+    ) -> "Recorder":
+        """Appends to an existing session (a resumed run goes on in the same file)."""
+        self = cls.__new__(cls)
+        self._secrets = [s for s in secrets if s and len(s) >= 8]
+        self._on_error = on_error
+        self.error = ""
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if path.stat().st_size and not _last_byte_is_newline(path):
+            os.write(self._fd, b"\n")  # a line torn by a kill stays a line of its own, skipped when read
+        return self
 
     def _write(self, data: dict[str, Any]) -> None:
         line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -78,13 +115,29 @@ class Recorder:
         os.write(self._fd, (line + "\n").encode())
 
     def __call__(self, event: Event) -> None:
-        if self._fd >= 0:
+        if self._fd < 0:
+            return
+        try:
             self._write(event.to_dict())
+        except OSError as err:
+            self.error = f"{self.path}: {err.strerror or err}"
+            self.close()
+            if self._on_error is not None:
+                self._on_error(self.error)
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+            fd, self._fd = self._fd, -1
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _last_byte_is_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 @dataclass
@@ -275,8 +328,8 @@ def import_file(path: Path, folder: Path | None = None) -> Header:
     return header
 
 
-def new_header(spec: Any) -> Header:
-    """The header of a run about to start, from its RunSpec."""
+def new_header(spec: Any, options: dict[str, Any] | None = None) -> Header:
+    """The header of a run about to start, from its RunSpec (and the flags it was started with)."""
     return Header(
         id=spec.session_id,
         recipe=spec.recipe.name,
@@ -286,4 +339,5 @@ def new_header(spec: Any) -> Header:
         provider=spec.provider_label,
         model=spec.model_label,
         created=time.time(),
+        options=dict(options or {}),
     )

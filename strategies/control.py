@@ -12,3 +12,7 @@ class RunControl(Protocol):
 
     def cancel_branch(self, branch_id: str) -> None:
         """Stop one branch; the others go on."""
+
+    def retry_branch(self, branch_id: str) -> str:
+        """Run a failed branch again while the run goes on; the branches waiting for it wait for the new try.
+        Returns "" when it is queued, otherwise why it cannot be (the run is over, the branch did not fail...)."""

@@ -32,6 +32,7 @@ from .events import (
     BranchDone,
     Event,
     RunDone,
+    RunResumed,
     RunStarted,
 )
 from .metrics import run_metrics, two_attempts
@@ -75,6 +76,11 @@ class RunSpec:
     seed: int | None = None  # for the backoff jitter; tests fix it
     plan: PlanOutcome | None = None  # compare / bench: a plan made once, given to every strategy
     plan_only: bool = False  # compare / bench: make the plan, run nothing else
+    # Resuming a session: the branches that finished there, taken as they were; the run's clock goes on from
+    # where the session's stopped; and what the session's status was.
+    kept: dict[str, BranchDone] = field(default_factory=dict)
+    clock_offset: float = 0.0
+    resumed_from: str = ""
 
     @staticmethod
     def new_id() -> str:
@@ -98,6 +104,10 @@ class Engine:
         self._t0 = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
+        self._results: dict[str, CallResult] = {}
+        self._finished: dict[str, asyncio.Event] = {}
+        self._start_branch: Callable[[Branch], None] | None = None  # set while branches may still be retried
+        self._retried: dict[str, BranchMetrics] = {}  # the failed try's metrics of a branch retried by hand
 
     # --- control from a front end --------------------------------------------------------------------------
 
@@ -111,6 +121,28 @@ class Engine:
         task = self._tasks.get(branch_id)
         if task is not None and not task.done():
             task.cancel()
+
+    def retry_branch(self, branch_id: str) -> str:
+        """Run one failed branch again while the run goes on; branches that wait for it and have not started yet
+        wait for the new attempt. Returns "" when queued, else why not."""
+        branch = self._branches.get(branch_id)
+        result = self._results.get(branch_id)
+        if branch is None:
+            return f"no branch {branch_id!r}"
+        if self._start_branch is None or self._cancelled:
+            return "the run is over (or its aggregate has begun): run it again instead"
+        if self._failfast:
+            return 'on_error = "fail" stopped the run at the first failure'
+        if result is None or not self._finished[branch_id].is_set():
+            return f"{branch_id} has not finished"
+        if result.ok:
+            return f"{branch_id} did not fail"
+        self._finished[branch_id].clear()
+        del self._results[branch_id]
+        self._retried[branch_id] = result.metrics
+        self.emit(BranchRetrying(self.clock(), branch_id, 0, 0.0, "retried by hand", restart=True))
+        self._start_branch(branch)
+        return ""
 
     # --- the stream --------------------------------------------------------------------------------------------
 
@@ -129,7 +161,7 @@ class Engine:
 
     def clock(self) -> float:
         assert self._loop is not None
-        return self._loop.time() - self._t0
+        return self._loop.time() - self._t0 + self.spec.clock_offset
 
     def emit(self, event: Event) -> None:
         self._queue.put_nowait(event)
@@ -147,16 +179,19 @@ class Engine:
         spec, recipe = self.spec, self.recipe
         rng = random.Random(spec.seed)
         caller = Caller(self.emit, self.clock, source=spec.source, rng=rng)
+        if spec.resumed_from:
+            kept = tuple(spec.kept)  # planned branches too: their ids are known only once the plan is
+            self.emit(RunResumed(self.clock(), spec.resumed_from, kept, time.time()))
         try:
             targets = {b.id: spec.resolve(b.settings) for b in recipe.branches}
         except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
-            self.emit(RunStarted(0.0, spec.session_id, recipe.name, self.strategy, spec.provider_label,
+            self.emit(RunStarted(self.clock(), spec.session_id, recipe.name, self.strategy, spec.provider_label,
                                  spec.model_label, spec.values, (), recipe.aggregate.kind, time.time()))
             self.emit(RunDone(self.clock(), "failed", error=str(err)))
             return
         self.emit(
             RunStarted(
-                0.0,
+                self.clock(),
                 spec.session_id,
                 recipe.name,
                 self.strategy,
@@ -169,12 +204,15 @@ class Engine:
             )
         )
         plan_metrics: BranchMetrics | None = None
+        # compare / bench hand every strategy a plan made once (shown, not counted again); a resumed session hands
+        # back its own plan, which is this run's and counted like every branch kept from it.
+        reused = spec.plan is not None and not spec.resumed_from
         if recipe.plan is not None:
             outcome = await self._plan(caller)
             if outcome is None or outcome.plan is None:
                 error = "cancelled while planning" if outcome is None else outcome.error
                 metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0,
-                                      plan=outcome.metrics if outcome and spec.plan is None else None)
+                                      plan=outcome.metrics if outcome and not reused else None)
                 self.emit(RunDone(self.clock(), "cancelled" if self._cancelled else "failed", metrics, error=error))
                 return
             planned = planned_branches(outcome.plan, recipe.plan)
@@ -182,22 +220,23 @@ class Engine:
                 targets.update({b.id: spec.resolve(b.settings) for b in planned})
             except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
                 self.emit(PlanDone(self.clock(), outcome.text, (), outcome.plan.warnings, outcome.metrics,
-                                   error=str(err), reused=spec.plan is not None))
+                                   error=str(err), reused=reused))
                 self.emit(RunDone(self.clock(), "failed", error=str(err)))
                 return
             recipe = self.recipe = replace(recipe, branches=recipe.branches + planned)
             self._branches.update({b.id: b for b in planned})
             self.waits, self.sees = strategy_edges(recipe, self.strategy)
             # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
-            plan_metrics = outcome.metrics if spec.plan is None else None
+            plan_metrics = None if reused else outcome.metrics
             self.emit(PlanDone(self.clock(), outcome.text, self._infos(planned, targets), outcome.plan.warnings,
-                               outcome.metrics, reused=spec.plan is not None))
+                               outcome.metrics, reused=reused))
             if spec.plan_only:
                 metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0, plan=plan_metrics)
                 self.emit(RunDone(self.clock(), "ok", metrics))
                 return
-        results: dict[str, CallResult] = {}
-        finished = {b.id: asyncio.Event() for b in recipe.branches}
+        results = self._results
+        finished = self._finished
+        finished.update({b.id: asyncio.Event() for b in recipe.branches})
 
         async def run_branch(branch: Branch) -> None:
             try:
@@ -212,9 +251,16 @@ class Engine:
             results[branch.id] = result
             finished[branch.id].set()
 
-        for branch in recipe.branches:
+        def start(branch: Branch) -> None:
             self._tasks[branch.id] = asyncio.create_task(run_branch(branch))
-        await asyncio.gather(*self._tasks.values())
+
+        self._start_branch = start
+        for branch in recipe.branches:
+            start(branch)
+        # A branch retried by hand adds a task while we wait: wait until none is left running.
+        while pending := [t for t in self._tasks.values() if not t.done()]:
+            await asyncio.wait(pending)
+        self._start_branch = None
 
         failed = [bid for bid, r in results.items() if not r.ok]
         agg_metrics = None
@@ -267,7 +313,7 @@ class Engine:
         spec, plan = self.spec, self.recipe.plan
         assert plan is not None
         given = spec.plan
-        self.emit(PlanStarted(self.clock(), plan.min_branches, plan.max_branches, reused=given is not None))
+        self.emit(PlanStarted(self.clock(), plan.min_branches, plan.max_branches, reused=given is not None and not spec.resumed_from))
         if given is not None:
             return given
         try:
@@ -302,8 +348,15 @@ class Engine:
         finished: dict[str, asyncio.Event],
         caller: Caller,
     ) -> CallResult:
-        for dep in self.waits[branch.id]:
-            await finished[dep].wait()
+        kept = self.spec.kept.get(branch.id)
+        if kept is not None:  # resumed: finished in the session, taken as it was, never asked again
+            self._answers[branch.id] = dict(kept.result)
+            self.emit(replace(kept, t=self.clock(), kept=True))
+            return CallResult(kept.text, kept.metrics, kept.finish_reason)
+        # Until every dependency is done at once: one retried by hand while we waited on another is running again.
+        while not all(finished[dep].is_set() for dep in self.waits[branch.id]):
+            for dep in self.waits[branch.id]:
+                await finished[dep].wait()
         if self._failfast:
             error = "skipped: an earlier branch failed"
             self.emit(BranchFailed(self.clock(), branch.id, error, skipped=True))
@@ -333,6 +386,11 @@ class Engine:
                     self.emit(BranchToken(self.clock(), branch.id, rest))
                 result = replace(result, text=scrubber.scrub(result.text))
         self._answers[branch.id] = answer
+        earlier = self._retried.pop(branch.id, None)
+        if earlier is not None:  # retried by hand: the failed try's waits and throttles still happened
+            m = result.metrics
+            result.metrics = replace(m, retries=m.retries + earlier.retries + 1,
+                                     throttles=m.throttles + earlier.throttles, backoff=m.backoff + earlier.backoff)
         if result.ok:
             self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason, answer))
         else:

@@ -72,6 +72,17 @@ class PlanDone(Event):
 
 
 @dataclass(frozen=True)
+class RunResumed(Event):
+    """The run goes on from its own session (`fanout resume`): the branches in `kept` finished before and are
+    taken as they were; the rest run now. Comes just before the resumed part's RunStarted."""
+
+    kind: ClassVar[str] = "run_resumed"
+    previous: str  # what the session's status was: "incomplete", "cancelled", "partial", "failed"
+    kept: tuple[str, ...]
+    resumed_at: float  # wall clock (epoch seconds)
+
+
+@dataclass(frozen=True)
 class BranchQueued(Event):
     """Dependencies are met; the branch now waits for a concurrency slot."""
 
@@ -130,6 +141,7 @@ class BranchDone(Event):
     finish_reason: str = ""
     # What the text says, when the branch has an answer form: {"answer": ...}, {"json": ...}, {"json_error": ...}
     result: dict[str, Any] = field(default_factory=dict)
+    kept: bool = False  # a resumed run took this branch from its session as it was: no call was made
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunStarted,
         PlanStarted,
         PlanDone,
+        RunResumed,
         BranchQueued,
         BranchStarted,
         BranchToken,

@@ -101,6 +101,17 @@ class FanoutApp(App[int]):
             return self.switch_screen(screen)
         return self.push_screen(screen)
 
+    def resume_session(self, session_id: str) -> None:
+        """Go on with a session that did not finish well: only what did not finish runs, in the same session."""
+        from fanout.wiring.resume import prepare_resume
+
+        try:
+            prepared = prepare_resume(session_id)
+        except UserError as err:
+            self.notify(str(err), title="Cannot resume", severity="error", markup=False)
+            return
+        self.start_run(prepared)
+
     def open_replay(self, session_id: str, speed: float = 1.0) -> None:
         try:
             session = load(session_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 from fanout.wiring import config as config_mod
@@ -12,11 +14,11 @@ from fanout.core.errors import UserError
 from fanout.core.paths import cache_dir
 from fanout.providers.embedded_check import ensure_embedded_works
 from fanout.core.urls import base_url_problem
-from fanout.stores.sessions import Recorder, new_header
+from fanout.stores.sessions import Recorder, new_header, session_path
 from fanout.strategies import recipe as recipes
 from fanout.strategies.control import RunControl
 from fanout.strategies.engine import Engine, RunSpec
-from fanout.strategies.events import Event
+from fanout.strategies.events import BranchMetrics, Event
 from fanout.strategies.plan import parse_plan
 from fanout.strategies.planner import PlanOutcome
 from fanout.frontends.state import RunState
@@ -47,6 +49,11 @@ class RunOptions:
         if self.base_url is not None and (problem := base_url_problem(self.base_url)):
             raise UserError(f"--base-url: {problem}")
 
+    def recorded(self) -> dict:
+        """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
+        inputs are kept whole beside them)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("recipe", "inputs") and v is not None}
+
 
 @dataclass
 class Prepared:
@@ -54,6 +61,7 @@ class Prepared:
     targets: Targets
     options: RunOptions
     cache: ResponseCache
+    resumes: Path | None = None  # the session file this run goes on in (`fanout resume`)
 
     async def aclose(self) -> None:
         await self.targets.aclose()
@@ -80,15 +88,22 @@ class Prepared:
         plan, recipe = planning.plan, self.spec.recipe
         if plan is None or plan.error or recipe.plan is None or plan.lane.metrics is None:
             raise ValueError("no plan to reuse")
-        parsed = parse_plan(plan.text, recipe.plan, {b.id for b in recipe.branches})
-        outcome = PlanOutcome(parsed, plan.text, plan.lane.metrics)
+        return self.reusing_plan(plan.text, plan.lane.metrics)
+
+    def reusing_plan(self, text: str, metrics: BranchMetrics) -> "Prepared":
+        """Runs the plan in a planner's `text` instead of asking for one (raises PlanError if it holds none)."""
+        recipe = self.spec.recipe
+        assert recipe.plan is not None
+        parsed = parse_plan(text, recipe.plan, {b.id for b in recipe.branches})
+        outcome = PlanOutcome(parsed, text, metrics)
         return Prepared(replace(self.spec, plan=outcome, plan_only=False), self.targets, self.options, self.cache)
 
 
-def prepare(options: RunOptions) -> Prepared:
-    """Everything a run needs, checked before anything starts: recipe, inputs, config, providers and keys."""
+def prepare(options: RunOptions, declared: recipes.Recipe | None = None) -> Prepared:
+    """Everything a run needs, checked before anything starts: recipe, inputs, config, providers and keys.
+    `declared`: the recipe itself (a session's, when resuming) instead of loading `options.recipe`."""
     options.check()  # a bad flag is reported before the recipe is read
-    return prepare_recipe(options, recipes.load(options.recipe))
+    return prepare_recipe(options, declared or recipes.load(options.recipe))
 
 
 def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
@@ -135,19 +150,48 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     return Prepared(spec, targets, options, cache)
 
 
+@dataclass
+class Executed:
+    """How a run was kept: its session file, or why it could not be (kept whole) there."""
+
+    session: Path | None
+    error: str = ""  # "": saved; else the path and the reason, e.g. "…/x.jsonl: No space left on device"
+
+
+def warn(message: str) -> None:
+    print(f"fanout: warning: {message}", file=sys.stderr)
+
+
+def open_recorder(prepared: Prepared, on_error: Callable[[str], None]) -> tuple[Recorder | None, str]:
+    """The session's recorder, or None and why not: a session that cannot be written never stops the run."""
+    spec, secrets = prepared.spec, prepared.targets.secrets()
+    try:
+        if prepared.resumes is not None:
+            return Recorder.reopen(prepared.resumes, secrets, on_error=on_error), ""
+        header = new_header(spec, prepared.options.recorded())
+        return Recorder(header, secrets=secrets, on_error=on_error), ""
+    except OSError as err:
+        where = err.filename or prepared.resumes or session_path(spec.session_id)
+        return None, f"{where}: {err.strerror or err}"
+
+
 async def execute(
     prepared: Prepared,
     handlers: Sequence[Callable[[Event], None]],
     *,
     record: bool = True,
     on_engine: Callable[[RunControl], None] | None = None,
-) -> Engine:
-    """Runs it, feeding every event to the recorder first (so nothing is lost) and then to each front end."""
+    on_store_error: Callable[[str], None] = lambda m: warn(f"the session is not being saved: {m}"),
+) -> Executed:
+    """Runs it, feeding every event to the recorder first (so nothing is lost) and then to each front end.
+    A session that cannot be opened or written is reported once through `on_store_error`; the run goes on."""
     await prepared.targets.warm()
     engine = Engine(prepared.spec)
     if on_engine is not None:
         on_engine(engine)
-    recorder = Recorder(new_header(prepared.spec), secrets=prepared.targets.secrets()) if record else None
+    recorder, error = open_recorder(prepared, on_store_error) if record else (None, "")
+    if error:
+        on_store_error(error)
     sinks = ([recorder] if recorder else []) + list(handlers)
     try:
         async for event in engine.events():
@@ -156,4 +200,6 @@ async def execute(
     finally:
         if recorder:
             recorder.close()
-    return engine
+    if not record:
+        return Executed(None)
+    return Executed(recorder.path if recorder else None, error or (recorder.error if recorder else ""))

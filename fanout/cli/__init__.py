@@ -42,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run.open_app(RunOptions(), start=False)
         if command == "run":
             return asyncio.run(run.cmd_run(args))
+        if command == "resume":
+            return asyncio.run(run.cmd_resume(args))
         if command == "bench":
             return asyncio.run(run.cmd_bench(args))
         if command == "replay":

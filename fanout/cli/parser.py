@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
 
+    resume = sub.add_parser("resume", help="go on with an interrupted, cancelled or partly failed session")
+    resume.add_argument("id")
+    resume.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
+    resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
+                        help="for the branches that run again (default: the session's)")
+
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui)
     tui.add_argument("--run", action="store_true", help="start the run at once instead of showing the form")

@@ -26,23 +26,37 @@ def cancel_on_signals(engine) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    from fanout.frontends.headless import Printer
-    from fanout.wiring.launch import execute, prepare
-    from fanout.frontends.report import to_json, to_markdown
+    from fanout.wiring.launch import prepare
 
-    prepared = prepare(run_options(args))
+    return await run_headless(prepare(run_options(args)), as_json=args.json)
+
+
+async def cmd_resume(args: argparse.Namespace) -> int:
+    from fanout.wiring.resume import prepare_resume
+
+    return await run_headless(prepare_resume(args.id, cache=args.cache), as_json=args.json)
+
+
+async def run_headless(prepared, *, as_json: bool) -> int:
+    """Live progress on stderr, then the report (Markdown or the JSON document) on stdout; the exit code is the
+    run's own outcome, whether or not its session could be saved."""
+    from fanout.frontends.headless import Printer
+    from fanout.frontends.report import to_json, to_markdown
+    from fanout.wiring.launch import execute
+
     printer = Printer()
     state = printer.state  # the one fold of this run's events: the printer draws it, the report reads it
     refresher = asyncio.create_task(printer.keep_fresh())
     try:
-        await execute(prepared, [printer.handle], on_engine=cancel_on_signals)
+        executed = await execute(prepared, [printer.handle], on_engine=cancel_on_signals)
     finally:
         refresher.cancel()
         await prepared.aclose()
-    if args.json:
-        sys.stdout.write(json.dumps(to_json(state), indent=2, ensure_ascii=False) + "\n")
+    if as_json:
+        doc = to_json(state, unsaved=executed.error)
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(to_markdown(state))
+        sys.stdout.write(to_markdown(state, unsaved=executed.error))
     sys.stdout.flush()
     return status_exit(state.status)
 

@@ -45,6 +45,21 @@ def session_lines(folder: Path, kind: str, count: int = 1):
     return files[0] if text.count(f'"type":"{kind}"') >= count else None
 
 
+def kill_when(proc: subprocess.Popen, condition, what: str):
+    """SIGKILL `proc` once `condition()` holds (it must still be running then); returns what condition gave."""
+    try:
+        value = wait_for(lambda: condition() or proc.poll() is not None, what=what)
+        assert proc.poll() is None, proc.communicate()
+        proc.kill()
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    return value
+
+
 def no_traceback(proc: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout
@@ -315,18 +330,8 @@ def test_sigkill_leaves_an_incomplete_session_that_replays(fanout_cli, loopback_
     server = loopback_thread
     server.token_interval = 0.1  # 1.2 s a call: killed while tokens are arriving
     proc = fanout_cli.popen("run", "research", *fanout_cli.net(server), "--json")
-    try:
-        wait_for(lambda: session_lines(fanout_cli.sessions_dir, "branch_token", 4) or proc.poll() is not None,
-                 what="tokens in the session file")
-        assert proc.poll() is None, proc.communicate()
-        path = session_lines(fanout_cli.sessions_dir, "branch_token", 4)
-        proc.kill()
-        proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    path = kill_when(proc, lambda: session_lines(fanout_cli.sessions_dir, "branch_token", 4),
+                     what="tokens in the session file")
     events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     assert events[-1]["type"] != "run_done"
     streamed: dict[str, str] = {}

@@ -24,7 +24,7 @@ def complete(words: list[str], home: Path) -> list[str]:
 
 
 def test_bash_completes_commands_recipes_flags_and_choices(tmp_path):
-    assert complete(["fanout", "re"], tmp_path) == ["recipes", "replay"]
+    assert complete(["fanout", "re"], tmp_path) == ["resume", "recipes", "replay"]
     assert "research" in complete(["fanout", "run", "res"], tmp_path)  # asked of `fanout recipes names`
     assert complete(["fanout", "run", "--str"], tmp_path) == ["--strategy"]
     assert complete(["fanout", "bench", "--strategy", "p"], tmp_path) == ["parallel"]

@@ -73,3 +73,26 @@ def test_bench_without_a_plan_exits_1_and_runs_no_strategy(fanout_cli, loopback_
     no_traceback(proc)
     assert proc.returncode == 1 and "fanout bench: the planner's call failed: 400" in proc.stderr, proc.stderr
     assert len(loopback_thread.requests) == 1
+
+
+def test_resume_keeps_the_plan_and_asks_only_the_failed_angle(fanout_cli, loopback_thread):
+    responder = loopback_thread.responder = PlanResponder(PLAN)
+    loopback_thread.add_fault(Fault(status=400, message="rejected once"),
+                              match=lambda r: "focusing on: Market outlook" in r.prompt)
+    first = fanout_cli.run("run", "deep-research", *fanout_cli.net(loopback_thread), "--strategy", "parallel",
+                           "--json")
+    assert first.returncode == 1, first.stderr
+    before = json.loads(first.stdout)
+    assert [b["status"] for b in before["branches"]] == ["done", "done", "failed"]
+    assert responder.asked == 1
+    seen = len(loopback_thread.requests)
+
+    doc = fanout_cli.json("resume", before["session_id"], "--json", "--cache", "off")
+    assert doc["status"] == "ok" and doc["resumed"]["previous"] == "partial"
+    assert responder.asked == 1  # the session's plan is kept: the planner is not asked again
+    asked_again = loopback_thread.requests[seen:]
+    assert len(asked_again) == 2  # the failed angle, then the synthesis
+    assert doc["plan"]["branches"] == IDS and doc["plan"]["status"] == "done"
+    assert [b["id"] for b in doc["branches"] if b.get("kept")] == IDS[:2]
+    assert all(b["status"] == "done" for b in doc["branches"]) and doc["aggregate"]["status"] == "done"
+

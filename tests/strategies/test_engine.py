@@ -31,15 +31,24 @@ def recipe(branches, *, kind="concat", strategy="hybrid", on_error="continue", c
     return from_data(data, "test.toml")
 
 
-def run(rec, provider, *, strategy=None, limits=None, cancel_at=None, cancel_branch=None, on_error=None):
+def run(rec, provider, *, strategy=None, limits=None, cancel_at=None, cancel_branch=None, on_error=None,
+        retry=None, **resume):
+    """`retry`: [(t, branch id)] retried by hand at those times, their answers in `run.retried`; `resume`: the
+    RunSpec's kept / clock_offset / resumed_from."""
     provider.keys = [b.id for b in rec.branches]
     spec = RunSpec(rec, dict(rec.inputs), strategy or rec.strategy, resolver(provider, limits),
-                   provider_label="scripted", model_label="m", seed=7, on_error=on_error)
-    engine = Engine(spec)
+                   provider_label="scripted", model_label="m", seed=7, on_error=on_error, **resume)
+    engine = run.engine = Engine(spec)
     events: list[ev.Event] = []
+    run.retried = []
 
     async def go():
+        t0 = asyncio.get_running_loop().time()
+
         async def canceller():
+            for at, branch_id in retry or ():
+                await asyncio.sleep(at - (asyncio.get_running_loop().time() - t0))
+                run.retried.append(engine.retry_branch(branch_id))
             if cancel_at is not None:
                 await asyncio.sleep(cancel_at)
                 if cancel_branch:
@@ -433,3 +442,67 @@ def test_the_next_run_tries_an_unreachable_provider_again():
     assert once().status == "failed" and len(p.calls) == 1
     up["now"] = True
     assert once().status == "ok" and len(p.calls) == 1 + 5
+# --------------------------------------------------------------------------------------------------
+# resuming a session, retrying one branch while the run goes on
+
+
+def test_resume_takes_finished_branches_as_they_were_and_runs_only_the_rest():
+    rec = recipe([("a", ()), ("b", ("a",)), ("c", ())], kind="synthesize")
+    before = ev.BranchDone(3.0, "a", "the text a had", ev.BranchMetrics(latency=2.0, throttles=1, retries=1),
+                           "stop")
+    p = ScriptedProvider(lambda key, n: Step(latency=1.0))
+    state, events = run(rec, p, kept={"a": before}, clock_offset=5.0, resumed_from="incomplete")
+    assert "a" not in p.attempts and p.attempts["b"] == 1 and p.attempts["c"] == 1  # never asked again
+    assert isinstance(events[0], ev.RunResumed) and events[0].kept == ("a",) and events[0].previous == "incomplete"
+    a = state.branches["a"]
+    assert a.status == "done" and a.kept and a.text == "the text a had" and a.metrics.throttles == 1
+    assert "the text a had" in prompt_of(p, "b")  # its dependent is shown the kept text
+    assert state.status == "ok" and state.metrics.throttles == 1 and state.metrics.retries == 1
+    assert events[1].t == 5.0 and state.metrics.wall == pytest.approx(5.0 + 2.0)  # the clock goes on
+    assert state.resumed.kept == ("a",)
+
+
+def test_a_whole_resumed_session_folds_to_its_final_state():
+    """Part one (killed), then the resumed part appended: replayed whole, it ends as the resumed run did."""
+    rec = recipe([("a", ()), ("b", ())])
+    p1 = ScriptedProvider(lambda key, n: Step(latency=1.0 if key == "a" else 10.0))
+    _, first = run(rec, p1, strategy="parallel", cancel_at=2.0)
+    done_a = next(e for e in first if isinstance(e, ev.BranchDone))
+    p2 = ScriptedProvider(lambda key, n: Step(latency=1.0))
+    live, second = run(rec, p2, strategy="parallel", kept={"a": done_a}, clock_offset=first[-1].t,
+                       resumed_from="cancelled")
+    whole = RunState()
+    for e in first + second:
+        whole.apply(e)
+    assert whole.status == live.status == "ok"
+    assert {k: (b.status, b.text, b.kept) for k, b in whole.branches.items()} == \
+        {k: (b.status, b.text, b.kept) for k, b in live.branches.items()}
+    assert whole.branches["b"].text == "b-0 b-1 b-2 b-3 " and whole.branches["a"].kept
+
+
+def test_retry_one_failed_branch_while_the_run_goes_on():
+    def plan(key, n):
+        if key == "a":
+            return Step(latency=0.5, error=ProviderError("400 rejected", status=400)) if n == 1 else Step(latency=15)
+        return Step(latency=10.0 if key == "slow" else 1.0)
+
+    # d waits for a and for slow: a, retried at t=2, ends after slow (at 17): d waits for it and sees its text.
+    rec = recipe([("a", ()), ("slow", ()), ("d", ("a", "slow"))])
+    p = ScriptedProvider(plan)
+    state, events = run(rec, p, retry=[(2.0, "a"), (2.5, "slow")])
+    assert run.retried[0] == "" and "has not finished" in run.retried[1]
+    assert "the run is over" in run.engine.retry_branch("a")
+    assert p.attempts["a"] == 2
+    a = state.branches["a"]
+    assert a.status == "done" and a.error == "" and a.text == "a-0 a-1 a-2 a-3 " and a.metrics.retries == 1
+    assert "a-0 a-1" in prompt_of(p, "d") and "failed" not in prompt_of(p, "d")
+    d_start = next(c.start for c in p.calls if c.key == "d")
+    assert d_start == pytest.approx(17.0)  # after a's second try, not when slow ended
+    assert state.status == "ok"
+
+
+def test_retry_is_refused_for_a_branch_that_did_not_fail():
+    p = ScriptedProvider(lambda key, n: Step(latency=10.0 if key == "b" else 1.0))
+    run(recipe([("a", ()), ("b", ())]), p, strategy="parallel", retry=[(2.0, "a"), (2.0, "nope")])
+    assert "did not fail" in run.retried[0] and "no branch" in run.retried[1]
+    assert p.attempts["a"] == 1

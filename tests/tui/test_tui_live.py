@@ -153,14 +153,40 @@ async def test_switch_strategy_then_run_again_on_the_same_inputs(loopback):
         assert len(ids) == 3 and len(sessions.list_sessions()) == 3
 
 
-async def test_retry_reruns_the_whole_recipe_once_the_run_is_over(loopback):
-    app = live_app(loopback)
+async def test_retry_a_failed_branch_while_the_run_goes_on(loopback):
+    loopback.add_fault(Fault(status=400, message="rejected once"), match=lambda r: "Hardware progress" in r.prompt)
+    loopback.add_fault(Fault(delay=4.0), match=lambda r: "Academic research" in r.prompt)  # keeps the run going
+    app = live_app(loopback, strategy="parallel")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await run_screen(pilot)
+        await wait_for(pilot, lambda: "hardware" in screen.state.branches
+                       and screen.state.branches["hardware"].status == FAILED, what="hardware to fail")
+        assert screen.running
+        screen.focus_pane(0)
+        await pilot.press("R")
+        await finished(pilot, screen)
+        hardware = screen.state.branches["hardware"]
+        assert hardware.status == "done" and hardware.error == "" and screen.state.status == "ok"
+        assert sum("Hardware progress" in r.prompt.split("\n", 1)[0] for r in loopback.requests) == 2
+        assert screen.panes["hardware"].shown_text == strip_controls(hardware.text)
+        assert app.screen is screen  # the same run, not a new one
+
+
+async def test_retry_once_the_run_is_over_resumes_only_what_failed(loopback):
+    loopback.add_fault(Fault(status=400, message="rejected once"), match=lambda r: "Software and" in r.prompt)
+    app = live_app(loopback, strategy="parallel")
     async with app.run_test(size=SIZE) as pilot:
         first = await finished(pilot)
+        assert first.state.status == "partial"
+        seen = len(loopback.requests)
         await pilot.press("R")
-        await wait_for(pilot, lambda: app.screen is not first, what="the re-run")
+        await wait_for(pilot, lambda: app.screen is not first, what="the resumed run")
         second = await finished(pilot)
-        assert second.state.status == "ok" and second.state.started.strategy == first.state.started.strategy
+        assert second.state.status == "ok"
+        assert second.state.started.session_id == first.state.started.session_id  # one session, gone on with
+        assert len(loopback.requests) - seen == 2  # software and the aggregate
+        assert [b for b, s in second.state.branches.items() if not s.kept] == ["software"]
+        assert [s.status for s in sessions.list_sessions()] == ["ok"]
 
 
 async def test_compare_runs_all_three_strategies_and_shows_the_seed_table(loopback):
@@ -247,6 +273,28 @@ async def test_history_replays_a_session_read_only_and_offline(loopback):
         assert replayed.state.aggregate.text == live.state.aggregate.text
         assert replayed.check_action("rerun", ()) is False and replayed.check_action("cancel_run", ()) is False
         assert len(sessions.list_sessions()) == 1  # replaying records nothing
+
+
+async def test_history_resumes_a_cancelled_session(loopback):
+    loopback.add_fault(Fault(delay=30.0), match=lambda r: "Commercial adoption" in r.prompt)
+    app = live_app(loopback, strategy="parallel")
+    async with app.run_test(size=SIZE) as pilot:
+        live = await run_screen(pilot)
+        await wait_for(pilot, lambda: sum(b.status == "done" for b in live.state.branches.values()) == 4,
+                       what="four branches done")
+        await pilot.press("x")
+        await finished(pilot, live)
+        assert live.state.status == "cancelled"
+        loopback.clear_faults()
+        seen = len(loopback.requests)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history")
+        await pilot.press("R")
+        resumed = await finished(pilot)
+        assert resumed is not live and resumed.state.status == "ok"
+        assert resumed.state.resumed.previous == "cancelled" and len(resumed.state.resumed.kept) == 4
+        assert len(loopback.requests) - seen == 2  # commercial and the aggregate
+        assert [s.status for s in sessions.list_sessions()] == ["ok"]
 
 
 async def test_replay_at_ten_times_keeps_the_recorded_stream(loopback):

@@ -17,6 +17,8 @@ class HistoryScreen(Screen):
                 priority=True),
         Binding("f", "open(10)", "Replay 10×", id="history.replay_fast"),
         Binding("i", "open(0)", "Show at once", id="history.replay_instant"),
+        Binding("R", "resume", "Resume", id="history.resume",
+                tooltip="Go on with an interrupted, cancelled or partly failed session: only what did not finish runs"),
         Binding("escape", "app.pop_screen", "Back", id="history.back"),
     ]
 
@@ -43,6 +45,11 @@ class HistoryScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open(1)  # a click on a row
+
+    def action_resume(self) -> None:
+        if self.summaries:
+            session_id = self.summaries[self.query_one(DataTable).cursor_row].id
+            self.app.resume_session(session_id)  # type: ignore[attr-defined]
 
     def action_open(self, speed: float) -> None:
         if not self.summaries:

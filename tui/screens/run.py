@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -47,6 +47,7 @@ from ..widgets.stream_pane import StreamPane
 from ..widgets.timeline import Timeline
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
+SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
 
 
 class RunScreen(Screen):
@@ -55,7 +56,8 @@ class RunScreen(Screen):
         Binding("x", "cancel_run", "Cancel run", id="cancel_run"),
         Binding("k", "cancel_branch", "Cancel branch", id="cancel_branch", show=False),
         Binding("R", "retry_branch", "Retry", id="retry_branch", show=False,
-                tooltip="Once the run is over: run the whole recipe again (single-branch retry is not supported)"),
+                tooltip="Retry the focused failed branch while the run goes on; once it is over, resume the "
+                        "session: only what did not finish runs again"),
         Binding("s", "switch_strategy", "Strategy", id="switch_strategy",
                 tooltip="Run again on the same inputs under another strategy"),
         Binding("m", "compare", "Compare", id="compare", tooltip="Run all three strategies and compare them"),
@@ -107,6 +109,12 @@ class RunScreen(Screen):
         if self._look is None or self._look.name != app.theme:
             self._look = look_for(app.theme, app.theme_variables, app.current_theme.dark)
         return self._look
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A small terminal keeps its rows and columns for the panes (see fanout.tcss)."""
+        width, height = event.size
+        self.set_class(height < SHORT, "-short")
+        self.set_class(width < NARROW, "-narrow")
 
     def pane_list(self) -> list[StreamPane]:
         return [*self.panes.values(), self.aggregate_pane]
@@ -207,7 +215,8 @@ class RunScreen(Screen):
     async def _play(self) -> None:
         try:
             if isinstance(self.source, LiveRun):
-                await execute(self.source.prepared, [self.feed], on_engine=self._engine_ready)
+                await execute(self.source.prepared, [self.feed], on_engine=self._engine_ready,
+                              on_store_error=self._store_error)
             elif isinstance(self.source, Replay):
                 async for event in replay(self.source.events, self.source.speed):
                     self.feed(event)
@@ -224,6 +233,10 @@ class RunScreen(Screen):
             self.finished.set()
             self._chrome_dirty = True
             self.refresh_bindings()
+
+    def _store_error(self, message: str) -> None:
+        self.notify(f"The session is not being saved: {message}", title="Session", severity="warning",
+                    markup=False, timeout=10)
 
     def _engine_ready(self, engine: RunControl) -> None:
         self.engine = engine
@@ -336,14 +349,26 @@ class RunScreen(Screen):
             self.app.start_run(prepared.again())  # type: ignore[attr-defined]
 
     def action_retry_branch(self) -> None:
-        prepared = self._prepared()
-        if prepared is None:
+        """While the run goes on: the focused failed branch runs again (those waiting for it wait for it).
+        Once it is over: the session is resumed, so every branch that did not finish runs again, then the aggregate."""
+        if self._prepared() is None:
             return
         if self.running:
-            self.notify("Retry works once the run is over: it runs the whole recipe again.", severity="warning")
+            pane = self.focused_pane()
+            if self.engine is None or not isinstance(pane, BranchPane):
+                self.notify("Focus a failed branch's pane to retry it.", severity="warning")
+                return
+            why_not = self.engine.retry_branch(pane.branch_id)
+            if why_not:
+                self.notify(f"Cannot retry: {why_not}.", severity="warning", markup=False)
+            else:
+                self.notify(f"Retrying {pane.branch_id}…", markup=False)
             return
-        self.notify("Running the whole recipe again: fanout cannot re-run a single branch.")
-        self.app.start_run(prepared.again())  # type: ignore[attr-defined]
+        if self.state.status == "ok":
+            self.notify("Every branch finished: nothing to retry (r runs the recipe again).")
+            return
+        if self.state.started is not None:
+            self.app.resume_session(self.state.started.session_id)  # type: ignore[attr-defined]
 
     def action_switch_strategy(self) -> None:
         prepared = self._prepared()

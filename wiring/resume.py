@@ -1,0 +1,64 @@
+"""`fanout resume ID`: a session that did not finish well goes on where it stopped, in the same session.
+
+Every branch that finished is taken from the session as it was (its text, answer and metrics: never asked
+again, whatever the cache holds); only the others run, then the aggregate. A planned session keeps its plan:
+the planner is not asked again, so the branches are the ones the session began. The recipe, inputs, strategy and
+flags are the session's own, so the run is the one that was started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from fanout.core.errors import UserError
+from fanout.stores import sessions
+from fanout.strategies import recipe as recipes
+from fanout.strategies.events import BranchDone, BranchMetrics, Event, PlanDone, RunStarted
+from fanout.strategies.plan import PlanError
+
+from .launch import Prepared, RunOptions, prepare
+
+_FLAGS = {f.name for f in fields(RunOptions)} - {"recipe", "inputs"}
+
+
+def finished_branches(events: list[Event]) -> dict[str, BranchDone]:
+    """The branches that ended done in any part of the session (a kept branch is done again in each later part),
+    in the run's order of branches (the recipe's, then the plan's), not the order they happened to finish."""
+    done = {e.branch: e for e in events if isinstance(e, BranchDone)}
+    order: dict[str, int] = {}
+    for e in events:
+        if isinstance(e, (RunStarted, PlanDone)):
+            for info in e.branches:
+                order.setdefault(info.id, len(order))
+    return dict(sorted(done.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
+    session = sessions.load(session_id)
+    if session.status == "ok":
+        raise UserError(f"session {session_id!r} finished ok: nothing to resume (`fanout replay {session_id}`)")
+    header = session.header
+    if not header.recipe_data:
+        raise UserError(f"session {session_id!r} keeps no recipe: it cannot be resumed")
+    declared = recipes.from_data(header.recipe_data, f"session {session_id} (its recipe)")
+    flags = {k: v for k, v in header.options.items() if k in _FLAGS}
+    if cache is not None:
+        flags["cache"] = cache
+    options = RunOptions(recipe=header.recipe, inputs=dict(header.inputs), **flags)
+    options.strategy = header.strategy or options.strategy
+    prepared = prepare(options, declared)
+    planned = next((e for e in reversed(session.events) if isinstance(e, PlanDone) and not e.error), None)
+    if planned is not None and prepared.planned:
+        try:
+            prepared = prepared.reusing_plan(planned.text, planned.metrics or BranchMetrics())
+        except PlanError:  # a plan the recipe no longer accepts: the planner is asked again
+            pass
+    last_t = max((e.t for e in session.events), default=0.0)
+    spec = replace(
+        prepared.spec,
+        session_id=header.id,
+        kept=finished_branches(session.events),
+        clock_offset=last_t,
+        resumed_from=session.status,
+    )
+    return replace(prepared, spec=spec, resumes=session.path)
