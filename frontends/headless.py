@@ -25,6 +25,7 @@ from fanout.strategies.events import (
     Event,
     RunDone,
     RunStarted,
+    BranchAdded,
 )
 
 _MARK = {WAITING: "·", QUEUED: "…", STREAMING: "▸", RETRYING: "↻", DONE: "✓", FAILED: "✗", "cancelled": "⊘"}
@@ -89,6 +90,8 @@ class Printer:
             return f"run {event.status} · wall {fmt_seconds(m.wall)} · speed-up {m.speedup:.2f}×"
         if b is None:
             return None
+        if isinstance(event, BranchAdded):
+            return f"{b.id}: {b.title}"
         if isinstance(event, (BranchQueued, BranchStarted, BranchRetrying, BranchDone, BranchFailed)):
             if isinstance(event, BranchStarted) and event.attempt > 1:
                 return f"{b.id}: attempt {event.attempt}"

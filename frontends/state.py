@@ -13,6 +13,7 @@ from fanout.strategies.events import (
     AggregateDone,
     AggregateStarted,
     AggregateToken,
+    BranchAdded,
     BranchDone,
     BranchFailed,
     BranchInfo,
@@ -154,6 +155,12 @@ class RunState:
                 b._open("deps", 0.0)
                 self.branches[info.id] = b
             return None
+        if isinstance(event, BranchAdded):  # a reduce step of the aggregate: a branch from now on
+            b = self.branches.get(event.info.id) or BranchState(event.info)
+            if not b.segments:
+                b._open("deps", event.t)
+            self.branches[event.info.id] = b
+            return b
         if isinstance(event, (AggregateStarted, AggregateToken, AggregateDone)):
             self._aggregate(event)
             return None

@@ -33,6 +33,7 @@ class BranchInfo:
     provider: str = ""
     model: str = ""
     group: str = ""  # voting: the section (or vote) this voter belongs to
+    stage: str = ""  # "reduce": a step of the aggregate (a partial merge), added while the run goes
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,15 @@ class RunStarted(Event):
     branches: tuple[BranchInfo, ...]
     aggregate: str  # the aggregation kind, e.g. "synthesize"
     started_at: float  # wall clock (epoch seconds), for "when"
+
+
+@dataclass(frozen=True)
+class BranchAdded(Event):
+    """A step that was not known when the run started (a reduce step of the aggregate): from now on it is a
+    branch like the others, with its own queued, started, token and done events."""
+
+    kind: ClassVar[str] = "branch_added"
+    info: BranchInfo
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         RunStarted,
+        BranchAdded,
         BranchQueued,
         BranchStarted,
         BranchToken,
@@ -205,6 +216,8 @@ def from_dict(data: dict[str, Any]) -> Event:
     data = dict(data)
     if "branches" in data:
         data["branches"] = tuple(_build(BranchInfo, b) for b in data["branches"])
+    if isinstance(data.get("info"), dict):
+        data["info"] = _build(BranchInfo, data["info"])
     if data.get("metrics") is not None:
         metric_cls = RunMetrics if cls is RunDone else BranchMetrics
         data["metrics"] = _build(metric_cls, data["metrics"])

@@ -16,6 +16,7 @@ from fanout.strategies import recipe as recipes
 from fanout.strategies.control import RunControl
 from fanout.strategies.engine import Engine, RunSpec
 from fanout.strategies.events import Event
+from fanout.wiring.inputs import read_file_inputs
 from fanout.wiring.routing import Overrides, Targets
 
 
@@ -68,9 +69,10 @@ def prepare(options: RunOptions) -> Prepared:
 def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     """`prepare` for a recipe already in hand (one built in code, such as the judge's)."""
     options.check()
-    values = declared.with_inputs(options.inputs)
-    recipe = recipes.expand(declared, values)  # voters and batch items: a bad items file is reported now
     cfg = config_mod.load()
+    values = declared.with_inputs(read_file_inputs(options.inputs, cfg.inputs.max_file_bytes))
+    # Voters, batch items, sections and files: a bad items file or document is reported now.
+    recipe = recipes.expand(declared, values, max_file_bytes=cfg.inputs.max_file_bytes)
     targets = Targets(
         cfg,
         Overrides(

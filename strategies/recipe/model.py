@@ -59,6 +59,15 @@ class VoteSpec:
 
 
 @dataclass(frozen=True)
+class SplitSpec:
+    """`split = { input = "doc", by = "heading", max_chars = 4000 }`: one branch per section of an input."""
+
+    input: str
+    by: str = "heading"
+    max_chars: int = 4000
+
+
+@dataclass(frozen=True)
 class Branch:
     id: str
     title: str
@@ -72,12 +81,20 @@ class Branch:
     vote: VoteSpec | None = None  # declared: expands into one branch per voter
     items: tuple[str, ...] = ()  # declared: a batch, one branch per item
     items_file: str = ""
+    split: SplitSpec | None = None  # declared: one branch per section of an input
+    files: str = ""  # declared: a glob (a template, e.g. "{docs}"): one branch per file
     # Set on expanded branches:
     group: str = ""  # the declared branch a voter or batch item came from
     group_title: str = ""
     sample: int = 0  # which voter: keeps N samples N cache entries
     weight: float = 1.0
     item: str | None = None
+    fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
+
+    @property
+    def maps(self) -> bool:
+        """Declared as many branches: a batch, a split document or a set of files (none of them votes)."""
+        return bool(self.items or self.items_file or self.split or self.files)
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,9 @@ class Aggregate:
     prompt: str = ""
     settings: CallSettings = CallSettings()
     fail_on: tuple[str, ...] = ()  # checks: answers that flag the input
+    # synthesize: the most characters one call may be sent; more is reduced in groups, level by level. None:
+    # from the provider's context window where it is known.
+    max_input_chars: int | None = None
 
 
 @dataclass(frozen=True)

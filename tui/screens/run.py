@@ -28,6 +28,7 @@ from fanout.strategies.events import (
     Event,
     RunDone,
     RunStarted,
+    BranchAdded,
 )
 from fanout.strategies.recipe import AGGREGATE_ID
 
@@ -138,6 +139,8 @@ class RunScreen(Screen):
         if kind is RunStarted:
             self._t0 = asyncio.get_running_loop().time()
             self._build(event)  # type: ignore[arg-type]
+        elif kind is BranchAdded and branch is not None:
+            self._add(branch.id)
         elif branch is not None:
             pane = self.panes[branch.id]
             pane.dirty = True
@@ -158,6 +161,15 @@ class RunScreen(Screen):
             self.panes[info.id] = BranchPane(self.state.branches[info.id], id=f"pane-{index}")
         self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
         self.query_one(PaneGrid).build(self.panes, self.aggregate_pane)
+
+    def _add(self, branch_id: str) -> None:
+        """A step that joined mid-run (a reduce step of the aggregate): a pane and a timeline row of its own."""
+        if branch_id in self.panes:
+            return
+        pane = BranchPane(self.state.branches[branch_id], id=f"pane-{len(self.panes)}")
+        self.panes[branch_id] = pane
+        self.query_one(Timeline).styles.height = len(self.panes) + 3
+        self.query_one(PaneGrid).add(pane)
 
     async def _redraw_chrome(self) -> None:
         running = self.state.done is None and self.state.started is not None

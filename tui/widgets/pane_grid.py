@@ -47,6 +47,12 @@ class PaneGrid(Horizontal):
         self.call_after_refresh(self.place_panes)
         self.call_after_refresh(self.focus_pane, 0)
 
+    def add(self, pane: BranchPane) -> None:
+        """A pane that joined mid-run (already in `panes`, which is the screen's): placed before the aggregator."""
+        self.branch_list.styles.height = len(self.panes)
+        self.grid.mount(pane, before=self.aggregate)
+        self.call_after_refresh(self.place_panes)
+
     def on_resize(self) -> None:
         self.call_after_refresh(self.place_panes)
 
