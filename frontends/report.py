@@ -49,6 +49,7 @@ def to_json(state: RunState) -> dict[str, Any]:
                 "cached": b.cached,
                 "error": strip_controls(b.error),
                 "group": b.info.group,
+                **({"stage": b.info.stage} if b.info.stage else {}),
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
                 **({"flagged": b.result["flagged"]} if "flagged" in b.result else {}),

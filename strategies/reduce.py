@@ -107,9 +107,11 @@ class Reducer:
                     f"prompt; give at least {base + 2 * (BLOCK_OVERHEAD + MIN_REPORT_CHARS)}"
                 )
             groups = pack([cut(p, cap) for p in out.priors], lambda g: self._size(g, total) <= budget)
-            merged = await asyncio.gather(
-                *(self._step(out, group, out.levels, k + 1, len(groups), total) for k, group in enumerate(groups))
-            )
+            calls = [g for g in groups if len(g) > 1]  # a report left alone goes up a level as it is, no call
+            merged_groups = iter(await asyncio.gather(
+                *(self._step(out, group, out.levels, k + 1, len(calls), total) for k, group in enumerate(calls))
+            ))
+            merged = [next(merged_groups) if len(g) > 1 else g[0] for g in groups]
             out.failed += [p for p in merged if p.error]
             out.priors = [p for p in merged if not p.error]
         if out.priors and final_size(out.priors) > budget:  # still too long (one report, or levels ran out): cut

@@ -59,3 +59,23 @@ async def test_a_document_given_as_a_file_gets_one_pane_per_section(loopback, tm
         assert screen.panes["section.2"].shown_text == "- summary of 2 of 3: Harvest"
         assert screen.aggregate_pane.badges_shown[-1] == "done"
         assert screen.aggregate_pane.shown_text == "- merged [Water]"
+
+
+async def test_the_form_takes_at_path_and_reports_a_bad_one_naming_it(loopback, tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("## One\n\nfirst\n\n## Two\n\nsecond\n")
+    loopback.responder = lambda req: "- ok"
+    app = FanoutApp(RunOptions(recipe="summarize", base_url=loopback.base_url + "/v1", model="m", cache="off"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        box = app.screen.query_one("#input-0")
+        box.value = f"@{tmp_path}/missing.md"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        error = app.screen.query_one("#setup-error")
+        assert error.display and f"{tmp_path}/missing.md: no such file (for input 'doc')" in str(error.render())
+        box.value = f"@{doc}"
+        await pilot.press("ctrl+r")
+        screen = await finished(pilot)
+        assert screen.state.started.inputs["doc"] == doc.read_text()
+        assert list(screen.panes) == ["section.1", "section.2"]
