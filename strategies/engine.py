@@ -101,6 +101,8 @@ class Engine:
             task.cancel()
 
     def cancel_branch(self, branch_id: str) -> None:
+        if branch_id.startswith(AGGREGATE_ID + "."):  # a reduce step is part of the aggregate: that stops
+            branch_id = AGGREGATE_ID
         task = self._tasks.get(branch_id)
         if task is not None and not task.done():
             task.cancel()

@@ -67,6 +67,17 @@ def pack(items: list[Prior], fits: Callable[[list[Prior]], bool]) -> list[list[P
     return groups
 
 
+def balanced(items: list[Prior], fits: Callable[[list[Prior]], bool]) -> list[list[Prior]]:
+    """As few groups as `pack` makes, but of even sizes: the level's calls then take about as long as each other,
+    instead of one full group and a small remainder (the slowest call is the level's wall time)."""
+    greedy = pack(items, fits)
+    if len(greedy) < 2:
+        return greedy
+    target = sum(len(p.text) for p in items) / len(greedy)
+    even = pack(items, lambda g: fits(g) and sum(len(p.text) for p in g[:-1]) < target)
+    return even if len(even) <= len(greedy) else greedy
+
+
 @dataclass
 class Reduced:
     priors: list[Prior]  # what the final call is sent
@@ -106,7 +117,7 @@ class Reducer:
                     f"max_input_chars {budget} leaves {max(cap, 0)} characters a report after the aggregate's "
                     f"prompt; give at least {base + 2 * (BLOCK_OVERHEAD + MIN_REPORT_CHARS)}"
                 )
-            groups = pack([cut(p, cap) for p in out.priors], lambda g: self._size(g, total) <= budget)
+            groups = balanced([cut(p, cap) for p in out.priors], lambda g: self._size(g, total) <= budget)
             calls = [g for g in groups if len(g) > 1]  # a report left alone goes up a level as it is, no call
             merged_groups = iter(await asyncio.gather(
                 *(self._step(out, group, out.levels, k + 1, len(calls), total) for k, group in enumerate(calls))

@@ -91,11 +91,6 @@ class Branch:
     item: str | None = None
     fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
 
-    @property
-    def maps(self) -> bool:
-        """Declared as many branches: a batch, a split document or a set of files (none of them votes)."""
-        return bool(self.items or self.items_file or self.split or self.files)
-
 
 @dataclass(frozen=True)
 class Aggregate:

@@ -10,7 +10,7 @@ from fanout.frontends.state import RunState
 from fanout.stores import sessions
 from fanout.strategies import events as ev
 from fanout.strategies.recipe import parse
-from fanout.strategies.reduce import pack
+from fanout.strategies.reduce import balanced, pack
 from fanout.strategies.prompting import Prior
 from fanout.wiring.launch import RunOptions, execute, prepare
 
@@ -112,3 +112,32 @@ def test_pack_groups_consecutive_reports_while_they_fit():
     items = [Prior(f"p{i}", "t", "x" * n) for i, n in enumerate([5, 5, 5, 9, 1, 1])]
     groups = pack(items, lambda g: sum(len(p.text) for p in g) <= 10)
     assert [[p.id for p in g] for g in groups] == [["p0", "p1"], ["p2"], ["p3", "p4"], ["p5"]]
+
+
+def test_balanced_groups_are_as_few_as_packed_and_of_even_size():
+    items = [Prior(f"p{i}", "t", "x" * 10) for i in range(16)]
+    fits = lambda g: sum(len(p.text) for p in g) <= 140  # noqa: E731 - 14 reports a call
+    assert [len(g) for g in pack(items, fits)] == [14, 2]
+    assert [len(g) for g in balanced(items, fits)] == [8, 8]
+    assert [len(g) for g in balanced(items[:5], fits)] == [5]  # one call already: nothing to balance
+
+
+async def test_cancelling_a_reduce_step_cancels_the_aggregate_it_belongs_to(tmp_path):
+    engines, state, events = [], RunState(), []
+
+    def on_event(event):
+        state.apply(event)
+        events.append(event)
+        if isinstance(event, ev.BranchStarted) and event.branch == "aggregate.r1.2":
+            engines[0].cancel_branch("aggregate.r1.2")
+
+    async with LoopbackServer(responder=lambda req: REPORT, latency=0.05) as server:
+        prepared = prepare(RunOptions(recipe=recipe_file(tmp_path, 8, 3500), base_url=server.base_url + "/v1",
+                                      model="m", cache="off"))
+        try:
+            await execute(prepared, [on_event], on_engine=engines.append)
+        finally:
+            await prepared.aclose()
+    assert state.branches["aggregate.r1.2"].status == "cancelled"
+    assert state.status == "failed" and state.done.error == "cancelled"
+    assert not any(isinstance(e, ev.BranchAdded) and e.info.id.startswith("aggregate.r2") for e in events)
