@@ -19,9 +19,10 @@ from .events import BranchAdded, BranchDone, BranchFailed, BranchInfo, BranchMet
 from .prompting import Prior, reduce_messages
 from .recipe import AGGREGATE_ID, Recipe
 
-# Characters a token, for a context window given in tokens. English prose runs about 4 on small models'
-# tokenizers, Markdown tables and code nearer 3: the lower figure keeps a call inside the window.
-CHARS_PER_TOKEN = 3
+# Characters a token, for a context window given in tokens. On SmolLM2's tokenizer English prose runs about 4.3,
+# this README 3.4, and the model's own summaries of it (symbols, broken Markdown) 2.8: the figure is below all
+# three, so a call stays inside the window.
+CHARS_PER_TOKEN = 2.5
 PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens around the messages
 MAX_LEVELS = 8
 # Room for a fence's two marker lines around one report (with its title).
@@ -39,7 +40,7 @@ def input_budget(max_input_chars: int | None, target: Target) -> int | None:
     if max_input_chars:
         return max_input_chars
     if target.context_tokens:
-        return max(0, target.context_tokens - target.max_tokens - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN
+        return int(max(0, target.context_tokens - target.max_tokens - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN)
     return None
 
 
