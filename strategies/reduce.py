@@ -20,8 +20,8 @@ from .prompting import Prior, reduce_messages
 from .recipe import AGGREGATE_ID, Recipe
 
 # Characters a token, for a context window given in tokens. On SmolLM2's tokenizer English prose runs about 4.3,
-# this README 3.4, and the model's own summaries of it (symbols, broken Markdown) 2.8: the figure is below all
-# three, so a call stays inside the window.
+# this README 3.4, and a merge prompt of the model's own summaries of it (symbols, broken Markdown) 3.0, which at
+# 3 left a few dozen tokens of a 4,096 window: the figure is below all three, so a call stays inside the window.
 CHARS_PER_TOKEN = 2.5
 PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens around the messages
 MAX_LEVELS = 8
