@@ -7,9 +7,10 @@ from fanout.frontends.state import DONE
 from fanout.tui.widgets.timeline import Timeline
 from fanout.wiring.launch import RunOptions, prepare
 from fanout.tui.app import FanoutApp
-from test_tui_live import SIZE, finished
+from test_tui_live import SIZE, finished, run_screen
+from tuikit import wait_for
 
-REPORT = ("wordsworth " * 91).strip()
+REPORT = " ".join(["w" * 99] * 10)  # 1,000 characters in 10 chunks: six reduce panes, few redraws
 
 
 def wide_recipe(tmp_path) -> str:
@@ -25,7 +26,9 @@ async def test_reduce_steps_join_as_panes_and_timeline_rows(loopback, tmp_path):
     opts = RunOptions(recipe=wide_recipe(tmp_path), base_url=loopback.base_url + "/v1", model="m", cache="off")
     app = FanoutApp(opts, prepared=prepare(opts))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await finished(pilot)
+        screen = await run_screen(pilot)
+        await wait_for(pilot, screen.finished.is_set, timeout=90, what="the end of 15 calls")  # a loaded machine
+        screen = await finished(pilot, screen)
         assert screen.state.status == "ok"
         steps = [bid for bid in screen.panes if bid.startswith("aggregate.r")]
         assert steps == ["aggregate.r1.1", "aggregate.r1.2", "aggregate.r1.3", "aggregate.r1.4", "aggregate.r2.1",
