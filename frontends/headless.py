@@ -27,6 +27,7 @@ from fanout.strategies.events import (
     PlanStarted,
     RunDone,
     RunStarted,
+    BranchAdded,
 )
 
 _MARK = {WAITING: "·", QUEUED: "…", STREAMING: "▸", RETRYING: "↻", DONE: "✓", FAILED: "✗", "cancelled": "⊘"}
@@ -100,6 +101,8 @@ class Printer:
             return f"run {event.status} · wall {fmt_seconds(m.wall)} · speed-up {fmt_speedup(m)}{cached}{error}"
         if b is None:
             return None
+        if isinstance(event, BranchAdded):
+            return f"{b.id}: {b.title}"
         if isinstance(event, (BranchQueued, BranchStarted, BranchRetrying, BranchDone, BranchFailed)):
             if isinstance(event, BranchStarted) and event.attempt > 1:
                 return f"{b.id}: attempt {event.attempt}"

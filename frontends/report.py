@@ -68,6 +68,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
                 **({"kept": True} if b.kept else {}),
                 "error": strip_controls(b.error),
                 "group": b.info.group,
+                **({"stage": b.info.stage} if b.info.stage else {}),
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
                 **({"flagged": b.result["flagged"]} if "flagged" in b.result else {}),

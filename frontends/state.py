@@ -13,6 +13,7 @@ from fanout.strategies.events import (
     AggregateDone,
     AggregateStarted,
     AggregateToken,
+    BranchAdded,
     BranchDone,
     BranchFailed,
     BranchInfo,
@@ -169,7 +170,8 @@ class RunState:
         """Findings, distinct findings, redundancy, pairwise overlap and flagged contradictions of what has
         finished so far (frontends.quality)."""
         if self._quality is None:
-            outputs = [(b.id, b.text) for b in self.branches.values() if b.status == DONE]
+            # The branches' own answers: a reduce step restates them, so counting it would count them twice.
+            outputs = [(b.id, b.text) for b in self.branches.values() if b.status == DONE and not b.info.stage]
             self._quality = measure(outputs, self.aggregate.text if self.aggregate.status == DONE else "")
         return self._quality
 
@@ -195,6 +197,12 @@ class RunState:
         if isinstance(event, (PlanStarted, PlanDone)):
             self._plan(event)
             return None
+        if isinstance(event, BranchAdded):  # a reduce step of the aggregate: a branch from now on
+            b = self.branches.get(event.info.id) or BranchState(event.info)
+            if not b.segments:
+                b._open("deps", event.t)
+            self.branches[event.info.id] = b
+            return b
         if isinstance(event, (AggregateStarted, AggregateToken, AggregateDone)):
             self._aggregate(event)
             return None

@@ -7,7 +7,8 @@ a unit of its own. The recipe's aggregate kind then combines the units:
 - union: every finding of every branch, near-duplicates folded, each with the branches that found it.
 - vote: the votes' verdicts (answer, confidence, tally, status).
 - checks: each unit's answer against `fail_on`; the input is flagged when any check fails.
-- synthesize: one LLM call over every unit, told to flag contradictions.
+- synthesize: one LLM call over every unit, told to flag contradictions; when the units do not fit in one call
+  (`max_input_chars`, or the provider's context window), they are first merged in groups (reduce.py).
 - judge: one LLM call that picks the best unit and says why.
 Failed branches are always named, to the aggregator model and in the result, never silently dropped.
 """
@@ -26,6 +27,7 @@ from .events import AggregateDone, AggregateStarted, AggregateToken, BranchMetri
 from .echoes import MarkerScrubber, echo_flag
 from .prompting import Fence, Prior, aggregate_messages
 from .recipe import AGGREGATE_ID, Recipe
+from .reduce import BudgetTooSmall, Reducer, input_budget, size
 from .voting import CONFIDENT, NEEDS_REVIEW, NO_CONSENSUS, Ballot, union, vote
 
 
@@ -34,6 +36,9 @@ class Outcome:
     text: str = ""
     metrics: BranchMetrics | None = None
     error: str = ""
+    # Reduce steps (partial merges before the last call): their metrics and what each waited for.
+    steps: dict[str, BranchMetrics] = field(default_factory=dict)
+    step_deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -258,6 +263,24 @@ async def aggregate(
     if method == "judge":
         unit_priors = [Prior(u.id, f"Candidate {i + 1}: {u.title}", u.body()) for i, u in enumerate(candidates)]
     target = resolve(agg.settings)
+    reduced = None
+    budget = input_budget(agg.max_input_chars, target) if method == "synthesize" else None
+    if budget is not None:
+        down = [p for p in unit_priors if p.error]
+
+        def final_size(items: list[Prior]) -> int:
+            return size(aggregate_messages(recipe, values, strategy, down + items))
+
+        reducer = Reducer(recipe, values, caller, target, emit, clock,
+                          members={u.id: tuple(p.id for p in u.members) for u in units})
+        try:
+            reduced = await reducer.run([p for p in unit_priors if not p.error], budget, final_size)
+        except BudgetTooSmall as err:
+            emit(AggregateDone(clock(), method, "", failed, result=base, error=str(err)))
+            return Outcome(error=str(err))
+        unit_priors = down + reduced.failed + reduced.priors
+        failed = failed + tuple(p.id for p in reduced.failed)
+        base["reduce"] = {"levels": reduced.levels, "calls": len(reduced.steps), "max_input_chars": budget}
     messages = aggregate_messages(recipe, values, strategy, unit_priors, judge=method == "judge")
     # The model may echo its prompt: the fence markers never reach the result, and an echo is flagged.
     scrubber = MarkerScrubber(Fence.around(unit_priors).nonce)
@@ -276,4 +299,7 @@ async def aggregate(
         verdict["flagged"] = flag
     emit(AggregateDone(clock(), method, text, failed, result={**base, **verdict}, metrics=result.metrics,
                        error=result.error))
-    return Outcome(text, result.metrics, result.error)
+    outcome = Outcome(text, result.metrics, result.error)
+    if reduced is not None:
+        outcome.steps, outcome.step_deps = reduced.steps, reduced.deps
+    return outcome

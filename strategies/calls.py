@@ -36,6 +36,7 @@ class Target:
     model: str
     temperature: float | None
     max_tokens: int
+    context_tokens: int | None = None  # the model's context window, where it is known (the embedded model's)
 
     def request(self, messages: tuple, sample: int = 0, json_schema: dict | None = None) -> GenerationRequest:
         return GenerationRequest(

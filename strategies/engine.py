@@ -118,6 +118,8 @@ class Engine:
             task.cancel()
 
     def cancel_branch(self, branch_id: str) -> None:
+        if branch_id.startswith(AGGREGATE_ID + "."):  # a reduce step is part of the aggregate: that stops
+            branch_id = AGGREGATE_ID
         task = self._tasks.get(branch_id)
         if task is not None and not task.done():
             task.cancel()
@@ -265,6 +267,8 @@ class Engine:
         failed = [bid for bid, r in results.items() if not r.ok]
         agg_metrics = None
         agg_error = ""
+        steps: dict[str, BranchMetrics] = {}  # the aggregate's reduce steps
+        step_deps: dict[str, tuple[str, ...]] = {}
         if self._cancelled:
             status = "cancelled"
         elif self._failfast:
@@ -279,6 +283,7 @@ class Engine:
             try:
                 outcome = await task
                 agg_metrics, agg_error = outcome.metrics, outcome.error
+                steps, step_deps = outcome.steps, outcome.step_deps
             except asyncio.CancelledError:
                 agg_error = "cancelled"
             except Exception as err:  # noqa: BLE001 - reported as the aggregate's failure, with the metrics
@@ -291,8 +296,8 @@ class Engine:
                 status = "partial" if failed else "ok"
         metrics = run_metrics(
             self.clock(),
-            {bid: r.metrics for bid, r in results.items()},
-            self.waits,
+            {**{bid: r.metrics for bid, r in results.items()}, **steps},
+            {**self.waits, **step_deps},
             agg_metrics,
             calls=caller.calls,
             failed=len(failed),

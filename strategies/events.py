@@ -33,6 +33,7 @@ class BranchInfo:
     provider: str = ""
     model: str = ""
     group: str = ""  # voting: the section (or vote) this voter belongs to
+    stage: str = ""  # "reduce": a step of the aggregate (a partial merge), added while the run goes
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,15 @@ class RunResumed(Event):
     previous: str  # what the session's status was: "incomplete", "cancelled", "partial", "failed"
     kept: tuple[str, ...]
     resumed_at: float  # wall clock (epoch seconds)
+
+
+@dataclass(frozen=True)
+class BranchAdded(Event):
+    """A step that was not known when the run started (a reduce step of the aggregate): from now on it is a
+    branch like the others, with its own queued, started, token and done events."""
+
+    kind: ClassVar[str] = "branch_added"
+    info: BranchInfo
 
 
 @dataclass(frozen=True)
@@ -224,6 +234,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PlanStarted,
         PlanDone,
         RunResumed,
+        BranchAdded,
         BranchQueued,
         BranchStarted,
         BranchToken,
@@ -253,6 +264,8 @@ def from_dict(data: dict[str, Any]) -> Event:
     data = dict(data)
     if "branches" in data:
         data["branches"] = tuple(_build(BranchInfo, b) for b in data["branches"])
+    if isinstance(data.get("info"), dict):
+        data["info"] = _build(BranchInfo, data["info"])
     if data.get("metrics") is not None:
         metric_cls = RunMetrics if cls is RunDone else BranchMetrics
         metrics = dict(data["metrics"])

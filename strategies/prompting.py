@@ -93,7 +93,7 @@ def branch_messages(
         context = (context + "\n\n" if context else "") + f"These earlier steps failed and gave nothing: {names}."
     labels = ", ".join(branch.labels)
     local = {**values, "id": branch.id, "title": branch.title, "context": context, "labels": labels,
-             "schema": branch.schema, "item": branch.item or "", "brief": branch.brief}
+             "schema": branch.schema, "item": branch.item or "", "brief": branch.brief, **dict(branch.fills)}
     text = render(branch.prompt, local)
     if branch.brief and "{brief}" not in branch.prompt:
         text = f"{text}\n\nWhat this angle must cover: {branch.brief}"
@@ -178,3 +178,23 @@ def aggregate_messages(
     parts.append(fence.rule())
     parts += [fence.block(p) for p in usable]
     return _with_system(recipe, values, "\n\n".join(parts))
+
+
+def reduce_messages(
+    recipe: Recipe, values: dict[str, str], priors: list[Prior], part: int, parts: int, total: int
+) -> tuple[Message, ...]:
+    """A reduce step's messages: the aggregate's instructions, told it sees only part of the material and that
+    its answer is merged with the others' later, so it condenses instead of concluding."""
+    fence = Fence.around(priors)
+    instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": "",
+                                                    "labels": "", "schema": ""})
+    parts_text = [
+        "The final task, for context: " + instructions.strip(),
+        f"You see only part {part} of {parts} of the material ({len(priors)} of {total} reports); the other parts "
+        "go to other steps, and a last step merges every partial result. Do not conclude about the whole: "
+        "condense these reports into one partial result that keeps every distinct point, figure and "
+        "contradiction, each with the title of the report it came from.",
+        fence.rule(),
+        *(fence.block(p) for p in priors),
+    ]
+    return _with_system(recipe, values, "\n\n".join(parts_text))

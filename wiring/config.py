@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout.core.errors import UserError
+from fanout.core.files import DEFAULT_MAX_FILE_BYTES
 from fanout.core.paths import config_file
 from fanout.core.validation import parse_toml, read_toml, validate
 from fanout.providers.base import Limits, Prices
@@ -41,12 +42,22 @@ class CacheConfig:
 
 
 @dataclass
+class InputsConfig:
+    max_file_mb: float = DEFAULT_MAX_FILE_BYTES / (1024 * 1024)  # the largest file an input (`@path`) may read
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+@dataclass
 class Config:
     source: str
     default_provider: str
     providers: dict[str, ProviderConfig]
     cache: CacheConfig = field(default_factory=CacheConfig)
     keymap: dict[str, str] = field(default_factory=dict)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
 
     def provider(self, name: str) -> ProviderConfig:
         if name not in self.providers:
@@ -103,7 +114,7 @@ def from_data(data: dict[str, Any], source: str) -> Config:
     if f.default_provider not in providers:
         raise UserError(f"{source}: default_provider: names no provider ({', '.join(sorted(providers))})")
     cache = CacheConfig(mode=f.cache.mode, size_limit_mb=f.cache.size_limit_mb)
-    return Config(source, f.default_provider, providers, cache, dict(f.keymap))
+    return Config(source, f.default_provider, providers, cache, dict(f.keymap), InputsConfig(f.inputs.max_file_mb))
 
 
 def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: str) -> ProviderConfig:

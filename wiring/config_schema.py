@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 from pydantic import Field, field_validator
 
 from fanout.core.urls import base_url_problem
+from fanout.core.files import DEFAULT_MAX_FILE_BYTES
 from fanout.core.validation import Table
 from fanout.providers import registry
 from fanout.stores.cache_modes import CacheMode
@@ -68,11 +69,18 @@ class CacheTable(Table):
     size_limit_mb: Annotated[int, Field(ge=1, le=10_000_000)] = 1024
 
 
+class InputsTable(Table):
+    """Inputs given as files (`--set doc=@notes.md`), and each file of a `files` branch."""
+
+    max_file_mb: Annotated[float, Field(ge=0.001, le=1024)] = DEFAULT_MAX_FILE_BYTES / (1024 * 1024)
+
+
 class ConfigFile(Table):
     default_provider: str = "local"
     providers: dict[str, ProviderTable] = {}
     cache: CacheTable = CacheTable()
     keymap: dict[str, str] = {}
+    inputs: InputsTable = InputsTable()
 
 
 def json_schema() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from fanout.strategies.events import BranchMetrics, Event
 from fanout.strategies.plan import parse_plan
 from fanout.strategies.planner import PlanOutcome
 from fanout.frontends.state import RunState
+from fanout.wiring.inputs import read_file_inputs
 from fanout.wiring.routing import Overrides, Targets
 
 
@@ -109,9 +110,10 @@ def prepare(options: RunOptions, declared: recipes.Recipe | None = None) -> Prep
 def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     """`prepare` for a recipe already in hand (one built in code, such as the judge's)."""
     options.check()
-    values = declared.with_inputs(options.inputs)
-    recipe = recipes.expand(declared, values)  # voters and batch items: a bad items file is reported now
     cfg = config_mod.load()
+    values = declared.with_inputs(read_file_inputs(options.inputs, cfg.inputs.max_file_bytes))
+    # Voters, batch items, sections and files: a bad items file or document is reported now.
+    recipe = recipes.expand(declared, values, max_file_bytes=cfg.inputs.max_file_bytes)
     targets = Targets(
         cfg,
         Overrides(

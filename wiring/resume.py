@@ -44,7 +44,9 @@ def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
     if cache is not None:
         flags["cache"] = cache
-    options = RunOptions(recipe=header.recipe, inputs=dict(header.inputs), **flags)
+    # The session keeps the inputs' text (a file's content, not its @path): escaped, so none is read as a path.
+    inputs = {k: "@" + v if v.startswith("@") else v for k, v in header.inputs.items()}
+    options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)
     options.strategy = header.strategy or options.strategy
     prepared = prepare(options, declared)
     planned = next((e for e in reversed(session.events) if isinstance(e, PlanDone) and not e.error), None)

@@ -94,6 +94,7 @@ class Targets:
             model=model,
             temperature=o.temperature if o.temperature is not None else settings.temperature,
             max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
+            context_tokens=pc.n_ctx if pc.kind == "local" else None,
         )
 
     def configs_in_use(self) -> list[ProviderConfig]:

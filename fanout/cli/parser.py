@@ -27,7 +27,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="the model to ask (default: the provider's)")
     p.add_argument("--base-url", help="an ad-hoc OpenAI-compatible server; key from OPENAI_API_KEY if set")
     p.add_argument("--concurrency", type=int, help="at most N calls at once per provider")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a recipe input (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a recipe input (repeatable); VALUE @PATH reads a file, @- standard input")
     p.add_argument("--max-tokens", type=int, help="cap every call's output")
     p.add_argument("--temperature", type=float, metavar="T",
                    help="sampling temperature, 0 to 2, for every call (default: the recipe's, else the provider's)")
@@ -134,6 +134,18 @@ def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def stdin_inputs(values: dict[str, str]) -> dict[str, str]:
+    """`--set NAME=@-`: standard input is read now, once, whatever the command does with the options after."""
+    if "@-" not in values.values():
+        return values
+    import sys
+
+    from fanout.wiring import config
+    from fanout.wiring.inputs import read_stdin_inputs
+
+    return read_stdin_inputs(values, sys.stdin.buffer, config.load().inputs.max_file_bytes)
+
+
 def run_options(args: argparse.Namespace) -> "RunOptions":
     from fanout.wiring.launch import RunOptions
 
@@ -144,7 +156,7 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         model=args.model,
         base_url=args.base_url,
         concurrency=args.concurrency,
-        inputs=parse_sets(args.set),
+        inputs=stdin_inputs(parse_sets(args.set)),
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         on_error=args.on_error,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fanout.core.files import DEFAULT_MAX_FILE_BYTES
+
 from .items import read_items
+from .mapping import file_parts, section_parts
 from .model import Branch, Recipe, VoteSpec
 
 
-def expand(recipe: Recipe, values: dict[str, str]) -> Recipe:
+def expand(recipe: Recipe, values: dict[str, str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Recipe:
     """The recipe as the engine runs it: each voting branch becomes one branch per voter, each batch branch one
-    branch per item. `after` naming an expanded branch waits for all of its parts."""
+    branch per item, a split branch one per section, a files branch one per file. `after` naming an expanded
+    branch waits for all of its parts."""
     concrete: list[Branch] = []
     parts: dict[str, tuple[str, ...]] = {}
     votes: dict[str, VoteSpec] = dict(recipe.votes)
@@ -23,6 +27,15 @@ def expand(recipe: Recipe, values: dict[str, str]) -> Recipe:
                 replace(b, id=f"{b.id}.{n + 1:0{width}d}", title=f"{b.title}: {_one_line(item)[:60]}", items=(),
                         items_file="", group=b.id, group_title=b.title, item=item)
                 for n, item in enumerate(items)
+            ]
+        elif b.split is not None or b.files:
+            pieces = (section_parts(b, where, values, recipe.source) if b.split is not None
+                      else file_parts(b, where, values, recipe.source, max_file_bytes))
+            width = len(str(len(pieces)))
+            made = [
+                replace(b, id=f"{b.id}.{n + 1:0{width}d}", title=f"{b.title}: {_one_line(title)[:60]}", split=None,
+                        files="", group=b.id, group_title=b.title, fills=tuple(fills.items()))
+                for n, (title, fills) in enumerate(pieces)
             ]
         elif b.vote is not None:
             v = b.vote

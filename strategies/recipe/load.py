@@ -15,7 +15,7 @@ from fanout.core.validation import parse_toml, read_toml, validate
 
 from ..dag import find_cycle
 from .model import (AGGREGATE_ID, ID_PATTERN, PLAN_ID, Aggregate, Branch, CallSettings, Recipe, RecipeError,
-                    VoteSpec)
+                    SplitSpec, VoteSpec)
 from .plan_table import read_plan
 from .schema import BranchTable, CallSettingsTable, RecipeFile, VoteTable
 from .templates import check_templates
@@ -75,7 +75,7 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
 
     agg = f.aggregate
     aggregate = Aggregate(kind=agg.kind, prompt=agg.prompt, settings=_settings(agg).over(base_settings),
-                          fail_on=tuple(agg.fail_on))
+                          fail_on=tuple(agg.fail_on), max_input_chars=agg.max_input_chars)
     if agg.kind in ("synthesize", "judge") and not agg.prompt.strip():
         raise _fail(source, "aggregate.prompt", f"is required when kind is {agg.kind!r}")
     if agg.kind == "checks" and not agg.fail_on:
@@ -129,11 +129,14 @@ def _branch(i: int, t: BranchTable, f: RecipeFile, base: CallSettings, recipe_vo
     prompt = t.prompt or f.prompt
     if prompt is None:
         raise _fail(source, f"{where}.prompt", "is required (or give a recipe-level `prompt` shared by all branches)")
-    batch = bool(t.items or t.items_file)
+    batch = bool(t.items or t.items_file or t.split or t.files)
     if t.items and t.items_file:
         raise _fail(source, f"{where}.items", "give items or items_file, not both")
+    if sum(map(bool, (t.items, t.items_file, t.split, t.files))) > 1:
+        raise _fail(source, f"{where}.items", "give one of items, items_file, split or files")
     if batch and t.vote:
-        raise _fail(source, f"{where}.vote", "a batch branch (items) cannot also vote; vote in a separate branch")
+        raise _fail(source, f"{where}.vote", "a branch that maps over items, sections or files cannot also vote; "
+                                             "vote in a separate branch")
     vote = _vote(t.vote, f"{where}.vote", source) if t.vote else (None if batch else recipe_vote)
     context = t.context if t.context is not None else f.defaults.context
     return Branch(
@@ -149,6 +152,8 @@ def _branch(i: int, t: BranchTable, f: RecipeFile, base: CallSettings, recipe_vo
         vote=vote,
         items=tuple(t.items),
         items_file=t.items_file,
+        split=SplitSpec(t.split.input, t.split.by, t.split.max_chars) if t.split else None,
+        files=t.files,
     )
 
 

@@ -60,6 +60,15 @@ class VoteSpec:
 
 
 @dataclass(frozen=True)
+class SplitSpec:
+    """`split = { input = "doc", by = "heading", max_chars = 4000 }`: one branch per section of an input."""
+
+    input: str
+    by: str = "heading"
+    max_chars: int = 4000
+
+
+@dataclass(frozen=True)
 class Branch:
     id: str
     title: str
@@ -73,6 +82,8 @@ class Branch:
     vote: VoteSpec | None = None  # declared: expands into one branch per voter
     items: tuple[str, ...] = ()  # declared: a batch, one branch per item
     items_file: str = ""
+    split: SplitSpec | None = None  # declared: one branch per section of an input
+    files: str = ""  # declared: a glob (a template, e.g. "{docs}"): one branch per file
     # Set on expanded branches:
     group: str = ""  # the declared branch a voter or batch item came from
     group_title: str = ""
@@ -80,6 +91,7 @@ class Branch:
     weight: float = 1.0
     item: str | None = None
     brief: str = ""  # planned branches: what the planner asked this angle to cover (model text, cleaned)
+    fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,9 @@ class Aggregate:
     prompt: str = ""
     settings: CallSettings = CallSettings()
     fail_on: tuple[str, ...] = ()  # checks: answers that flag the input
+    # synthesize: the most characters one call may be sent; more is reduced in groups, level by level. None:
+    # from the provider's context window where it is known.
+    max_input_chars: int | None = None
 
 
 @dataclass(frozen=True)

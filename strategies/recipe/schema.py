@@ -6,11 +6,13 @@ tables (ids, dependencies, templates) and builds the engine's `Recipe` from them
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field
 
 from fanout.core.validation import Table
+
+from ..sections import SPLIT_BY
 
 from .model import AggregatorKind, OnError, Strategy, VoteMethod
 
@@ -40,6 +42,14 @@ class DefaultsTable(CallSettingsTable):
     context: Optional[Context] = None
 
 
+class SplitTable(Table):
+    """`split = { input = "doc", by = "heading", max_chars = 4000 }`: one branch per section of an input."""
+
+    input: str
+    by: Literal[SPLIT_BY] = "heading"  # type: ignore[valid-type]
+    max_chars: Annotated[int, Field(ge=200, le=10_000_000)] = 4000
+
+
 class BranchTable(CallSettingsTable):
     id: str
     title: Optional[str] = None
@@ -53,6 +63,8 @@ class BranchTable(CallSettingsTable):
     vote: Optional[VoteTable] = None
     items: list[str] = []
     items_file: str = ""
+    split: Optional[SplitTable] = None  # one branch per section of an input
+    files: str = ""  # a glob (a template, e.g. "{docs}"): one branch per file
 
 
 class PlanTable(CallSettingsTable):
@@ -68,6 +80,9 @@ class AggregateTable(CallSettingsTable):
     kind: AggregatorKind = "concat"
     prompt: str = ""
     fail_on: list[str] = []
+    # synthesize: the most characters one call is sent; more is reduced in groups first. Unset: from the
+    # provider's context window where it is known.
+    max_input_chars: Optional[Annotated[int, Field(ge=1000, le=100_000_000)]] = None
 
 
 class InputTable(Table):

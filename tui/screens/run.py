@@ -30,6 +30,7 @@ from fanout.strategies.events import (
     PlanStarted,
     RunDone,
     RunStarted,
+    BranchAdded,
 )
 from fanout.strategies.recipe import AGGREGATE_ID
 
@@ -149,7 +150,7 @@ class RunScreen(Screen):
         if kind is RunStarted:
             self._t0 = asyncio.get_running_loop().time()
             self._build(event)  # type: ignore[arg-type]
-        elif kind is PlanStarted or kind is PlanDone:
+        elif kind is PlanStarted or kind is PlanDone or kind is BranchAdded:  # the run grows
             self._add_lanes()
             if kind is PlanDone and self.state.plan is not None:
                 self.panes["plan"].dirty = True

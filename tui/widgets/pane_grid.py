@@ -48,7 +48,8 @@ class PaneGrid(Horizontal):
         self.call_after_refresh(self.focus_pane, 0)
 
     def add(self, panes: dict[str, BranchPane]) -> None:
-        """Panes that appear while the run goes (the planner's, then the branches it planned), in lane order,
+        """Panes that appear while the run goes (the planner's, the branches it planned, the
+        aggregate's reduce steps), in lane order,
         before the aggregator."""
         new = [pane for bid, pane in panes.items() if bid not in self.panes]
         self.panes = dict(panes)
