@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
 
     resume = sub.add_parser("resume", help="go on with an interrupted, cancelled or partly failed session")
-    resume.add_argument("id")
+    resume.add_argument("id", help="the session to go on with (`fanout sessions` lists them)")
     resume.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
                         help="for the branches that run again (default: the session's)")
