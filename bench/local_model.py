@@ -9,12 +9,13 @@ loaded by launch.execute() before the run's clock starts (Targets.warm), so RunM
 - aggregate tok/s: every branch's output tokens over the run's wall;
 - per-branch tok/s: a branch's output tokens over its latency (prompt processing included); decode tok/s: the
   tokens after the first over the time after the first.
-Each round loads fresh model instances and runs three times: "fresh" is the first run on them (what one
-`fanout run` gets), "warm" the third, once every instance has decoded (llama.cpp's first decode on a new context
-is much slower: see the README). The local provider splits the cores between its instances: at its default
-concurrency 2 on 2 cores each instance has 1 thread, even when only one branch runs.
-Five at once is run with --concurrency 5 (five model instances, 1 thread each on 2 cores) and with the local
-provider's default concurrency (2: two instances, 1 thread each).
+Each round loads the model afresh and runs three times: "fresh" is the first run on it (what one `fanout run`
+gets), "warm" the third (llama.cpp's first decode on a new context is much slower: see the README). The embedded
+provider is one model and one context on one decode thread that decodes every running branch in one llama.cpp
+batch (providers/llama_batch.py): a branch alone gets every core, five at once share each decode step. Five at
+once is run with --concurrency 5 and at the provider's default concurrency (the sequences its context holds).
+This script measures the provider as it is; `bench/embedded_batch.py` puts it side by side with the earlier pool
+of `Llama` objects and with llama-cpp-python itself on the same prompts.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ async def throughput(name: str, n: int, concurrency: int | None, rounds: int, ma
     path.write_text(text)
     fresh, warm = [], []
     for i in range(rounds):
-        # A fresh process-like start: new model instances. Then the same instances again ("warm"): the third run,
-        # since the pool hands a lone branch its instances in turn and each must have decoded once.
+        # A fresh process-like start: the model loaded anew. Then the same model again ("warm"): the third run,
+        # once its context has decoded.
         prepared = prepare(C.options(str(path), "", strategy="parallel", concurrency=concurrency))
         try:
             for kind, into in (("fresh", fresh), ("between", []), ("warm", warm)):
@@ -126,7 +127,7 @@ async def main() -> int:
                          f"{f['aggregate_tok_s']['median']:.1f}", f"{f['per_branch_tok_s']['median']:.1f}",
                          f"{f['decode_tok_s']['median']:.1f}", f"{f['ttft']['median'] * 1000:.0f}"])
     print(C.table(["run", "wall s", "out tokens", "aggregate tok/s", "per-branch tok/s", "decode tok/s", "ttft ms"], rows))
-    print("fresh: the first run on newly loaded model instances (what `fanout run` gets); warm: the same instances again.")
+    print("fresh: the first run on a newly loaded model (what `fanout run` gets); warm: the same model again.")
     if bench_text:
         print(f"\n`fanout bench research --max-tokens 48` (embedded model, {args.bench_repeat} round(s)):\n")
         print(bench_text)
