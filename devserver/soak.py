@@ -54,6 +54,26 @@ def _reap(proc: subprocess.Popen, *, block: bool = True) -> tuple[int, float] | 
     return proc.returncode, usage.ru_maxrss / 1024
 
 
+class _Peak:
+    """The peak RSS of the process itself, from /proc/PID/status's VmHWM while it runs. The rusage of wait4 is
+    not enough on Linux: a child made by vfork (as subprocess does) starts on its parent's memory, and the
+    high-water mark survives exec, so a large parent (a long test session) becomes the child's figure."""
+
+    def __init__(self, pid: int) -> None:
+        self.path, self.mib = Path(f"/proc/{pid}/status"), 0.0
+
+    def sample(self) -> None:
+        try:
+            for line in self.path.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.mib = max(self.mib, int(line.split()[1]) / 1024)
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def of(self, rusage_mib: float) -> float:
+        return self.mib or rusage_mib  # no /proc (not Linux): the rusage figure is all there is
+
+
 def _done_lines(folder: Path) -> tuple[Path | None, int]:
     files = list(folder.glob("*.jsonl")) if folder.is_dir() else []
     if len(files) != 1:
@@ -78,8 +98,9 @@ def soak(home: Path, env: dict[str, str], server, storm: Storm, *, branches: int
     with open(home / "run.out", "wb") as fo, open(home / "run.err", "wb") as fe:
         proc = subprocess.Popen([*cmd, "run", str(recipe), "--cache", "off", "--json"], env=env,
                                 stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
-        ended = None
+        ended, peak = None, _Peak(proc.pid)
         while ended is None and time.monotonic() - t0 < timeout:
+            peak.sample()
             path, done = _done_lines(home / "sessions")
             if kill_fraction is not None and done >= branches * kill_fraction:
                 out.session_id, out.killed_after = path.stem, done
@@ -90,6 +111,7 @@ def soak(home: Path, env: dict[str, str], server, storm: Storm, *, branches: int
             proc.send_signal(signal.SIGKILL)
             ended = _reap(proc)
     (out.kill_exit, peak1), t1 = ended, time.monotonic()
+    peak1 = peak.of(peak1)
     out.killed_at = t1
     if not out.session_id:  # never killed (a baseline), or it ended before the middle: nothing to resume
         out.exit, out.peak_rss_mib, out.seconds = out.kill_exit, (peak1, 0.0), (t1 - t0, 0.0)
@@ -103,10 +125,14 @@ def soak(home: Path, env: dict[str, str], server, storm: Storm, *, branches: int
                                 stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        peak = _Peak(proc.pid)
         try:
-            out.exit, peak2 = _reap(proc)
+            while (ended := _reap(proc, block=False)) is None:
+                peak.sample()
+                time.sleep(0.05)
         finally:
             timer.cancel()
+        out.exit, peak2 = ended[0], peak.of(ended[1])
     t2 = time.monotonic()
     out.peak_rss_mib, out.seconds = (peak1, peak2), (t1 - t0, t2 - t1)
     out.stderr = (home / "resume.err").read_text(errors="replace")[-3000:]
