@@ -133,10 +133,6 @@ def test_header_and_badges_at_80_columns(snap_compare):
     assert snap_compare(FanoutApp(), terminal_size=(80, 30), run_before=show_events(FINISHED))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, found when issue 10's narrower totals column met issue 18's render cache: the focused pane's "
-    "document is rendered at a transient width during the first layout and not rendered again at its final "
-    "width, so its lines wrap short ('two-qubit / fidelity'). The stored snapshot is the correct rendering."))
 def test_header_and_badges_at_120_columns(snap_compare):
     assert snap_compare(FanoutApp(), terminal_size=(120, 40), run_before=show_events(FINISHED))
 

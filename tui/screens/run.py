@@ -257,9 +257,16 @@ class RunScreen(Screen):
             if all(p.is_mounted and (not p.display or p.doc_width() > 0) for p in self.pane_list()):
                 break
             await asyncio.sleep(0.01)
-        await self.pacer.flush_all()
-        self._chrome_dirty = True
-        await self._redraw_chrome()
+        # Drawing the chrome (the totals, the header) can move the panes' edges, and a document drawn before that
+        # is at the old width: render again until every shown document is at its pane's final width.
+        for _ in range(10):
+            await self.pacer.flush_all()
+            self._chrome_dirty = True
+            await self._redraw_chrome()
+            await self.wait_for_refresh()
+            await asyncio.sleep(0)
+            if all(p.markdown.width_rendered in (0, p.doc_width()) for p in self.pane_list() if p.on_screen):
+                break
 
     # --- panes ---------------------------------------------------------------------------------------------------
 

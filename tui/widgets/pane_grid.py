@@ -18,6 +18,7 @@ from .branch_pane import BranchPane
 from .stream_pane import StreamPane
 
 MIN_W, MIN_H = 48, 7  # the smallest useful pane
+BOTTOM_GROWTH = 14 - 10  # #bottom's max-height in the grid layout less the compact one's (fanout.tcss)
 
 
 class PaneGrid(Horizontal):
@@ -68,7 +69,12 @@ class PaneGrid(Horizontal):
         count = len(self.panes)
         cols = max(1, min(count, width // MIN_W))
         rows = math.ceil(count / cols) + 1
-        self.compact = count > 2 and rows * MIN_H > height
+        need = rows * MIN_H
+        # Hysteresis: leaving the compact layout lets the timeline below grow (fanout.tcss caps it lower while
+        # compact), which takes rows from here; deciding on today's height alone flipped the layout back and
+        # forth at some sizes (120×40 with five branches), ending wherever the race stopped.
+        room = height - BOTTOM_GROWTH if self.compact else height
+        self.compact = count > 2 and need > room
         self.branch_list.display = self.compact
         self.screen.set_class(self.compact, "-compact")
         grid = self.grid

@@ -140,6 +140,11 @@ class StreamPane(Vertical, can_focus=True):
         self._wake()
         self._paint_border()
 
+    def on_resize(self) -> None:
+        # A new width needs the document at that width. When those lines are already cached (the layout went
+        # back to an earlier width) no rendering finishes to wake the pane, so the resize itself must.
+        self._wake()
+
     def _paint_border(self, *_: object) -> None:
         """The border's colour is the status, heavy when focused. Inline styles, not CSS classes: a class change
         restyles every descendant, for each change of status."""
