@@ -16,6 +16,7 @@ class Request:
     index: int  # 0-based index of this request across the server's life
     prompt: str  # text of the last user message
     received_at: float  # time.monotonic() when the request head was read
+    target: str = ""  # the absolute URL when the request came as to a forward proxy, else ""
 
 @dataclass
 class Fault:

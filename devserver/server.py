@@ -368,6 +368,9 @@ class LoopbackServer:
     ) -> bool:
         """Answer one request; return True if the connection can take another one."""
         path = target.split("?", 1)[0]
+        via_proxy = path.startswith(("http://", "https://"))
+        if via_proxy:  # absolute-form, as a client sends it to a forward proxy: this server answers it itself
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
         api = API_PATHS.get(path)
         body: Any = {}
         bad_json = False
@@ -386,6 +389,7 @@ class LoopbackServer:
             index=self._next_index,
             prompt=last_user_text(body),
             received_at=received_at,
+            target=target if via_proxy else "",
         )
         self._next_index += 1
         self.requests.append(req)

@@ -76,8 +76,15 @@ def echo_share(text: str, prompt: str, n: int = 6) -> float:
     if len(words) < n:
         return 0.0
     grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    wanted = set(grams)
+    firsts = {g[0] for g in grams}
     source = _WORDS.findall(prompt.lower())
-    known = {tuple(source[i:i + n]) for i in range(len(source) - n + 1)}
+    # The prompt can be every branch's report (a thousand of them): only its runs that start with a word the
+    # text's runs start with are built, not one tuple per word of the prompt.
+    known = {
+        gram for i, word in enumerate(source[:len(source) - n + 1]) if word in firsts
+        and (gram := tuple(source[i:i + n])) in wanted
+    }
     return sum(g in known for g in grams) / len(grams)
 
 

@@ -70,6 +70,10 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
                          settings=_settings(f.plan).over(base_settings))
     if not f.branches and plan is None:
         raise RecipeError(f"{source}: the recipe has no branches (add [[branches]] tables, or a [plan] table)")
+    first_index: dict[str, int] = {}  # each id's first table: a duplicate is named at its own index, in one pass
+    for i, t in enumerate(f.branches):
+        if first_index.setdefault(t.id, i) != i:
+            raise _fail(source, f"branches[{i}].id", f"duplicate id {t.id!r}")
     branches = [_branch(i, t, f, base_settings, recipe_vote, source) for i, t in enumerate(f.branches)]
     _check_dependencies(branches, source)
 
@@ -124,8 +128,6 @@ def _branch(i: int, t: BranchTable, f: RecipeFile, base: CallSettings, recipe_vo
     if t.id in (AGGREGATE_ID, PLAN_ID):
         owner = "aggregator" if t.id == AGGREGATE_ID else "planner"
         raise _fail(source, f"branches[{i}].id", f"{t.id!r} is reserved for the {owner}")
-    if any(other.id == t.id for other in f.branches[:i]):
-        raise _fail(source, f"branches[{i}].id", f"duplicate id {t.id!r}")
     prompt = t.prompt or f.prompt
     if prompt is None:
         raise _fail(source, f"{where}.prompt", "is required (or give a recipe-level `prompt` shared by all branches)")

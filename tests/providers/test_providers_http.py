@@ -189,6 +189,25 @@ async def test_insufficient_quota_is_not_retried(loopback):
     assert len(loopback.requests) == 1
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_proxy_from_the_environment_carries_the_calls(loopback, kind, monkeypatch):
+    # providers/http_client.py reads the proxy variables itself (once, not aiohttp's per-request trust_env): a
+    # user behind a proxy still reaches the provider through it, and NO_PROXY still goes direct.
+    monkeypatch.setenv("HTTP_PROXY", loopback.base_url)
+    monkeypatch.setenv("NO_PROXY", "")
+    state, _, _ = await run(make_provider(kind, "http://api.provider.example"))
+    assert state.status == "ok"
+    assert {r.target.split("/")[2] for r in loopback.requests} == {"api.provider.example"}
+    assert state.branches["b0"].final_text == expected(loopback, "b0")
+
+
+async def test_no_proxy_goes_direct(loopback, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there: a proxied call would fail
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    state, _, _ = await run(make_provider("openai", loopback.base_url))
+    assert state.status == "ok" and all(r.target == "" for r in loopback.requests)
+
+
 async def test_server_not_listening_fails_at_once():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
