@@ -425,7 +425,9 @@ def run_rounds(configs: list[tuple[int, float]], seconds: float, rounds: int,
             done = subprocess.run(
                 [sys.executable, "-m", "fanout.tui.bench_stream", "--panes", str(panes), "--rate", str(rate),
                  "--seconds", str(seconds), "--one-json"],
-                capture_output=True, text=True, check=False, env=env)
+                # A baseline's rounds start in its own folder: `python -m` puts the working directory first on
+                # the path, and run from a checkout (which has a fanout/ folder) that would import this code.
+                capture_output=True, text=True, check=False, env=env, cwd=python_path or None)
             if done.returncode not in (0, 1) or not done.stdout.strip():
                 sys.stderr.write(done.stderr)
                 raise SystemExit(f"a round failed (exit {done.returncode})")

@@ -7,6 +7,8 @@ how many block groups were rendered (each one Markdown parse), and that no widge
 
 from __future__ import annotations
 
+from textual._compositor import Compositor
+from textual.screen import Screen
 from textual.widgets import Markdown
 
 from fanout.frontends.report import fmt_seconds
@@ -29,6 +31,7 @@ from fanout.tui.md_render import render_block_group, split_blocks
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.feeds import Feed
 from fanout.tui.widgets.run_header import RunHeader
+from fanout.tui.widgets.steady_footer import SteadyFooter
 from tuikit import STARTED_AT, Tap, aiter_events, finish_research, research_midstream, screen_text, wait_for, words
 
 SIZE = (200, 60)
@@ -94,6 +97,52 @@ async def test_reading_every_pane_of_a_finished_20_branch_run_renders_nothing_mo
         assert sum(p.markdown.shows for p in screen.pane_list()) == shows  # not even re-assembled
         assert len(list(screen.walk_children())) == widgets  # and no widget mounted to read an answer
         assert not list(screen.query(Markdown))
+
+
+class Work:
+    """Counts of the expensive things Textual does: a layout of the screen, a repaint of all of it, a rebuild
+    of the footer. Each was part of the 70-150 ms freeze at every move from one finished pane to the next."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.counts = {"layouts": 0, "full repaints": 0, "footer rebuilds": 0}
+        for cls, name, what in ((Screen, "_refresh_layout", "layouts"),
+                                (Compositor, "render_full_update", "full repaints"),
+                                (SteadyFooter, "recompose", "footer rebuilds")):
+            monkeypatch.setattr(cls, name, self._counting(getattr(cls, name), what))
+
+    def _counting(self, original, what: str):
+        def counted(obj, *args, **kwargs):
+            self.counts[what] += 1
+            return original(obj, *args, **kwargs)
+
+        return counted
+
+
+async def test_moving_between_finished_panes_lays_out_repaints_and_rebuilds_nothing(monkeypatch):
+    app = FanoutApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot, finished_run(20))
+        await pilot.pause(0.2)
+        work = Work(monkeypatch)
+        for index, (bid, pane) in enumerate(screen.panes.items()):
+            screen.focus_pane(index)
+            await wait_for(pilot, lambda: pane.has_focus and pane.settled, what=f"{bid} focused, whole")
+            await pilot.pause(0.05)  # the frames that follow the move
+            assert work.counts == {"layouts": 0, "full repaints": 0, "footer rebuilds": 0}, f"moving to {bid}"
+            assert pane.styles.border_top[0] == "heavy"  # the move itself is drawn
+
+
+async def test_the_footer_is_rebuilt_when_its_keys_change(monkeypatch):
+    app = FanoutApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot, finished_run(3))
+        work = Work(monkeypatch)
+        screen.focus_pane(0)
+        await pilot.pause()
+        screen.query_one(SteadyFooter).show_command_palette = False  # what it shows changes: rebuilt
+        screen.refresh_bindings()
+        await pilot.pause(0.1)
+        assert work.counts["footer rebuilds"] == 1
 
 
 async def test_a_pane_opened_before_it_is_whole_shows_its_first_screenful():

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from fanout.frontends.compare import Row, fmt_judged, fmt_ratio, overlap_lines, quality_cells, shared_span, table, verdict
 from fanout.frontends.judge import judge_text
@@ -24,6 +24,7 @@ from fanout.frontends.state import RunState
 from .. import exporting
 from ..widgets.compare_bars import CompareBars
 from ..widgets.timeline import Timeline
+from ..widgets.steady_footer import SteadyFooter
 
 COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×",
            "Findings", "Distinct", "Redundancy", "Contra.", "Judged")
@@ -98,7 +99,7 @@ class CompareScreen(Screen):
             yield Static("", id="compare-judge")
             yield Label("", id="compare-overlap-title", classes="compare-heading")
             yield Static("", id="compare-overlap")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)

@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from rich.text import Text
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from fanout.frontends.sessions_table import COLUMNS, row
 from fanout.stores.sessions import Summary, list_sessions
+from ..widgets.steady_footer import SteadyFooter
 
 class HistoryScreen(Screen):
     BINDINGS = [
@@ -30,7 +31,7 @@ class HistoryScreen(Screen):
         yield Label("History: past runs, newest first", id="history-title")
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         yield Label("No sessions yet: run something first.", id="history-empty")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

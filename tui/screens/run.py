@@ -12,8 +12,9 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
 
 from fanout.core.errors import UserError
 from fanout.wiring.launch import Prepared, execute
@@ -46,12 +47,18 @@ from ..widgets.run_header import RunHeader
 from ..widgets.run_totals import RunTotals
 from ..widgets.stream_pane import StreamPane
 from ..widgets.timeline import Timeline
+from ..widgets.steady_footer import SteadyFooter
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
 SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
 
 
 class RunScreen(Screen):
+    # Textual repaints the whole screen when the focus moves (Screen.focused repaints by default); the panes that
+    # gain and lose focus redraw themselves (border, restyle), so a full repaint of twenty panes, 30-60 ms at
+    # 200x60, bought nothing each time a reader moved to the next answer.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
     BINDINGS = [
         Binding("r", "rerun", "Run again", id="rerun", tooltip="Run the recipe again on the same inputs"),
         Binding("x", "cancel_run", "Cancel run", id="cancel_run"),
@@ -96,7 +103,7 @@ class RunScreen(Screen):
             with VerticalScroll(id="timeline-box", can_focus=False):
                 yield Timeline(self.state, self.clock, id="timeline")
             yield RunTotals(self.state, self.clock, id="totals")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         gc_freeze.reset()  # reclaim the previous screen's garbage now, before tokens flow

@@ -10,13 +10,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from fanout.wiring import config as config_mod
 from fanout.core.errors import UserError
 from fanout.wiring.launch import RunOptions
 from fanout.strategies import recipe as recipes
 from fanout.wiring.routing import ADHOC
+from ..widgets.steady_footer import SteadyFooter
 
 RECIPE_DEFAULT = "recipe"  # the strategy Select's value for "whatever the recipe says"
 
@@ -66,7 +67,7 @@ class SetupScreen(Screen):
                             id="base-url")
             yield Static("", id="setup-error", markup=False)
             yield Button("Run  (ctrl+r)", id="run", variant="primary")
-        yield Footer()
+        yield SteadyFooter()
 
     def _providers(self) -> tuple[list[str], str]:
         try:

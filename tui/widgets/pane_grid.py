@@ -110,7 +110,9 @@ class PaneGrid(Horizontal):
         self.branch_list.refresh()
         self._show_current()
         pane = panes[self.current]
-        self.call_after_refresh(pane.focus)
+        # Now, not after the next frame: reading is moving from pane to pane, and a key pressed right after the
+        # move (z to zoom) must find the new pane focused. A pane just displayed (compact) is focusable at once.
+        pane.focus()
         if self.screen.maximized is not None:
             self.call_after_refresh(self.screen.maximize, pane, False)
 

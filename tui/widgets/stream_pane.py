@@ -93,6 +93,7 @@ class StreamPane(Vertical, can_focus=True):
         self._metrics = ""
         self._metrics_at = 0.0
         self._kind = ""
+        self._scrollbars_styled = False
         self.badges_shown: list[str] = []  # every badge this pane has displayed, for tests and debugging
 
     # --- what subclasses provide -----------------------------------------------------------------------------
@@ -132,26 +133,29 @@ class StreamPane(Vertical, can_focus=True):
         self.app.theme_changed_signal.subscribe(self, self._paint_border)
         self._paint_border()
 
+    # The focus is passed in: this handler runs before Textual's own sets `has_focus` (the most derived class's
+    # handler first), so reading it here drew the old state, and a focused pane kept its thin border.
     def on_focus(self) -> None:
         self._wake()
-        self._paint_border()
+        self._paint_border(focused=True)
 
     def on_blur(self) -> None:
         self._wake()
-        self._paint_border()
+        self._paint_border(focused=False)
 
     def on_resize(self) -> None:
         # A new width needs the document at that width. When those lines are already cached (the layout went
         # back to an earlier width) no rendering finishes to wake the pane, so the resize itself must.
         self._wake()
 
-    def _paint_border(self, *_: object) -> None:
+    def _paint_border(self, *_: object, focused: bool | None = None) -> None:
         """The border's colour is the status, heavy when focused. Inline styles, not CSS classes: a class change
         restyles every descendant, for each change of status."""
         if not self.is_mounted:
             return
         color = self.app.theme_variables.get(STATUS_COLOR.get(self._kind, "panel-lighten-2"), "gray")
-        self.styles.border = ("heavy" if self.has_focus else "round", color)
+        heavy = self.has_focus if focused is None else focused
+        self.styles.border = ("heavy" if heavy else "round", color)
 
     def _wake(self) -> None:
         """Redraw on the next tick, not after the pacer's period."""
@@ -290,6 +294,13 @@ class StreamPane(Vertical, can_focus=True):
         if self.scroll.display != markdown:
             self.scroll.display = markdown
             self.tail.display = not markdown
+            if markdown and not self._scrollbars_styled:
+                # Textual styles a scroll area's scroll bars the first time the area is restyled, which for a
+                # pane is the first time it gets focus, and styling them lays out the whole screen (then
+                # repaints it all): a freeze on every pane's first visit. Done now, while the document is first
+                # shown, those layouts are batched with the one showing it and focus later changes only colours.
+                self._scrollbars_styled = True
+                self.scroll.call_after_refresh(self.scroll.update_node_styles)
 
     def _draw_header(self, force: bool = False) -> None:
         title, kind, label, metrics, error = self.header(self.screen_clock())
