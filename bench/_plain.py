@@ -125,6 +125,39 @@ async def sdk_phases(
     return result
 
 
+def _body(prompt: str, limit: int) -> dict:
+    return {"model": "m", "messages": [{"role": "user", "content": prompt}], "max_tokens": limit,
+            "temperature": 0.3, "stream": True, "stream_options": {"include_usage": True}}
+
+
+def _line_text(line: bytes | str) -> str:
+    """The content of one SSE line of a chat-completion stream ("" for anything else)."""
+    if line[:7] not in ("data: {", b"data: {"):
+        return ""
+    return "".join(text for choice in json.loads(line[6:]).get("choices", ())
+                   if (text := (choice.get("delta") or {}).get("content")))
+
+
+async def _gathered(call, titles: Sequence[str], concurrency: int | None, max_tokens: int,
+                    aggregate_max_tokens: int, t0: float) -> PlainResult:
+    """gather over every angle (bounded by a Semaphore when `concurrency` is given), then one aggregate call;
+    `call(prompt, limit)` makes one streamed call and returns its text."""
+    sem = asyncio.Semaphore(concurrency) if concurrency else None
+    result = PlainResult(0.0, 0)
+
+    async def one(title: str) -> str:
+        if sem is None:
+            return await call(branch_prompt(title), max_tokens)
+        async with sem:
+            return await call(branch_prompt(title), max_tokens)
+
+    texts = await asyncio.gather(*(one(t) for t in titles))
+    await call(aggregate_prompt(list(zip(titles, texts))), aggregate_max_tokens)
+    result.calls = len(titles) + 1
+    result.wall = time.perf_counter() - t0
+    return result
+
+
 async def raw_fanout(
     base_url: str,
     titles: Sequence[str],
@@ -140,36 +173,41 @@ async def raw_fanout(
     client = httpx2.AsyncClient(
         limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100), timeout=60
     )
-    sem = asyncio.Semaphore(concurrency) if concurrency else None
-    result = PlainResult(0.0, 0)
     url = base_url + "/v1/chat/completions"
 
     async def call(prompt: str, limit: int) -> str:
-        body = {"model": "m", "messages": [{"role": "user", "content": prompt}], "max_tokens": limit,
-                "temperature": 0.3, "stream": True, "stream_options": {"include_usage": True}}
-        out: list[str] = []
-        async with client.stream("POST", url, json=body) as response:
+        async with client.stream("POST", url, json=_body(prompt, limit)) as response:
             response.raise_for_status()
-            async for line in response.aiter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                for choice in json.loads(line[6:]).get("choices", ()):
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        out.append(text)
-        result.calls += 1
-        return "".join(out)
-
-    async def one(title: str) -> str:
-        if sem is None:
-            return await call(branch_prompt(title), max_tokens)
-        async with sem:
-            return await call(branch_prompt(title), max_tokens)
+            return "".join([_line_text(line) async for line in response.aiter_lines()])
 
     try:
-        texts = await asyncio.gather(*(one(t) for t in titles))
-        await call(aggregate_prompt(list(zip(titles, texts))), aggregate_max_tokens)
-        result.wall = time.perf_counter() - t0
+        return await _gathered(call, titles, concurrency, max_tokens, aggregate_max_tokens, t0)
     finally:
         await client.aclose()
-    return result
+
+
+async def raw_aiohttp_fanout(
+    base_url: str,
+    titles: Sequence[str],
+    *,
+    concurrency: int | None = None,
+    max_tokens: int = 256,
+    aggregate_max_tokens: int = 400,
+) -> PlainResult:
+    """The same calls over aiohttp alone (the transport under fanout's SDK clients), json.loads per SSE line:
+    the leanest client, so its ratio is what this server and machine allow."""
+    import aiohttp
+
+    t0 = time.perf_counter()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    url = base_url + "/v1/chat/completions"
+
+    async def call(prompt: str, limit: int) -> str:
+        async with session.post(url, json=_body(prompt, limit)) as response:
+            response.raise_for_status()
+            return "".join([_line_text(line) async for line in response.content])  # the body line by line
+
+    try:
+        return await _gathered(call, titles, concurrency, max_tokens, aggregate_max_tokens, t0)
+    finally:
+        await session.close()

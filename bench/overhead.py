@@ -16,8 +16,9 @@ Ratios reported per run (median and max over the rounds):
   limit is accounted for.
 - wall / server floor: the same ideal schedule with every call at the server's 0.35 s by construction. This
   counts everything on the client's side (HTTP client, SDK parsing, fanout) and is the figure a user feels.
-At 1,000 branches the plain openai SDK (Semaphore + gather) and raw httpx2 make the same calls as baselines, so
-the floor ratio can be split between fanout and the client library it uses.
+At 1,000 branches the plain openai SDK (Semaphore + gather), raw httpx2 and raw aiohttp (the transport under
+fanout's SDK clients) make the same calls as baselines, so the floor ratio can be split between fanout, the
+client library and what this server and machine allow at all (raw aiohttp's ratio).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ import sys
 import time
 
 import _common as C
-from _plain import raw_fanout, sdk_fanout
+from _plain import raw_aiohttp_fanout, raw_fanout, sdk_fanout
 
 LATENCY, INTERVAL, TOKENS = 0.25, 0.005, 20
-FLOOR_GOAL = 1.30  # issue 15: wall / server floor at 1,000 branches on 100 slots (plain SDK 1.67, raw httpx2 1.26)
+FLOOR_GOAL = 1.30  # issue 15: wall / server floor at 1,000 branches on 100 slots (plain SDK 1.67, raw httpx2 1.26 then)
 
 
 def ratios(run: dict, slots: int, call_seconds: float) -> dict:
@@ -109,7 +110,7 @@ async def main() -> int:
     p.add_argument("--concurrency", type=int, default=100, help="the large run's concurrency (default 100)")
     p.add_argument("--layers", type=int, default=4, help="hybrid's dependency layers at 1,000 (default 4)")
     p.add_argument("--skip-large", action="store_true")
-    p.add_argument("--no-baselines", action="store_true", help="skip the plain-SDK and raw-httpx2 runs at 1,000")
+    p.add_argument("--no-baselines", action="store_true", help="skip the plain-SDK, raw-httpx2 and raw-aiohttp runs at 1,000")
     args = p.parse_args()
 
     started = time.perf_counter()
@@ -143,6 +144,8 @@ async def main() -> int:
                                                 args.repeat_large, call))
                 baselines.append(await baseline(f"raw httpx2 {n}, Semaphore({conc})", raw_fanout, url, n, conc,
                                                 args.repeat_large, call))
+                baselines.append(await baseline(f"raw aiohttp {n}, Semaphore({conc})", raw_aiohttp_fanout, url, n,
+                                                conc, args.repeat_large, call))
     server_stats = server.stats
 
     def med(s: dict, k: str) -> float:
