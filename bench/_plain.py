@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Sequence
 
 from _common import AGGREGATE_PROMPT, BRANCH_PROMPT, TOPIC
@@ -48,6 +49,34 @@ async def _sdk_call(client, prompt: str, max_tokens: int) -> str:
     return "".join(out)
 
 
+async def _gathered(call, titles: Sequence[str], concurrency: int | None, max_tokens: int,
+                    aggregate_max_tokens: int, t0: float) -> PlainResult:
+    """gather over every angle (bounded by a Semaphore when `concurrency` is given), then one aggregate call;
+    `call(prompt, limit)` makes one streamed call and returns its text. Each call's latency is kept and each
+    call that completes is counted; `wall` runs from `t0` (before the client was made) to the aggregate's end."""
+    sem = asyncio.Semaphore(concurrency) if concurrency else None
+    result = PlainResult(0.0, 0)
+
+    async def timed(name: str, prompt: str, limit: int) -> str:
+        start = time.perf_counter()
+        text = await call(prompt, limit)
+        result.latencies[name] = time.perf_counter() - start
+        result.calls += 1
+        return text
+
+    async def one(title: str) -> str:
+        if sem is None:
+            return await timed(title, branch_prompt(title), max_tokens)
+        async with sem:
+            return await timed(title, branch_prompt(title), max_tokens)
+
+    texts = await asyncio.gather(*(one(t) for t in titles))
+    prompt = aggregate_prompt(list(zip(titles, texts)))
+    result.texts["aggregate"] = await timed("aggregate", prompt, aggregate_max_tokens)
+    result.wall = time.perf_counter() - t0
+    return result
+
+
 async def sdk_fanout(
     base_url: str,
     titles: Sequence[str],
@@ -61,32 +90,11 @@ async def sdk_fanout(
 
     t0 = time.perf_counter()
     client = openai.AsyncOpenAI(api_key="loopback", base_url=base_url + "/v1", max_retries=0)
-    sem = asyncio.Semaphore(concurrency) if concurrency else None
-    result = PlainResult(0.0, 0)
-
-    async def one(title: str) -> str:
-        async def go() -> str:
-            start = time.perf_counter()
-            text = await _sdk_call(client, branch_prompt(title), max_tokens)
-            result.latencies[title] = time.perf_counter() - start
-            result.calls += 1
-            return text
-
-        if sem is None:
-            return await go()
-        async with sem:
-            return await go()
 
     try:
-        texts = await asyncio.gather(*(one(t) for t in titles))
-        start = time.perf_counter()
-        result.texts["aggregate"] = await _sdk_call(client, aggregate_prompt(list(zip(titles, texts))), aggregate_max_tokens)
-        result.latencies["aggregate"] = time.perf_counter() - start
-        result.calls += 1
-        result.wall = time.perf_counter() - t0
+        return await _gathered(partial(_sdk_call, client), titles, concurrency, max_tokens, aggregate_max_tokens, t0)
     finally:
         await client.close()
-    return result
 
 
 async def sdk_phases(
@@ -136,26 +144,6 @@ def _line_text(line: bytes | str) -> str:
         return ""
     return "".join(text for choice in json.loads(line[6:]).get("choices", ())
                    if (text := (choice.get("delta") or {}).get("content")))
-
-
-async def _gathered(call, titles: Sequence[str], concurrency: int | None, max_tokens: int,
-                    aggregate_max_tokens: int, t0: float) -> PlainResult:
-    """gather over every angle (bounded by a Semaphore when `concurrency` is given), then one aggregate call;
-    `call(prompt, limit)` makes one streamed call and returns its text."""
-    sem = asyncio.Semaphore(concurrency) if concurrency else None
-    result = PlainResult(0.0, 0)
-
-    async def one(title: str) -> str:
-        if sem is None:
-            return await call(branch_prompt(title), max_tokens)
-        async with sem:
-            return await call(branch_prompt(title), max_tokens)
-
-    texts = await asyncio.gather(*(one(t) for t in titles))
-    await call(aggregate_prompt(list(zip(titles, texts))), aggregate_max_tokens)
-    result.calls = len(titles) + 1
-    result.wall = time.perf_counter() - t0
-    return result
 
 
 async def raw_fanout(

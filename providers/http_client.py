@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from contextlib import contextmanager
 from typing import Any, AsyncIterator, Iterator
 
 import aiohttp
 import httpx2
-from contextlib import contextmanager
 
 # Most specific first: ClientConnectorError and the timeouts are kinds of ClientConnectionError.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx2.TransportError]], ...] = (

@@ -31,7 +31,6 @@ class SteadyFooter(Footer):
         if rebuilds:
             keys = self._keys(screen)
             if keys == self._shown:
-                self._bindings_ready = True
-                return
+                return  # the same keys are on show (and the Footer was made ready when they were built)
             self._shown = keys
         super().bindings_changed(screen)
