@@ -108,26 +108,39 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         screen = await open_feed(pilot, tap.events())
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 80, what="tokens")
         await screen.settle()
-        scroll = screen.panes["solo"].scroll
+        pane = screen.panes["solo"]
+        scroll, doc = pane.scroll, pane.markdown
         # Reaching the bottom takes the next frame's layout, which pilot.pause() does not wait for.
         await wait_for(pilot, lambda: scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y,
                        what="the pane at the bottom")
         assert scroll.following
+        tap.push(*more(4))
+        await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 84, what="a few more tokens")
+        await screen.settle()
+        await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="still at the bottom")
+        assert doc.pad > 0  # followed, it grows in steps: blank rows above, its last line at the bottom
+        assert "line 83" in screen_text(app)  # the newest line on show
 
-        scroll.scroll_to(y=5, animate=False)  # the user scrolls up to read
+        def top_line() -> int:  # the document's line at the top of the view
+            return round(scroll.scroll_y) - doc.pad
+
+        scroll.scroll_to(y=doc.pad + 5, animate=False)  # the user scrolls up to read
         await pilot.pause()
         assert not scroll.following
         tap.push(*more(40))
-        await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 120, what="more tokens")
+        await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 124, what="more tokens")
         await screen.settle()
         await pilot.pause()
-        assert scroll.scroll_y == 5 and scroll.max_scroll_y > 5  # left where the user put it
+        assert doc.pad == 0  # a reader who scrolled up sees no blank rows
+        assert top_line() == 5 and scroll.max_scroll_y > 5  # left where the user put it
+        shown = screen_text(app)
+        assert doc.lines[5].text.strip() in shown and "line 123" not in shown
 
         scroll.scroll_to(y=scroll.max_scroll_y - 1, animate=False)  # back near the bottom: following again
         await pilot.pause()
         assert scroll.following
         tap.push(*more(40))
-        await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 160, what="yet more tokens")
+        await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 164, what="yet more tokens")
         await screen.settle()
         await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="following to the bottom again")
 

@@ -1,5 +1,10 @@
 """A rendered Markdown document as one widget: its height is its number of lines, and a repaint draws only the
-lines in view (Textual's line API), so its cost does not grow with the answer and no layout walks its blocks."""
+lines in view (Textual's line API), so its cost does not grow with the answer and no layout walks its blocks.
+
+While a followed document streams, its height grows in steps rather than with every line (`pad`): a new height
+lays out the whole screen, and at one step per render that was a quarter of the event loop with twenty panes
+streaming. The lines are drawn at the bottom, below `pad` blank rows, so the anchored scroll area keeps showing
+the newest ones without a layout until the step is used up."""
 
 from __future__ import annotations
 
@@ -19,14 +24,20 @@ class DocView(Widget):
         self.width_rendered = 0  # the width the lines were rendered for
         self.look = ""  # and the look (`md_render.Look.name`)
         self.complete = False  # every block group of `source` is in `lines`
+        self.rows = 1  # the height set on the widget
+        self.pad = 0  # blank rows above the first line
         self.shows = 0  # documents handed to this view, for tests and debugging
 
-    def show(self, source: str, lines: list[Strip], width: int, look: str, complete: bool) -> None:
+    def show(self, source: str, lines: list[Strip], width: int, look: str, complete: bool,
+             rows: int | None = None) -> None:
+        """`rows`: the height to take, at least the lines' (the lines then end at the bottom); None: exactly theirs."""
         self.shows += 1
-        grew = len(lines) != len(self.lines)
+        rows = max(1, len(lines), rows or 0)
         self.source, self.lines, self.width_rendered, self.look, self.complete = source, lines, width, look, complete
-        if grew:
-            self.styles.height = max(1, len(lines))  # a layout only when the height changes
+        self.pad = rows - len(lines) if lines else 0
+        if rows != self.rows:
+            self.rows = rows
+            self.styles.height = rows  # a layout only when the height changes
         self.refresh()
 
     def clear(self) -> None:
@@ -35,6 +46,7 @@ class DocView(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         style = self.rich_style
-        if 0 <= y < len(self.lines):
-            return self.lines[y].apply_style(style).adjust_cell_length(width, style)
+        index = y - self.pad
+        if 0 <= index < len(self.lines):
+            return self.lines[index].apply_style(style).adjust_cell_length(width, style)
         return Strip.blank(width, style)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.containers import VerticalScroll
 from textual.geometry import Size
 
@@ -14,9 +16,28 @@ class PaneScroll(VerticalScroll, can_focus=False):
     PaneScroll { height: 1fr; scrollbar-size-vertical: 1; scrollbar-gutter: stable; }
     """
 
-    def __init__(self, *, classes: str | None = None) -> None:
+    def __init__(self, *, classes: str | None = None, on_release: Callable[[], None] | None = None) -> None:
         super().__init__(classes=classes)
         self._follow = True
+        self._on_release = on_release  # called when the reader's scroll away from the bottom has landed
+        self._landed = True
+
+    def release_anchor(self) -> None:
+        # Textual releases the anchor when a scroll is asked for, and moves the scroll after the next refresh.
+        super().release_anchor()
+        self._landed = False
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self._anchor_released and not self._landed and old != new:
+            self._landed = True
+            if self._on_release is not None:
+                self._on_release()
+
+    @property
+    def landed(self) -> bool:
+        """No scroll asked for is still to move: positions read now are the ones the reader will see."""
+        return self._landed
 
     def watch_virtual_size(self, size: Size) -> None:
         # Anchored, Textual bottom-aligns content shorter than the view (a negative scroll): anchor only once the

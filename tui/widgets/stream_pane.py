@@ -35,6 +35,7 @@ from .pane_scroll import PaneScroll
 from .tail_text import TailText
 
 METRICS_PERIOD = 0.5  # seconds between redraws of a streaming pane's metrics line
+LIVE_STEP = 48  # a followed streaming document grows by at least this many rows at a time (doc_view)
 TAIL, LIVE, FINAL = "tail", "live", "final"  # what the pane shows: plain text, streaming Markdown, final Markdown
 STATUS_COLOR = {"streaming": "accent", "retrying": "warning", "done": "success", "cached": "success",
                 "failed": "error", "cancelled": "warning", "skipped": "warning"}  # theme variables
@@ -76,7 +77,7 @@ class StreamPane(Vertical, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.tail = TailText(self._excerpt, classes="pane-tail")
-        self.scroll = PaneScroll(classes="pane-scroll")
+        self.scroll = PaneScroll(classes="pane-scroll", on_release=self._wake)
         self.markdown = DocView(classes="pane-markdown")  # the rendered document; `.source` is its text
         self.error_line = Static("", classes="pane-error", markup=False)
         self.dirty = True
@@ -278,12 +279,35 @@ class StreamPane(Vertical, can_focus=True):
         if not lines:
             return False
         self.view = LIVE
-        self._present(lines, width, look.name, complete)
+        self._present(lines, width, look.name, complete, live=True)
         return True
 
-    def _present(self, lines: list[Strip], width: int, look: str, complete: bool) -> None:
-        self.markdown.show(self._text if complete else "", lines, width, look, complete)
+    def _present(self, lines: list[Strip], width: int, look: str, complete: bool, live: bool = False) -> None:
+        doc, scroll = self.markdown, self.scroll
+        if doc.pad and (not scroll.landed or self.app.animator.is_being_animated(scroll, "scroll_y")):
+            # No change of geometry under a scroll that is still to move: the blank rows go once it has.
+            doc.show(self._text if complete else "", lines, width, look, complete, max(doc.rows, len(lines)))
+            self._show(True)
+            return
+        rows = self._live_rows(len(lines)) if live else None
+        shift = doc.pad - (rows - len(lines) if rows else 0) if lines else 0
+        doc.show(self._text if complete else "", lines, width, look, complete, rows)
+        if shift > 0 and not scroll.following:
+            # The reader's lines stay where they are on screen when the blank rows above them go. The scroll
+            # only decreases, so the old height's bounds allow it before the layout.
+            scroll.scroll_y = max(0, scroll.scroll_y - shift)
         self._show(True)
+
+    def _live_rows(self, count: int) -> int | None:
+        """The height of a streaming document of `count` lines: stepped while it is followed and fills the view
+        (see doc_view); exactly its lines otherwise, so a short answer reads from the top and a reader who
+        scrolled up sees no blank rows above it."""
+        doc, scroll = self.markdown, self.scroll
+        view = scroll.size.height
+        if not scroll.following or view <= 0 or count < view:
+            return None
+        step = max(LIVE_STEP, 2 * view)
+        return doc.rows if count <= doc.rows <= count + 2 * step else count + step
 
     # --- internals ------------------------------------------------------------------------------------------------
 

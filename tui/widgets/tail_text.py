@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.segment import Segment
 from textual.content import Content
+from textual.strip import Strip
 from textual.widget import Widget
 
 from fanout.core.text import strip_controls
@@ -39,9 +41,34 @@ class TailText(Widget):
         lines = Content(text.strip("\n") if self.head else text.rstrip("\n")).wrap(width)
         return lines[:height] if self.head else lines[-height:]
 
+    # The text is drawn through the line API, from one wrap per repaint. Returning it from render() had Textual
+    # wrap it a second time, and this view repaints ~200 times a second with twenty panes streaming.
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        self._stale = True
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    _stale = True
+    _strips: list[Strip] | None = None
+    _blank = Strip([])
+
     def render(self) -> Content:
-        width, height = self.content_size
-        lines = self.visible_lines(width, height)
-        if not lines:
-            return Content.styled(self.placeholder, "$text-muted italic") if self.placeholder else Content("")
-        return Content("\n").join(lines)
+        """Only the placeholder: the text itself is drawn by `render_line`."""
+        return Content.styled(self.placeholder, "$text-muted italic") if self.placeholder else Content("")
+
+    def render_line(self, y: int) -> Strip:
+        # Every row of a repaint is drawn from the first one's work: the lines, and the style (which Textual
+        # computes by walking the ancestors, about as costly as the wrap).
+        if self._stale:
+            self._stale = False
+            width, height = self.content_size
+            lines = self.visible_lines(width, height)
+            if lines:
+                style = self.rich_style
+                self._strips = [Strip([Segment(line.plain)], line.cell_length).apply_style(style)
+                                .adjust_cell_length(width, style).simplify() for line in lines]
+                self._blank = Strip.blank(width, style)
+            else:
+                self._strips = None
+        if self._strips is None:
+            return super().render_line(y)
+        return self._strips[y] if 0 <= y < len(self._strips) else self._blank
