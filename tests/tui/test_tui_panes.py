@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.screen import Screen
+
 from fanout.frontends.state import BranchState
 from fanout.strategies.events import (
     BranchDone,
@@ -143,6 +145,59 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 164, what="yet more tokens")
         await screen.settle()
         await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="following to the bottom again")
+
+
+async def test_a_followed_streaming_document_lays_out_the_screen_once_a_step_not_once_a_render(monkeypatch):
+    # Each new height of a document lays out the whole screen; with twenty panes streaming that was a quarter of
+    # the event loop (py-spy, bench_stream 20 x 100). Scrolled up, the reader gets the exact height: the control.
+    tap = Tap()
+    line = iter(range(10_000))
+
+    def more(n: int) -> list:
+        return [BranchToken(0.1, "solo", f"line {next(line)}\n\n") for _ in range(n)]
+
+    app = FanoutApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        tap.push(*one_branch(), *more(40))
+        screen = await open_feed(pilot, tap.events())
+        pane = screen.panes["solo"]
+        scroll, doc = pane.scroll, pane.markdown
+        sent = 40
+
+        async def grow(batches: int) -> int:
+            """Stream `batches` renders of two more lines each; how many screen layouts they cost."""
+            nonlocal sent
+            layouts = 0
+            original = Screen._refresh_layout
+
+            def counted(obj, *args, **kwargs):
+                nonlocal layouts
+                layouts += 1
+                return original(obj, *args, **kwargs)
+
+            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            for _ in range(batches):
+                tap.push(*more(2))
+                sent += 2
+                await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == sent, what="tokens")
+                await screen.settle()
+                await wait_for(pilot, lambda: f"line {sent - 1}" in doc.lines[-1].text, what="the render")
+                await pilot.pause()
+            monkeypatch.setattr(Screen, "_refresh_layout", original)
+            return layouts
+
+        await screen.settle()
+        await wait_for(pilot, lambda: scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y,
+                       what="the pane at the bottom")
+        followed = await grow(20)  # 80 rows: two steps of the height (each laid out twice: the view, its scroll)
+        await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="still at the bottom")
+        assert f"line {sent - 1}" in screen_text(app)  # every render was shown
+        assert followed <= 6, followed
+
+        scroll.scroll_to(y=doc.pad + 2, animate=False)  # the reader scrolls up: exact height from now on
+        await pilot.pause()
+        read = await grow(10)
+        assert doc.pad == 0 and read >= 10, read  # the control: a layout for every render
 
 
 async def test_unfocused_streaming_panes_show_their_last_lines_as_plain_text():
