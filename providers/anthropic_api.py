@@ -8,7 +8,11 @@ import anthropic
 
 from .base import GenerationRequest, StreamEnd
 from .http_client import http_client
-from fanout.providers.sdk import Fold, SDKProvider, count, malformed_error, parse, stream_error
+from fanout.providers.sdk import Fold, RememberedURLs, SDKProvider, count, malformed_error, parse, stream_error
+
+
+class _AsyncAnthropic(RememberedURLs, anthropic.AsyncAnthropic):
+    pass
 
 
 class AnthropicProvider(SDKProvider):
@@ -17,8 +21,8 @@ class AnthropicProvider(SDKProvider):
     sdk = anthropic
 
     def _client_for(self, api_key: str, base_url: str | None, timeout: float):
-        return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-                                       http_client=http_client(anthropic))
+        return _AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
+                               http_client=http_client(anthropic))
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")

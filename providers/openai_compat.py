@@ -8,7 +8,11 @@ import openai
 
 from .base import GenerationRequest, StreamEnd
 from .http_client import http_client
-from fanout.providers.sdk import Fold, SDKProvider, count, malformed_error, parse, stream_error
+from fanout.providers.sdk import Fold, RememberedURLs, SDKProvider, count, malformed_error, parse, stream_error
+
+
+class _AsyncOpenAI(RememberedURLs, openai.AsyncOpenAI):
+    pass
 
 
 class OpenAIProvider(SDKProvider):
@@ -17,8 +21,8 @@ class OpenAIProvider(SDKProvider):
     sdk = openai
 
     def _client_for(self, api_key: str, base_url: str | None, timeout: float):
-        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-                                 http_client=http_client(openai))
+        return _AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
+                            http_client=http_client(openai))
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         body: dict[str, Any] = {

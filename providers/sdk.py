@@ -19,6 +19,7 @@ import httpx2
 from fanout.core.text import redact
 
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
+from .http_client import body_chunks
 from .sse import read_events
 
 # After the terminal event only the end of the body is left (usually already read): consuming it lets the
@@ -41,6 +42,28 @@ class Fold:
 
     def end(self) -> StreamEnd:
         raise NotImplementedError
+
+
+class RememberedURLs:
+    """Mixed into an SDK's client class: its `_prepare_url` (the base URL joined with an endpoint's path) kept per
+    path while the base URL stays the same. The SDK still does the joining, once; parsing and re-parsing the same
+    URL for every call was a tenth of the SDK's CPU per request."""
+
+    _fanout_urls: dict[str, Any] | None = None
+    _fanout_urls_base: Any = None
+
+    def _prepare_url(self, url: str) -> Any:
+        base = self._base_url  # type: ignore[attr-defined]
+        urls = self._fanout_urls
+        if urls is None or self._fanout_urls_base is not base:
+            urls = self._fanout_urls = {}
+            self._fanout_urls_base = base
+        prepared = urls.get(url)
+        if prepared is None:
+            prepared = super()._prepare_url(url)  # type: ignore[misc]
+            if len(urls) < 64:
+                urls[url] = prepared
+        return prepared
 
 
 class SDKProvider:
@@ -73,7 +96,7 @@ class SDKProvider:
             response = await self._send(self._body(request))
             fold = self._fold()
             got_text = False
-            events = read_events(response.aiter_bytes())
+            events = read_events(body_chunks(response))
             try:
                 try:
                     async for batch in events:

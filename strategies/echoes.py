@@ -32,6 +32,8 @@ class MarkerScrubber:
         self._held = ""
 
     def feed(self, piece: str) -> str:
+        if not self._held and "<" not in piece:  # nearly every piece: nothing that could be a marker
+            return piece
         buf = self._held + piece
         self._held = ""
         out: list[str] = []
