@@ -76,6 +76,30 @@ async def test_streams_text_and_usage(loopback, kind):
     assert {r.api for r in loopback.requests} == {kind}
 
 
+async def _no_close() -> None:
+    return None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_new_base_url_is_used_at_once_though_urls_are_remembered(loopback, kind):
+    # The SDK clients keep each joined URL per path (providers/sdk.RememberedURLs, http_client._Client): one
+    # joined for the first server must not carry a call meant for the second.
+    other = LoopbackServer()
+    await other.start()
+    try:
+        provider = make_provider(kind, loopback.base_url)
+        close = provider.aclose
+        provider.aclose = _no_close  # the same client for both runs
+        first, _, _ = await run(provider, recipe(1))
+        assert first.status == "ok" and len(loopback.requests) == 1
+        provider._client.base_url = other.base_url + "/v1" if kind == "openai" else other.base_url
+        again, _, _ = await run(provider, recipe(1))
+        await close()
+        assert again.status == "ok" and len(other.requests) == 1 and len(loopback.requests) == 1
+    finally:
+        await other.stop()
+
+
 async def test_missing_usage_is_estimated(loopback):
     loopback.usage = False
     state, _, _ = await run(make_provider("openai", loopback.base_url))
