@@ -110,6 +110,9 @@ def soak(home: Path, env: dict[str, str], server, storm: Storm, *, branches: int
         if ended is None:
             proc.send_signal(signal.SIGKILL)
             ended = _reap(proc)
+            # Counted again once the process is dead: between the count that decided the kill and the kill
+            # itself, more branches may have finished and been written (CI saw 150 counted, 152 kept).
+            out.killed_after = _done_lines(home / "sessions")[1]
     (out.kill_exit, peak1), t1 = ended, time.monotonic()
     peak1 = peak.of(peak1)
     out.killed_at = t1
