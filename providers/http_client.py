@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from contextlib import contextmanager
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import aiohttp
 import httpx2
@@ -158,29 +158,40 @@ def body_chunks(response: httpx2.Response) -> AsyncIterator[bytes]:
     return body.__aiter__()
 
 
-class _Client(httpx2.AsyncClient):
-    """httpx2's client, remembering the URLs it has parsed: the SDKs hand it every request's URL as a string, the
-    same string call after call, and parsing one (httpx2's pure-Python urlparse) is tens of microseconds."""
+class URLMemo:
+    """URLs made from a base URL, kept by the string each was made from: the SDKs and httpx2 make the same URL
+    from the same string call after call, and each making parses it again (httpx2's pure-Python urlparse, tens of
+    microseconds). Forgotten when the base URL object changes (both replace it, never mutate it); bounded."""
 
-    _MAX_URLS = 64
+    MAX = 64
+
+    def __init__(self) -> None:
+        self._base: Any = None
+        self._urls: dict[str, Any] = {}
+
+    def get(self, base: Any, url: str, make: Callable[[str], Any]) -> Any:
+        if base is not self._base:  # the base URL was set anew: what was made with it is stale
+            self._urls.clear()
+            self._base = base
+        made = self._urls.get(url)
+        if made is None:
+            made = make(url)
+            if len(self._urls) < self.MAX:
+                self._urls[url] = made
+        return made
+
+
+class _Client(httpx2.AsyncClient):
+    """httpx2's client, its merged URLs remembered (`URLMemo`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._urls: dict[str, httpx2.URL] = {}
-        self._urls_base: Any = None
+        self._memo = URLMemo()
 
     def _merge_url(self, url: httpx2.URL | str) -> httpx2.URL:
         if url.__class__ is not str:
             return super()._merge_url(url)
-        if self._urls_base is not self._base_url:  # the base URL was set anew: what was merged with it is stale
-            self._urls.clear()
-            self._urls_base = self._base_url
-        merged = self._urls.get(url)  # type: ignore[arg-type]
-        if merged is None:
-            merged = super()._merge_url(url)
-            if len(self._urls) < self._MAX_URLS:
-                self._urls[url] = merged  # type: ignore[index]
-        return merged
+        return self._memo.get(self._base_url, url, super()._merge_url)  # type: ignore[arg-type]
 
 
 def http_client(sdk: Any) -> httpx2.AsyncClient:

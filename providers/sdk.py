@@ -19,7 +19,7 @@ import httpx2
 from fanout.core.text import redact
 
 from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
-from .http_client import body_chunks
+from .http_client import URLMemo, body_chunks
 from .sse import read_events
 
 # After the terminal event only the end of the body is left (usually already read): consuming it lets the
@@ -45,25 +45,15 @@ class Fold:
 
 
 class RememberedURLs:
-    """Mixed into an SDK's client class: its `_prepare_url` (the base URL joined with an endpoint's path) kept per
-    path while the base URL stays the same. The SDK still does the joining, once; parsing and re-parsing the same
-    URL for every call was a tenth of the SDK's CPU per request."""
+    """Mixed into an SDK's client class: its `_prepare_url` (the base URL joined with an endpoint's path) made once
+    per path while the base URL stays the same (`http_client.URLMemo`)."""
 
-    _fanout_urls: dict[str, Any] | None = None
-    _fanout_urls_base: Any = None
+    _fanout_urls: URLMemo | None = None
 
     def _prepare_url(self, url: str) -> Any:
-        base = self._base_url  # type: ignore[attr-defined]
-        urls = self._fanout_urls
-        if urls is None or self._fanout_urls_base is not base:
-            urls = self._fanout_urls = {}
-            self._fanout_urls_base = base
-        prepared = urls.get(url)
-        if prepared is None:
-            prepared = super()._prepare_url(url)  # type: ignore[misc]
-            if len(urls) < 64:
-                urls[url] = prepared
-        return prepared
+        if self._fanout_urls is None:
+            self._fanout_urls = URLMemo()
+        return self._fanout_urls.get(self._base_url, url, super()._prepare_url)  # type: ignore[attr-defined,misc]
 
 
 class SDKProvider:
