@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.screen import Screen
-
 from fanout.frontends.state import BranchState
 from fanout.strategies.events import (
     BranchDone,
@@ -25,7 +23,8 @@ from fanout.tui.pacer import Pacer
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.feeds import Feed
 from fanout.tui.md_render import split_blocks
-from tuikit import STARTED_AT, Tap, aiter_events, finish_research, research_midstream, screen_text, wait_for
+from tuikit import (STARTED_AT, Tap, Work, aiter_events, finish_research, numbered_lines, research_midstream,
+                    screen_text, wait_for)
 
 SIZE = (130, 40)
 
@@ -99,10 +98,7 @@ async def test_a_restarted_stream_starts_its_pane_over():
 
 async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_the_bottom():
     tap = Tap()
-    line = iter(range(10_000))
-
-    def more(n: int) -> list:
-        return [BranchToken(0.1, "solo", f"line {next(line)}\n\n") for _ in range(n)]
+    more = numbered_lines()
 
     app = FanoutApp()
     async with app.run_test(size=(100, 40)) as pilot:
@@ -151,10 +147,7 @@ async def test_a_followed_streaming_document_lays_out_the_screen_once_a_step_not
     # Each new height of a document lays out the whole screen; with twenty panes streaming that was a quarter of
     # the event loop (py-spy, bench_stream 20 x 100). Scrolled up, the reader gets the exact height: the control.
     tap = Tap()
-    line = iter(range(10_000))
-
-    def more(n: int) -> list:
-        return [BranchToken(0.1, "solo", f"line {next(line)}\n\n") for _ in range(n)]
+    more = numbered_lines()
 
     app = FanoutApp()
     async with app.run_test(size=(100, 40)) as pilot:
@@ -164,18 +157,12 @@ async def test_a_followed_streaming_document_lays_out_the_screen_once_a_step_not
         scroll, doc = pane.scroll, pane.markdown
         sent = 40
 
+        work = Work(monkeypatch)
+
         async def grow(batches: int) -> int:
             """Stream `batches` renders of two more lines each; how many screen layouts they cost."""
             nonlocal sent
-            layouts = 0
-            original = Screen._refresh_layout
-
-            def counted(obj, *args, **kwargs):
-                nonlocal layouts
-                layouts += 1
-                return original(obj, *args, **kwargs)
-
-            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            layouts = work.counts["layouts"]
             for _ in range(batches):
                 tap.push(*more(2))
                 sent += 2
@@ -183,8 +170,7 @@ async def test_a_followed_streaming_document_lays_out_the_screen_once_a_step_not
                 await screen.settle()
                 await wait_for(pilot, lambda: f"line {sent - 1}" in doc.lines[-1].text, what="the render")
                 await pilot.pause()
-            monkeypatch.setattr(Screen, "_refresh_layout", original)
-            return layouts
+            return work.counts["layouts"] - layouts
 
         await screen.settle()
         await wait_for(pilot, lambda: scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y,

@@ -7,8 +7,6 @@ how many block groups were rendered (each one Markdown parse), and that no widge
 
 from __future__ import annotations
 
-from textual._compositor import Compositor
-from textual.screen import Screen
 from textual.widgets import Markdown
 
 from fanout.frontends.report import fmt_seconds
@@ -32,7 +30,8 @@ from fanout.tui.screens.run import RunScreen
 from fanout.tui.feeds import Feed
 from fanout.tui.widgets.run_header import RunHeader
 from fanout.tui.widgets.steady_footer import SteadyFooter
-from tuikit import STARTED_AT, Tap, aiter_events, finish_research, research_midstream, screen_text, wait_for, words
+from tuikit import (STARTED_AT, Tap, Work, aiter_events, finish_research, research_midstream, screen_text,
+                    wait_for, words)
 
 SIZE = (200, 60)
 
@@ -97,25 +96,6 @@ async def test_reading_every_pane_of_a_finished_20_branch_run_renders_nothing_mo
         assert sum(p.markdown.shows for p in screen.pane_list()) == shows  # not even re-assembled
         assert len(list(screen.walk_children())) == widgets  # and no widget mounted to read an answer
         assert not list(screen.query(Markdown))
-
-
-class Work:
-    """Counts of the expensive things Textual does: a layout of the screen, a repaint of all of it, a rebuild
-    of the footer. Each was part of the 70-150 ms freeze at every move from one finished pane to the next."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.counts = {"layouts": 0, "full repaints": 0, "footer rebuilds": 0}
-        for cls, name, what in ((Screen, "_refresh_layout", "layouts"),
-                                (Compositor, "render_full_update", "full repaints"),
-                                (SteadyFooter, "recompose", "footer rebuilds")):
-            monkeypatch.setattr(cls, name, self._counting(getattr(cls, name), what))
-
-    def _counting(self, original, what: str):
-        def counted(obj, *args, **kwargs):
-            self.counts[what] += 1
-            return original(obj, *args, **kwargs)
-
-        return counted
 
 
 async def test_moving_between_finished_panes_lays_out_repaints_and_rebuilds_nothing(monkeypatch):

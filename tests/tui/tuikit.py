@@ -8,6 +8,8 @@ import time
 from typing import Callable, Iterable
 
 from rich.console import Console
+from textual._compositor import Compositor
+from textual.screen import Screen
 
 from fanout.strategies.events import (
     AggregateDone,
@@ -26,6 +28,7 @@ from fanout.strategies.events import (
     RunMetrics,
     RunStarted,
 )
+from fanout.tui.widgets.steady_footer import SteadyFooter
 
 STARTED_AT = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
@@ -204,3 +207,32 @@ def compared_run(strategy: str):
     for e in events:
         state.apply(e)
     return state
+
+
+class Work:
+    """Counts of the expensive things Textual does: a layout of the screen, a repaint of all of it, a rebuild
+    of the footer. Each was part of the 70-150 ms freeze at every move from one finished pane to the next."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.counts = {"layouts": 0, "full repaints": 0, "footer rebuilds": 0}
+        for cls, name, what in ((Screen, "_refresh_layout", "layouts"),
+                                (Compositor, "render_full_update", "full repaints"),
+                                (SteadyFooter, "recompose", "footer rebuilds")):
+            monkeypatch.setattr(cls, name, self._counting(getattr(cls, name), what))
+
+    def _counting(self, original, what: str):
+        def counted(obj, *args, **kwargs):
+            self.counts[what] += 1
+            return original(obj, *args, **kwargs)
+
+        return counted
+
+
+def numbered_lines(branch: str = "solo") -> Callable[[int], list[BranchToken]]:
+    """`more(n)`: the next n tokens of `branch`, each a paragraph "line <number>"."""
+    line = iter(range(1_000_000))
+
+    def more(n: int) -> list[BranchToken]:
+        return [BranchToken(0.1, branch, f"line {next(line)}\n\n") for _ in range(n)]
+
+    return more

@@ -286,11 +286,10 @@ class StreamPane(Vertical, can_focus=True):
         doc, scroll = self.markdown, self.scroll
         if doc.pad and (not scroll.landed or self.app.animator.is_being_animated(scroll, "scroll_y")):
             # No change of geometry under a scroll that is still to move: the blank rows go once it has.
-            doc.show(self._text if complete else "", lines, width, look, complete, max(doc.rows, len(lines)))
-            self._show(True)
-            return
-        rows = self._live_rows(len(lines)) if live else None
-        shift = doc.pad - (rows - len(lines) if rows else 0) if lines else 0
+            rows, shift = max(doc.rows, len(lines)), 0
+        else:
+            rows = self._live_rows(len(lines)) if live else None
+            shift = doc.pad - (rows - len(lines) if rows else 0) if lines else 0
         doc.show(self._text if complete else "", lines, width, look, complete, rows)
         if shift > 0 and not scroll.following:
             # The reader's lines stay where they are on screen when the blank rows above them go. The scroll
