@@ -130,6 +130,9 @@ async def test_live_planned_run_adds_panes_at_run_time(loopback, tmp_path):
     path.write_text(RECIPE)
     loopback.responder = PlanResponder(PLAN)
     loopback.token_interval = 0.005
+    # Each call waits 0.5 s for its headers, so a planned pane's dependency cannot end before the pane's first
+    # frame (CI on a loaded machine once drew market-outlook first when electrolyte-chemistry, 0.1 s, had ended).
+    loopback.latency = 0.5
     opts = RunOptions(recipe=str(path), base_url=loopback.base_url + "/v1", model="m", cache="off")
     app = FanoutApp(opts, prepared=prepare(opts))
     async with app.run_test(size=(140, 44)) as pilot:
