@@ -97,10 +97,8 @@ class SDKProvider:
                                 yield TextDelta(text)
                         if fold.done:
                             break
-                except httpx2.TimeoutException:
-                    raise timeout_error(self.base_url) from None
-                except httpx2.RequestError as err:  # a drop mid-stream; the SDK does not wrap these
-                    raise connection_error(self.base_url, err) from None
+                except (httpx2.RequestError, self.sdk.APIConnectionError) as err:  # a drop or a stall mid-stream
+                    raise transport_error(self.sdk, self.base_url, err) from None
                 if fold.done:
                     await _drain(events)
             finally:
@@ -122,10 +120,8 @@ class SDKProvider:
             return await self._client.post(self.path, cast_to=httpx2.Response, body=body, stream=True)
         except sdk.APIStatusError as err:
             raise status_error(err) from None
-        except sdk.APITimeoutError:
-            raise timeout_error(self.base_url) from None
-        except sdk.APIConnectionError as err:
-            raise connection_error(self.base_url, err) from None
+        except (httpx2.RequestError, sdk.APIConnectionError) as err:
+            raise transport_error(sdk, self.base_url, err) from None
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -193,6 +189,14 @@ def stream_error(error: object) -> ProviderError:
         rate_limited=etype == "rate_limit_error",
         kind="stream",
     )
+
+
+def transport_error(sdk: Any, base_url: str, err: BaseException) -> ProviderError:
+    """A failure on the wire, worded the same whichever shape it came in: httpx2's own error, or the SDK's
+    APITimeoutError / APIConnectionError wrapped around it (SDK versions differ in which they raise, and where)."""
+    if isinstance(err, sdk.APITimeoutError) or any(isinstance(e, httpx2.TimeoutException) for e in _causes(err)):
+        return timeout_error(base_url)
+    return connection_error(base_url, err)
 
 
 def timeout_error(base_url: str) -> ProviderError:

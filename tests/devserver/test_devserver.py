@@ -1,11 +1,12 @@
 """Tests for fanout.devserver, driven by the real OpenAI and Anthropic SDK clients and by httpx.
 
-How faults surface in the SDKs installed here (openai 3.52, anthropic 2.11, both on httpx2):
+How faults surface in the SDKs (both on httpx2). The SDKs have changed how they wrap a failure mid-stream
+between minor versions (anthropic 2.11 let the raw httpx2 error through, 2.17 wraps it), so these tests check the
+fault itself, the httpx2 error at the root, whichever way the SDK wraps it (`transport_error`):
 
-* disconnect_after: OpenAI raises ``openai.APIConnectionError`` (cause: ``httpx2.RemoteProtocolError``
-  "incomplete chunked read"); Anthropic lets the raw ``httpx2.RemoteProtocolError`` through.
-* stall_after with a read timeout: OpenAI raises ``openai.APITimeoutError`` (cause ``httpx2.ReadTimeout``);
-  Anthropic lets the raw ``httpx2.ReadTimeout`` through.
+* disconnect_after: ``httpx2.RemoteProtocolError`` ("incomplete chunked read"), raw or as the cause of the SDK's
+  ``APIConnectionError`` (never its ``APITimeoutError``).
+* stall_after with a read timeout: ``httpx2.ReadTimeout``, raw or as the cause of the SDK's ``APITimeoutError``.
 * malformed_after: both SDKs raise ``json.JSONDecodeError`` from the stream iterator (neither skips the
   line). The Anthropic malformed line is sent as a named ``content_block_delta`` event, as an unnamed
   one would be silently skipped by that SDK.
@@ -74,6 +75,16 @@ async def anthropic_stream(client: anthropic.AsyncAnthropic, got: list | None = 
         if event.type == "content_block_delta":
             got.append(event.delta.text)
     return got, events
+
+
+def transport_error(err: BaseException, cause: type[BaseException]) -> BaseException:
+    """The httpx2 error under an SDK's failure: the error itself when the SDK let it through, else its cause
+    when the SDK wrapped it in its own connection or timeout error. Anything else fails the test."""
+    if isinstance(err, cause):
+        return err
+    assert isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError)), repr(err)
+    assert isinstance(err.__cause__, cause), f"{err!r} caused by {err.__cause__!r}, not {cause.__name__}"
+    return err.__cause__
 
 
 def echo(req: Request) -> str:
@@ -287,12 +298,13 @@ async def test_disconnect_after_breaks_both_sdks(loopback, n):
         with pytest.raises(openai.APIConnectionError) as oerr:
             await openai_stream(oc, ogot)
         agot: list[str] = []
-        with pytest.raises(httpx2.RemoteProtocolError):  # not wrapped by the Anthropic SDK
+        with pytest.raises(Exception) as aerr:
             await anthropic_stream(ac, agot)
         # The server carries on normally afterwards.
         assert len((await openai_stream(oc))[0]) == 12
-    assert not isinstance(oerr.value, openai.APITimeoutError)
-    assert isinstance(oerr.value.__cause__, httpx2.RemoteProtocolError)
+    for err in (oerr.value, aerr.value):
+        assert not isinstance(err, (openai.APITimeoutError, anthropic.APITimeoutError))
+        transport_error(err, httpx2.RemoteProtocolError)
     full = split_words(default_text("Tell me a story", "gpt-test", 12))
     assert ogot == full[:n]
     assert len(agot) == n
@@ -319,8 +331,12 @@ async def test_stall_after_times_out_and_does_not_block_others(loopback):
             await stalled
         loopback.add_fault(Fault(stall_after=2))
         agot: list[str] = []
-        with pytest.raises(httpx2.ReadTimeout):  # not wrapped by the Anthropic SDK
+        with pytest.raises(Exception) as aerr:
             await anthropic_stream(ac, agot)
+        assert not isinstance(aerr.value, anthropic.APIConnectionError) or isinstance(
+            aerr.value, anthropic.APITimeoutError
+        ), "a stall must read as a timeout"
+        transport_error(aerr.value, httpx2.ReadTimeout)
     assert len(ogot) == 2 and len(agot) == 2
     # Once the clients are gone, the stalled handlers end.
     for _ in range(100):
