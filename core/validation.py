@@ -160,7 +160,7 @@ def _problem(error: dict, model: type[BaseModel], loc: tuple) -> str:
         if isinstance(loc[-1], int) if loc else False:
             return f"items must each be {_KINDS[kind]}, not {shown}"
         return f"must be {_KINDS[kind]}, not {shown}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         expected = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
         return f"must be one of {expected}, not {value!r}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):

@@ -13,7 +13,8 @@ from typing import TextIO
 
 from fanout.frontends.report import fmt_latency, fmt_seconds, fmt_speedup
 from fanout.core.text import shorten, strip_controls
-from fanout.frontends.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
+from fanout.frontends.state import CANCELLED, DONE, FAILED, RETRYING, STREAMING, BranchState, RunState
+from fanout.frontends.status import look
 from fanout.strategies.events import (
     AggregateDone,
     AggregateStarted,
@@ -30,8 +31,6 @@ from fanout.strategies.events import (
     BranchAdded,
 )
 
-_MARK = {WAITING: "·", QUEUED: "…", STREAMING: "▸", RETRYING: "↻", DONE: "✓", FAILED: "✗", "cancelled": "⊘"}
-
 
 def describe(b: BranchState, now: float) -> str:
     if b.status == RETRYING:
@@ -41,7 +40,7 @@ def describe(b: BranchState, now: float) -> str:
         return f"streaming · {b.tokens_seen} tokens"
     if b.status == DONE and b.metrics:
         return f"done · {fmt_latency(b.metrics)} · {b.metrics.output_tokens} tokens"
-    if b.status in (FAILED, "cancelled"):
+    if b.status in (FAILED, CANCELLED):
         return f"{b.status}: {shorten(b.error, 80)}"
     return b.status
 
@@ -116,9 +115,9 @@ class Printer:
         lines = [f"{s.started.recipe} · {s.started.strategy} · {s.started.provider}/{s.started.model} · {s.now:.1f} s"]
         width = max((len(b.id) for b in s.lanes()), default=4)
         for b in s.lanes():
-            lines.append(f" {_MARK.get(b.status, ' ')} {b.id:<{width}}  {describe(b, s.now)}")
+            lines.append(f" {look(b.status).glyph} {b.id:<{width}}  {describe(b, s.now)}")
         agg = s.aggregate
-        lines.append(f" {_MARK.get(agg.status, ' ')} {'aggregate':<{width}}  {agg.method} · {agg.status}")
+        lines.append(f" {look(agg.status).glyph} {'aggregate':<{width}}  {agg.method} · {agg.status}")
         if self._drawn:
             self.out.write(f"\x1b[{self._drawn}F")  # back to the block's first line
         self.out.write("".join(f"\x1b[2K{strip_controls(line)}\n" for line in lines))

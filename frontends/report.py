@@ -231,7 +231,7 @@ def to_markdown(state: RunState, *, unsaved: str = "") -> str:
         parts.append(f"> {strip_controls(state.done.error)}")
     if state.plan is not None:
         parts.append(plan_section(state))
-    failed = [b for b in state.branch_list() if b.status in ("failed", "cancelled")]
+    failed = [b for b in state.branch_list() if b.status.unsuccessful]
     if failed:
         parts.append("**Failed branches:** " + "; ".join(f"{b.title} (`{b.id}`): {strip_controls(b.error)}" for b in failed))
     a = state.aggregate

@@ -33,10 +33,10 @@ from fanout.strategies.events import (
 from fanout.strategies.recipe import AGGREGATE_ID, PLAN_ID
 
 from .quality import Quality, measure
+from .status import Status
 
-# Branch statuses, in the order a branch passes through them.
 WAITING, QUEUED, STREAMING, RETRYING, DONE, FAILED, CANCELLED = (
-    "waiting", "queued", "streaming", "retrying", "done", "failed", "cancelled"
+    Status.WAITING, Status.QUEUED, Status.STREAMING, Status.RETRYING, Status.DONE, Status.FAILED, Status.CANCELLED
 )
 
 
@@ -52,7 +52,7 @@ class Segment:
 @dataclass
 class BranchState:
     info: BranchInfo
-    status: str = WAITING
+    status: Status = WAITING
     chunks: list[str] = field(default_factory=list)
     final_text: str | None = None
     metrics: BranchMetrics | None = None
@@ -100,7 +100,7 @@ class BranchState:
 @dataclass
 class AggregateState:
     method: str = ""
-    status: str = WAITING
+    status: Status = WAITING
     chunks: list[str] = field(default_factory=list)
     final_text: str | None = None
     failed: tuple[str, ...] = ()

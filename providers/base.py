@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping, Protocol
+from typing import Any, AsyncIterator, ClassVar, Mapping, Protocol
 
 
 @dataclass(frozen=True)
@@ -54,31 +54,113 @@ StreamItem = TextDelta | StreamEnd
 
 
 class ProviderError(Exception):
-    """A failed call, classified for the retry loop."""
+    """A failed call. What failed is the class; the retry loop reads `retryable`, `rate_limited` and
+    `retry_after`, and a front end `kind`, a short label ("429", "timeout", "unreachable", ...)."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        retryable: bool = False,
-        rate_limited: bool = False,
-        retry_after: float | None = None,
-        kind: str = "error",
-        unreachable: bool = False,
-    ) -> None:
+    kind: ClassVar[str] = "error"
+    retryable: ClassVar[bool] = False
+    rate_limited = False
+    retry_after: float | None = None
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.status = status
-        self.retryable = retryable
-        self.rate_limited = rate_limited
-        self.retry_after = retry_after
-        self.kind = kind  # short label: "429", "500", "timeout", "connection", "stalled", ...
-        # No connection could be made at all (refused, unknown host): unlike a drop, it says nothing was there.
-        self.unreachable = unreachable
 
     def __str__(self) -> str:
         return self.message
+
+
+class StatusError(ProviderError):
+    """The server refused the request with an HTTP status (or an error event that names one)."""
+
+    def __init__(self, message: str, status: int, *, retry_after: float | None = None, quota: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.quota = quota  # out of credit: a 429 that no wait will cure
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return str(self.status)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return status_is_retryable(self.status) and not self.quota
+
+    @property
+    def rate_limited(self) -> bool:  # type: ignore[override]
+        return self.status == 429 and not self.quota
+
+
+class StreamError(ProviderError):
+    """An error event after the response had started (HTTP 200): the event's own type says what it was."""
+
+    kind = "stream"
+
+    def __init__(self, message: str, *, final: bool = False, rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+        self.rate_limited = rate_limited
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return not self.final
+
+
+class TransportError(ProviderError):
+    """The wire failed: worth another attempt."""
+
+    kind = "connection"
+    retryable = True
+
+
+class Unreachable(TransportError):
+    """No connection could be made at all (refused, unknown host): unlike a drop, it says nothing was there."""
+
+    kind = "unreachable"
+
+
+class Timeout(TransportError):
+    """The server took longer than the timeout to answer."""
+
+    kind = "timeout"
+
+
+class Stalled(TransportError):
+    """No chunk arrived for too long (fanout's own watchdog)."""
+
+    kind = "stalled"
+
+
+class BadStream(ProviderError):
+    """The response was not a complete stream of the provider's format."""
+
+    kind = "malformed"
+    retryable = True
+
+
+class Incomplete(BadStream):
+    """The stream ended, after some text, before its terminal event."""
+
+    kind = "incomplete"
+
+
+class EmptyStream(BadStream):
+    """No completion at all: an empty body, or one that is not an event stream."""
+
+    kind = "empty"
+
+
+class LocalModelError(ProviderError):
+    """The embedded model failed while running."""
+
+    kind = "local"
+
+
+class SetupError(ProviderError):
+    """The provider cannot be used at all (a missing package or model file): no attempt can help."""
+
+    kind = "setup"
 
 
 class Provider(Protocol):
@@ -136,7 +218,6 @@ def classify_status(
     """The engine's view of an HTTP error: retry it or fail at once, and how long the server asked to wait."""
     retry_after = parse_retry_after(headers)
     quota = error_code == "insufficient_quota" or "insufficient_quota" in message
-    retryable = status_is_retryable(status) and not quota
     if quota:
         label = "quota exhausted"
     elif status == 429:
@@ -151,14 +232,7 @@ def classify_status(
         label = "not found"
     else:
         label = "rejected"
-    return ProviderError(
-        f"{status} {label}: {message}",
-        status=status,
-        retryable=retryable,
-        rate_limited=status == 429 and not quota,
-        retry_after=retry_after,
-        kind=str(status),
-    )
+    return StatusError(f"{status} {label}: {message}", status, retry_after=retry_after, quota=quota)
 
 
 @dataclass

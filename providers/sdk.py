@@ -18,7 +18,21 @@ import httpx2
 
 from fanout.core.text import redact
 
-from .base import GenerationRequest, ProviderError, StreamEnd, StreamItem, TextDelta, classify_status
+from .base import (
+    BadStream,
+    EmptyStream,
+    GenerationRequest,
+    Incomplete,
+    ProviderError,
+    StreamEnd,
+    StreamError,
+    StreamItem,
+    TextDelta,
+    Timeout,
+    TransportError,
+    Unreachable,
+    classify_status,
+)
 from .http_client import URLMemo, body_chunks
 from .sse import read_events
 
@@ -183,12 +197,8 @@ def stream_error(error: object) -> ProviderError:
         message = error
     etype = etype if isinstance(etype, str) else None
     final = etype in _FINAL_STREAM_ERRORS or "insufficient_quota" in message
-    return ProviderError(
-        f"stream error: {message}" + (f" ({etype})" if etype else ""),
-        retryable=not final,
-        rate_limited=etype == "rate_limit_error",
-        kind="stream",
-    )
+    return StreamError(f"stream error: {message}" + (f" ({etype})" if etype else ""), final=final,
+                       rate_limited=etype == "rate_limit_error")
 
 
 def transport_error(sdk: Any, base_url: str, err: BaseException) -> ProviderError:
@@ -200,7 +210,7 @@ def transport_error(sdk: Any, base_url: str, err: BaseException) -> ProviderErro
 
 
 def timeout_error(base_url: str) -> ProviderError:
-    return ProviderError(f"timed out waiting for {base_url or 'the provider'}", retryable=True, kind="timeout")
+    return Timeout(f"timed out waiting for {base_url or 'the provider'}")
 
 
 def connection_error(base_url: str, err: BaseException) -> ProviderError:
@@ -216,11 +226,10 @@ def connection_error(base_url: str, err: BaseException) -> ProviderError:
             what, check = "connection refused", "check that a server is listening there and the port is right"
         else:
             what, check = f"{type(root).__name__}: {root}", "check the URL and the network"
-        return ProviderError(f"cannot connect to {where} ({what}): {check}", retryable=True, kind="unreachable",
-                             unreachable=True)
+        return Unreachable(f"cannot connect to {where} ({what}): {check}")
     cause = err if isinstance(err, httpx2.RequestError) else (err.__cause__ or err.__context__)
     detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-    return ProviderError(f"connection to {where} failed{detail}", retryable=True, kind="connection")
+    return TransportError(f"connection to {where} failed{detail}")
 
 
 def _causes(err: BaseException) -> list[BaseException]:
@@ -233,20 +242,16 @@ def _causes(err: BaseException) -> list[BaseException]:
 
 
 def malformed_error(err: BaseException) -> ProviderError:
-    return ProviderError(f"malformed stream from the server ({type(err).__name__}: {err})", retryable=True, kind="malformed")
+    return BadStream(f"malformed stream from the server ({type(err).__name__}: {err})")
 
 
 def incomplete_error(base_url: str, got_text: bool, content_type: str = "") -> ProviderError:
     """A stream that closed without its terminal event: nothing at all (e.g. not an event stream), or a cut."""
     if got_text:
-        return ProviderError(
-            f"the stream from {base_url or 'the provider'} ended before the response was complete",
-            retryable=True,
-            kind="incomplete",
-        )
+        return Incomplete(f"the stream from {base_url or 'the provider'} ended before the response was complete")
     what = (
         f"a {content_type.split(';')[0].strip()} response, not an event stream"
         if content_type and "event-stream" not in content_type
         else "an empty stream, or a response that is not an event stream"
     )
-    return ProviderError(f"{base_url or 'the provider'} sent no completion ({what})", retryable=True, kind="empty")
+    return EmptyStream(f"{base_url or 'the provider'} sent no completion ({what})")

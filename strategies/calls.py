@@ -16,6 +16,7 @@ from fanout.providers.base import (
     Prices,
     Provider,
     ProviderError,
+    Stalled,
     StreamEnd,
     StreamItem,
     TextDelta,
@@ -23,6 +24,7 @@ from fanout.providers.base import (
 
 from .backoff import decide
 from .events import BranchMetrics, BranchRetrying, BranchStarted, Event
+from .health import Reachability
 from .limits import ProviderLimiter
 
 
@@ -150,9 +152,7 @@ class Caller:
         self.source = source or DirectSource()
         self.rng = rng or random.Random()
         self.calls = 0  # provider calls actually made, attempts included
-        # provider name -> why it is known to be unreachable. Per run, not per provider: the next run (a rerun in
-        # the app once the server is up) tries again.
-        self.unreachable: dict[str, str] = {}
+        self.health = Reachability()
 
     async def call(
         self,
@@ -189,14 +189,14 @@ class Caller:
         name = target.provider.name
         while True:
             attempt_no += 1
-            if name not in self.unreachable:
+            if self.health.gone(name) is None:
                 await limiter.acquire(prompt_tokens + request.max_tokens)
-                if name in self.unreachable:  # found out while this call waited for its slot
+                if self.health.gone(name) is not None:  # found out while this call waited for its slot
                     await limiter.release(None)
-            if name in self.unreachable:
+            if (gone := self.health.gone(name)) is not None:
                 metrics = BranchMetrics(latency=self.clock() - first_start if first_start is not None else 0.0,
                                         retries=retries, throttles=throttles, backoff=backoff)
-                return CallResult("", metrics, error=f"not tried: {self.unreachable[name]}")
+                return CallResult("", metrics, error=f"not tried: {gone}")
             start = self.clock()
             if first_start is None:
                 first_start = start
@@ -212,16 +212,14 @@ class Caller:
                 await limiter.release(None)
                 raise
             else:
-                limiter.answered = True
+                self.health.answered(name)
                 await limiter.release("ok")
                 break
-            if failure.unreachable and not limiter.answered:
-                self.unreachable[name] = str(failure)
+            if self.health.failed(name, failure):
                 return CallResult(
                     "", BranchMetrics(latency=self.clock() - first_start, retries=retries, throttles=throttles,
                                       backoff=backoff), error=str(failure)
                 )
-            limiter.answered = limiter.answered or failure.kind not in ("unreachable", "timeout")
             decision = decide(failure, attempt_no, limits, self.rng)
             if not decision.retry:
                 return CallResult(
@@ -322,7 +320,7 @@ class Caller:
         except asyncio.CancelledError:
             if dog.fired and task.uncancel() <= cancelling:  # our own cancel, not the run's or the user's
                 what = ("no response", limits.timeout) if dog.first else ("the stream stalled", limits.stall_timeout)
-                raise ProviderError(f"{what[0]} for {what[1]:g} s", retryable=True, kind="stalled") from None
+                raise Stalled(f"{what[0]} for {what[1]:g} s") from None
             raise
 
 

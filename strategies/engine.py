@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Callable
 
-from .aggregate import aggregate
+from . import aggregators
 from .calls import Caller, CallResult, ResponseSource, Target
 from .dag import topological_order
 from .events import (
@@ -42,31 +42,35 @@ from .prompting import Fence, Prior, branch_messages, repair_messages
 from .structured import json_schema_for
 from .plan import planned_branches
 from .planner import PlanOutcome, make_plan
-from .recipe import AGGREGATE_ID, PLAN_ID, Branch, CallSettings, Recipe, expand
+from .recipe import AGGREGATE_ID, PLAN_ID, STRATEGIES, Branch, CallSettings, Recipe, expand
+from .recipe.model import Strategy
 
 TargetResolver = Callable[[CallSettings], Target]
 
 
-def strategy_edges(recipe: Recipe, strategy: str) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+def strategy_edges(recipe: Recipe, strategy: Strategy) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """(what each branch waits for, what each branch is shown) under a strategy."""
     ids = [b.id for b in recipe.branches]
     after = {b.id: b.after for b in recipe.branches}
-    if strategy == "parallel":
-        none = {bid: () for bid in ids}
-        return none, none
-    if strategy == "sequential":
-        order = topological_order(ids, after)
-        waits = {bid: (order[i - 1],) if i else () for i, bid in enumerate(order)}
-        sees = {bid: tuple(order[:i]) for i, bid in enumerate(order)}
-        return waits, sees
-    return after, after
+    match strategy:
+        case Strategy.PARALLEL:
+            none: dict[str, tuple[str, ...]] = {bid: () for bid in ids}
+            return none, none
+        case Strategy.SEQUENTIAL:
+            order = topological_order(ids, after)
+            waits = {bid: (order[i - 1],) if i else () for i, bid in enumerate(order)}
+            sees = {bid: tuple(order[:i]) for i, bid in enumerate(order)}
+            return waits, sees
+        case Strategy.HYBRID:
+            return after, after
+    raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(Strategy)}")
 
 
 @dataclass
 class RunSpec:
     recipe: Recipe
     values: dict[str, str]
-    strategy: str
+    strategy: Strategy
     resolve: TargetResolver
     provider_label: str = ""
     model_label: str = ""
@@ -81,6 +85,11 @@ class RunSpec:
     kept: dict[str, BranchDone] = field(default_factory=dict)
     clock_offset: float = 0.0
     resumed_from: str = ""
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:  # a caller's mistake, never quietly run as some other strategy
+            raise ValueError(f"unknown strategy {self.strategy!r}: one of {', '.join(STRATEGIES)}")
+        self.strategy = Strategy(self.strategy)
 
     @staticmethod
     def new_id() -> str:
@@ -276,8 +285,8 @@ class Engine:
         else:
             priors = [self._prior(b.id, results) for b in recipe.branches]
             task = asyncio.create_task(
-                aggregate(recipe, spec.values, self.strategy, priors, caller, spec.resolve, self.emit,
-                          self.clock)
+                aggregators.run(recipe, spec.values, self.strategy, priors, caller, spec.resolve, self.emit,
+                                self.clock)
             )
             self._tasks[AGGREGATE_ID] = task
             try:
@@ -304,7 +313,7 @@ class Engine:
             plan=plan_metrics,
         )
         # An unreachable provider is the run's one message: every branch failed for that single reason.
-        error = "; ".join(e for e in dict.fromkeys([*caller.unreachable.values(), agg_error]) if e)
+        error = "; ".join(e for e in dict.fromkeys([*caller.health.reasons, agg_error]) if e)
         self.emit(RunDone(self.clock(), status, metrics, error=error))
 
     def _infos(self, branches, targets: dict[str, Target]) -> tuple[BranchInfo, ...]:

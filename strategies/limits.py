@@ -66,10 +66,6 @@ class ProviderLimiter:
         self._grow_after = grow_after
         self._rpm = TokenBucket(rpm) if rpm else None
         self._tpm = TokenBucket(tpm) if tpm else None
-        # A provider that has answered once (a response of any kind) and then cannot be reached is restarting or
-        # flaky: worth the usual retries. One that never answered and refuses the very first connection, or whose
-        # host is unknown, is not there (the caller then stops calling it for the rest of that run).
-        self.answered = False
 
     async def acquire(self, tokens: int = 0) -> None:
         if self.in_flight < self.limit and not self._waiters:

@@ -11,45 +11,33 @@ from dataclasses import dataclass
 from fanout.frontends.report import fmt_cost, fmt_latency, fmt_seconds, fmt_tokens
 from fanout.strategies.metrics import calls_sum, measurable, speedup as speedup_of
 from fanout.frontends.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
+from fanout.frontends.status import Status
 from fanout.strategies.events import total_cost
-
-# Badge kinds double as CSS classes (`-badge-<kind>`), so a pane's border colour follows its status.
-GLYPH = {
-    "waiting": "·",
-    "queued": "…",
-    "streaming": "▸",
-    "retrying": "↻",
-    "done": "✓",
-    "cached": "✓",
-    "failed": "✗",
-    "skipped": "–",
-    "cancelled": "⊘",
-}
 
 
 @dataclass(frozen=True)
 class Badge:
-    kind: str  # one of GLYPH's keys
+    kind: Status  # how it looks: frontends.status.LOOK
     label: str
 
 
 def badge(b: BranchState, now: float) -> Badge:
     if b.status == WAITING:
-        return Badge("waiting", "waiting on " + ", ".join(b.info.after) if b.info.after else "waiting")
+        return Badge(Status.WAITING, "waiting on " + ", ".join(b.info.after) if b.info.after else "waiting")
     if b.status == QUEUED:
-        return Badge("queued", "queued")
+        return Badge(Status.QUEUED, "queued")
     if b.status == STREAMING:
-        return Badge("streaming", f"streaming · attempt {b.attempt}" if b.attempt > 1 else "streaming")
+        return Badge(Status.STREAMING, f"streaming · attempt {b.attempt}" if b.attempt > 1 else "streaming")
     if b.status == RETRYING:
         left = max(0, math.ceil(b.retry_at + b.retry_delay - now))
-        return Badge("retrying", f"retrying in {left} s ({b.retry_reason})")
+        return Badge(Status.RETRYING, f"retrying in {left} s ({b.retry_reason})")
     if b.status == DONE:
-        return Badge("cached", "cached") if b.cached else Badge("done", "done")
+        return Badge(Status.CACHED, "cached") if b.cached else Badge(Status.DONE, "done")
     if b.status == CANCELLED:
-        return Badge("cancelled", "cancelled")
+        return Badge(Status.CANCELLED, "cancelled")
     if b.status == FAILED and b.skipped:
-        return Badge("skipped", "skipped")
-    return Badge("failed", "failed")
+        return Badge(Status.SKIPPED, "skipped")
+    return Badge(Status.FAILED, "failed")
 
 
 def _rate(tokens: int, seconds: float | None) -> str:

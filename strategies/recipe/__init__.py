@@ -8,13 +8,13 @@ from .expand import expand
 from .items import read_items
 from .load import from_data, load, parse, resolve, shipped_recipes
 from .model import (
-    AGGREGATE_ID, AGGREGATORS, ON_ERROR, PLAN_ID, STRATEGIES, VOTE_METHODS, Aggregate, Branch, CallSettings,
+    AGGREGATE_ID, ON_ERROR, PLAN_ID, STRATEGIES, VOTE_METHODS, Aggregate, Branch, CallSettings,
     PlanSpec, Recipe, RecipeError, VoteSpec,
 )
 from .templates import ENGINE_VARS, check_templates, render, template_vars
 
 __all__ = [
-    "AGGREGATE_ID", "AGGREGATORS", "ENGINE_VARS", "ON_ERROR", "PLAN_ID", "STRATEGIES", "VOTE_METHODS", "Aggregate",
+    "AGGREGATE_ID", "ENGINE_VARS", "ON_ERROR", "PLAN_ID", "STRATEGIES", "VOTE_METHODS", "Aggregate",
     "Branch", "CallSettings", "PlanSpec", "Recipe", "RecipeError", "VoteSpec", "check_templates", "expand", "from_data", "load", "parse",
     "read_items", "render", "resolve", "shipped_recipes", "template_vars",
 ]

@@ -54,6 +54,14 @@ def _settings(t: CallSettingsTable) -> CallSettings:
     return CallSettings(provider=t.provider, model=t.model, temperature=t.temperature, max_tokens=t.max_tokens)
 
 
+def aggregator(kind: str) -> Any:
+    """The registry's aggregator for a kind the schema has checked (imported here: the aggregators import the
+    recipe model)."""
+    from ..aggregators import AGGREGATORS
+
+    return AGGREGATORS[kind]
+
+
 def _fail(source: str, where: str, problem: str) -> RecipeError:
     return RecipeError(f"{source}: {where}: {problem}")
 
@@ -80,12 +88,8 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
     agg = f.aggregate
     aggregate = Aggregate(kind=agg.kind, prompt=agg.prompt, settings=_settings(agg).over(base_settings),
                           fail_on=tuple(agg.fail_on), max_input_chars=agg.max_input_chars)
-    if agg.kind in ("synthesize", "judge") and not agg.prompt.strip():
-        raise _fail(source, "aggregate.prompt", f"is required when kind is {agg.kind!r}")
-    if agg.kind == "checks" and not agg.fail_on:
-        raise _fail(source, "aggregate.fail_on", "is required when kind is \"checks\" (the answers that flag the input)")
-    if agg.kind == "vote" and not any(b.vote for b in branches):
-        raise _fail(source, "aggregate.kind", "\"vote\" needs a [vote] table or a branch with `vote`")
+    if problem := aggregator(agg.kind).check(aggregate, branches):
+        raise _fail(source, *problem)
 
     recipe = Recipe(
         name=f.name if f.name is not None else Path(source).stem,

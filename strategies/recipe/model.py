@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, get_args
 
 from fanout.core.errors import UserError
 
 AGGREGATE_ID = "aggregate"  # reserved: the aggregator's own id in events
 PLAN_ID = "plan"  # reserved: the planner's own id in events
+
+
 # Each choice is spelled once, here; the file schema, the CLI's flags and the app's pickers read these.
-Strategy = Literal["sequential", "parallel", "hybrid"]
+class Strategy(StrEnum):
+    """How the branches are scheduled (strategies/engine.py, `strategy_edges`)."""
+
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+    HYBRID = "hybrid"
+
+
 OnError = Literal["continue", "fail"]
-AggregatorKind = Literal["concat", "merge", "union", "synthesize", "judge", "vote", "checks"]
 VoteMethod = Literal["majority", "unanimous", "weighted", "threshold", "union"]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
+STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy)
 ON_ERROR: tuple[str, ...] = get_args(OnError)
-AGGREGATORS: tuple[str, ...] = get_args(AggregatorKind)
 VOTE_METHODS: tuple[str, ...] = get_args(VoteMethod)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

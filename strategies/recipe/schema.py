@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fanout.core.validation import Table
 
 from ..sections import SPLIT_BY
 
-from .model import AggregatorKind, OnError, Strategy, VoteMethod
+from .model import OnError, Strategy, VoteMethod
 
 Temperature = Annotated[float, Field(ge=0, le=2)]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
@@ -76,13 +76,30 @@ class PlanTable(CallSettingsTable):
     dependencies: bool = True
 
 
+def aggregator_kinds() -> tuple[str, ...]:
+    """The kinds the aggregators' registry knows (read when first needed: the aggregators import the recipe)."""
+    from ..aggregators import AGGREGATORS
+
+    return tuple(AGGREGATORS)
+
+
 class AggregateTable(CallSettingsTable):
-    kind: AggregatorKind = "concat"
+    kind: Annotated[str, Field(json_schema_extra=lambda schema: schema.update(enum=list(aggregator_kinds())))] = (
+        "concat"
+    )
     prompt: str = ""
     fail_on: list[str] = []
     # synthesize: the most characters one call is sent; more is reduced in groups first. Unset: from the
     # provider's context window where it is known.
     max_input_chars: Optional[Annotated[int, Field(ge=1000, le=100_000_000)]] = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, kind: str) -> str:
+        kinds = aggregator_kinds()
+        if kind not in kinds:
+            raise ValueError(f"must be one of {', '.join(kinds)}, not {kind!r}")
+        return kind
 
 
 class InputTable(Table):
@@ -92,7 +109,7 @@ class InputTable(Table):
 class RecipeFile(Table):
     name: Optional[str] = None
     description: str = ""
-    strategy: Strategy = "hybrid"
+    strategy: Annotated[Strategy, Field(strict=False)] = Strategy.HYBRID  # read from its name
     on_error: OnError = "continue"
     system: str = ""
     prompt: Optional[str] = None

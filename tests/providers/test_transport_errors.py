@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from fanout.providers.anthropic_api import AnthropicProvider
-from fanout.providers.base import GenerationRequest, Message, ProviderError, TextDelta
+from fanout.providers.base import GenerationRequest, Message, ProviderError, TextDelta, Unreachable
 from fanout.providers.openai_compat import OpenAIProvider
 
 REQUEST = GenerationRequest("m", (Message("user", "hi"),), max_tokens=8)
@@ -87,7 +87,7 @@ async def test_raw_and_wrapped_transport_errors_are_classified_alike(kind, sdk, 
     (raw_err, raw_got), (wrapped_err, wrapped_got) = results
     assert raw_err.kind == wrapped_err.kind == expected
     assert raw_err.retryable and wrapped_err.retryable
-    assert not raw_err.unreachable and not wrapped_err.unreachable
+    assert not isinstance(raw_err, Unreachable) and not isinstance(wrapped_err, Unreachable)
     assert str(raw_err) == str(wrapped_err)
     assert raw_got == wrapped_got == (["Hello"] if mid_stream else [])
 
@@ -98,5 +98,5 @@ async def test_a_refused_connection_reads_as_unreachable_in_both_shapes(kind, sd
     raw.__cause__ = ConnectionRefusedError(111, "Connection refused")
     for shape in shapes(sdk, raw):
         err, _ = await classify(kind, shape, mid_stream=False)
-        assert err.kind == "unreachable" and err.unreachable, shape
+        assert isinstance(err, Unreachable) and err.kind == "unreachable", shape
         assert "connection refused" in str(err)

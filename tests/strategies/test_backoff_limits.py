@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from fanout.providers.base import Limits, ProviderError, classify_status, parse_retry_after
+from fanout.providers.base import Limits, StatusError, TransportError, classify_status, parse_retry_after
 from fanout.strategies.backoff import decide
 from fanout.strategies.limits import ProviderLimiter, TokenBucket
 
@@ -44,7 +44,7 @@ def test_insufficient_quota_never_retries():
 def test_backoff_grows_and_caps_with_jitter_below():
     limits = Limits(backoff_base=0.5, backoff_max=8.0, max_retries=10)
     rng = random.Random(1)
-    err = ProviderError("503", retryable=True)
+    err = StatusError("503", 503)
     for attempt in range(1, 9):
         d = decide(err, attempt, limits, rng)
         ceiling = min(0.5 * 2 ** (attempt - 1), 8.0)
@@ -55,16 +55,16 @@ def test_retry_after_is_a_floor():
     limits = Limits()
     rng = random.Random(2)
     for _ in range(50):
-        d = decide(ProviderError("429", retryable=True, retry_after=4.0), 1, limits, rng)
+        d = decide(StatusError("429", 429, retry_after=4.0), 1, limits, rng)
         assert 4.0 <= d.delay <= 4.4
 
 
 def test_limits_end_retrying():
     limits = Limits(max_retries=2, max_retry_after=10)
     rng = random.Random(3)
-    assert not decide(ProviderError("x", retryable=True), 3, limits, rng).retry
-    assert not decide(ProviderError("x", retryable=True, retry_after=11), 1, limits, rng).retry
-    assert not decide(ProviderError("401", retryable=False), 1, limits, rng).retry
+    assert not decide(TransportError("x"), 3, limits, rng).retry
+    assert not decide(StatusError("x", 429, retry_after=11), 1, limits, rng).retry
+    assert not decide(StatusError("401", 401), 1, limits, rng).retry
 
 
 def test_adaptive_concurrency_halves_and_grows_back():

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from fanout.providers.base import Limits, ProviderError
+from fanout.providers.base import Limits, StatusError, TransportError, Unreachable
 from fanout.frontends.state import RunState
 from fanout.strategies import events as ev
-from fanout.strategies.engine import Engine, RunSpec
+from fanout.strategies.engine import Engine, RunSpec, strategy_edges
 from fanout.strategies.recipe import from_data
 
 from scripted import ScriptedProvider, Step, resolver
@@ -146,15 +146,14 @@ def test_synthesize_aggregate_counts_in_wall_and_critical_path():
 
 
 def test_a_run_in_which_every_branch_failed_has_no_speed_up():
-    p = ScriptedProvider(lambda key, n: Step(latency=1.0, error=ProviderError("400 rejected", status=400)))
+    p = ScriptedProvider(lambda key, n: Step(latency=1.0, error=StatusError("400 rejected", 400)))
     state, _ = run(recipe(FIVE), p, strategy="parallel")
     assert state.status == "failed" and state.metrics.failed == 5
     assert state.metrics.speedup is None and state.metrics.critical_path is None
 
 
 def test_a_provider_that_never_answered_and_refuses_is_not_tried_again():
-    refused = ProviderError("cannot connect to x (connection refused): check", retryable=True, kind="unreachable",
-                            unreachable=True)
+    refused = Unreachable("cannot connect to x (connection refused): check")
     p = ScriptedProvider(lambda key, n: Step(latency=0.5, error=refused))
     state, events = run(recipe(FIVE), p, strategy="sequential")
     assert len(p.calls) == 1  # the first refusal settles it: the four after it are not tried
@@ -164,8 +163,7 @@ def test_a_provider_that_never_answered_and_refuses_is_not_tried_again():
 
 
 def test_a_provider_that_answered_before_keeps_its_retries_when_it_refuses():
-    refused = ProviderError("cannot connect to x (connection refused)", retryable=True, kind="unreachable",
-                            unreachable=True)
+    refused = Unreachable("cannot connect to x (connection refused)")
     p = ScriptedProvider(lambda key, n: Step(latency=0.5, error=None if key == "a" else refused))
     state, events = run(recipe(FIVE), p, strategy="sequential", limits=Limits(max_retries=2, stall_timeout=5))
     assert state.branches["a"].status == "done"
@@ -214,8 +212,7 @@ def test_aggregate_prompt_has_instructions_first_and_fenced_reports():
 def test_rate_limit_retry_honours_retry_after_and_is_counted():
     def plan(key, n):
         if key == "a" and n == 1:
-            return Step(latency=0.1, error=ProviderError("429 rate limited", status=429, retryable=True,
-                                                         rate_limited=True, retry_after=2.0))
+            return Step(latency=0.1, error=StatusError("429 rate limited", 429, retry_after=2.0))
         return Step(latency=1.0)
 
     p = ScriptedProvider(plan)
@@ -232,7 +229,7 @@ def test_rate_limit_retry_honours_retry_after_and_is_counted():
 def test_exponential_backoff_without_retry_after():
     def plan(key, n):
         if key == "a" and n <= 3:
-            return Step(latency=0, error=ProviderError("503 server error", status=503, retryable=True))
+            return Step(latency=0, error=StatusError("503 server error", 503))
         return Step(latency=1.0)
 
     p = ScriptedProvider(plan)
@@ -246,7 +243,7 @@ def test_exponential_backoff_without_retry_after():
 def test_non_retryable_error_fails_at_once_and_the_run_continues():
     def plan(key, n):
         if key == "b":
-            return Step(latency=0.1, error=ProviderError("401 not authorised: bad key", status=401))
+            return Step(latency=0.1, error=StatusError("401 not authorised: bad key", 401))
         return Step(latency=1.0)
 
     p = ScriptedProvider(plan)
@@ -260,8 +257,7 @@ def test_non_retryable_error_fails_at_once_and_the_run_continues():
 
 def test_retry_after_beyond_the_maximum_fails_with_the_reason():
     def plan(key, n):
-        return Step(latency=0.1, error=ProviderError("429 rate limited", status=429, retryable=True,
-                                                     rate_limited=True, retry_after=3600))
+        return Step(latency=0.1, error=StatusError("429 rate limited", 429, retry_after=3600))
 
     p = ScriptedProvider(plan)
     state, _ = run(recipe([("a", ())]), p, limits=Limits(max_retry_after=60, stall_timeout=5))
@@ -271,7 +267,7 @@ def test_retry_after_beyond_the_maximum_fails_with_the_reason():
 
 
 def test_gives_up_after_max_retries():
-    p = ScriptedProvider(lambda key, n: Step(latency=0, error=ProviderError("500 x", status=500, retryable=True)))
+    p = ScriptedProvider(lambda key, n: Step(latency=0, error=StatusError("500 x", 500)))
     state, _ = run(recipe([("a", ())]), p, limits=Limits(max_retries=2, stall_timeout=5))
     assert p.attempts["a"] == 3
     assert "gave up after 3 attempts" in state.branches["a"].error
@@ -295,7 +291,7 @@ def test_stall_times_out_and_restarts_the_branch():
 def test_broken_stream_after_tokens_restarts():
     def plan(key, n):
         if n == 1:
-            return Step(latency=0.1, tokens=4, error=ProviderError("connection failed", retryable=True), error_after=2)
+            return Step(latency=0.1, tokens=4, error=TransportError("connection failed"), error_after=2)
         return Step(latency=0.5)
 
     p = ScriptedProvider(plan)
@@ -308,7 +304,7 @@ def test_broken_stream_after_tokens_restarts():
 def test_on_error_fail_cancels_siblings_and_skips_aggregation():
     def plan(key, n):
         if key == "a":
-            return Step(latency=0.5, error=ProviderError("400 rejected", status=400))
+            return Step(latency=0.5, error=StatusError("400 rejected", 400))
         return Step(latency=5.0)
 
     p = ScriptedProvider(plan)
@@ -322,7 +318,7 @@ def test_on_error_fail_cancels_siblings_and_skips_aggregation():
 def test_on_error_fail_skips_branches_not_yet_started():
     def plan(key, n):
         if key == "a":
-            return Step(latency=0.5, error=ProviderError("400 rejected", status=400))
+            return Step(latency=0.5, error=StatusError("400 rejected", 400))
         return Step(latency=1.0)
 
     p = ScriptedProvider(plan)
@@ -335,7 +331,7 @@ def test_on_error_fail_skips_branches_not_yet_started():
 def test_dependents_of_a_failed_branch_run_and_are_told():
     def plan(key, n):
         if key == "a":
-            return Step(latency=0.5, error=ProviderError("400 rejected", status=400))
+            return Step(latency=0.5, error=StatusError("400 rejected", 400))
         return Step(latency=1.0)
 
     p = ScriptedProvider(plan)
@@ -421,8 +417,7 @@ def test_the_same_texts_give_the_same_prompt_on_every_run():
 
 def test_the_next_run_tries_an_unreachable_provider_again():
     """Unreachable is what one run found out: a rerun (in the app, once the server is up) calls it again."""
-    refused = ProviderError("cannot connect to x (connection refused)", retryable=True, kind="unreachable",
-                            unreachable=True)
+    refused = Unreachable("cannot connect to x (connection refused)")
     up = {"now": False}
     p = ScriptedProvider(lambda key, n: Step(latency=0.5, error=None if up["now"] else refused))
     rec = recipe(FIVE)
@@ -483,7 +478,7 @@ def test_a_whole_resumed_session_folds_to_its_final_state():
 def test_retry_one_failed_branch_while_the_run_goes_on():
     def plan(key, n):
         if key == "a":
-            return Step(latency=0.5, error=ProviderError("400 rejected", status=400)) if n == 1 else Step(latency=15)
+            return Step(latency=0.5, error=StatusError("400 rejected", 400)) if n == 1 else Step(latency=15)
         return Step(latency=10.0 if key == "slow" else 1.0)
 
     # d waits for a and for slow: a, retried at t=2, ends after slow (at 17): d waits for it and sees its text.
@@ -506,3 +501,11 @@ def test_retry_is_refused_for_a_branch_that_did_not_fail():
     run(recipe([("a", ()), ("b", ())]), p, strategy="parallel", retry=[(2.0, "a"), (2.0, "nope")])
     assert "did not fail" in run.retried[0] and "no branch" in run.retried[1]
     assert p.attempts["a"] == 1
+
+
+def test_an_unknown_strategy_is_an_error_not_hybrid():
+    rec = recipe(FIVE)
+    with pytest.raises(ValueError, match="unknown strategy 'hybird': one of sequential, parallel, hybrid"):
+        RunSpec(rec, dict(rec.inputs), "hybird", lambda s: None)
+    with pytest.raises(ValueError, match="unknown strategy 'eager'"):
+        strategy_edges(rec, "eager")  # type: ignore[arg-type]

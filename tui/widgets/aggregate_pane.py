@@ -6,18 +6,16 @@ from textual.content import Content
 from textual.widgets import Static
 
 from fanout.frontends.report import fmt_cost, fmt_seconds
-from fanout.frontends.state import DONE, FAILED, QUEUED, RETRYING, STREAMING, AggregateState, RunState
+from fanout.frontends.state import DONE, FAILED, QUEUED, STREAMING, WAITING, AggregateState, RunState
+from fanout.frontends.status import Status
 
 from .stream_pane import StreamPane
 from .vote_tally import VoteTally, has_votes
 
-_KIND = {"waiting": "waiting", QUEUED: "queued", STREAMING: "streaming", RETRYING: "retrying", DONE: "done",
-         FAILED: "failed"}
-
 
 def left_out(state: RunState) -> str:
     """Failed branches are named, never silently dropped."""
-    failed = list(state.aggregate.failed) or [b.id for b in state.branch_list() if b.status in (FAILED, "cancelled")]
+    failed = list(state.aggregate.failed) or [b.id for b in state.branch_list() if b.status.unsuccessful]
     if not failed:
         return ""
     names = []
@@ -55,19 +53,19 @@ class AggregatePane(StreamPane):
 
     @property
     def ended(self) -> bool:
-        return self.agg.status in (DONE, FAILED) or (self.state.done is not None and self.agg.status == "waiting")
+        return self.agg.status in (DONE, FAILED) or (self.state.done is not None and self.agg.status == WAITING)
 
     @property
     def prefers_markdown(self) -> bool:
         return True
 
-    def header(self, now: float) -> tuple[str, str, str, str, str]:
+    def header(self, now: float) -> tuple[str, Status, str, str, str]:
         a = self.agg
         method = a.method or "aggregate"
-        kind = _KIND.get(a.status, "waiting")
-        label = a.status if a.status != "waiting" else "waiting for the branches"
-        if self.state.done is not None and a.status == "waiting":
-            kind, label = "skipped", f"not run (run {self.state.done.status})"
+        kind = a.status
+        label = a.status if a.status != WAITING else "waiting for the branches"
+        if self.state.done is not None and a.status == WAITING:
+            kind, label = Status.SKIPPED, f"not run (run {self.state.done.status})"
         m = a.metrics
         metrics = (
             f"{m.output_tokens} tok · ttft {fmt_seconds(m.ttft)} · {fmt_seconds(m.latency)} · {fmt_cost(m.cost)}"
@@ -79,7 +77,7 @@ class AggregatePane(StreamPane):
     def placeholder(self) -> str:
         if self.state.done is not None and self.state.done.error:
             return self.state.done.error
-        if self.agg.status == "waiting":
+        if self.agg.status == WAITING:
             return "the aggregator starts when the branches are done"
         return "waiting for the first token" if self.agg.status in (QUEUED, STREAMING) and not self.agg.chunks else ""
 

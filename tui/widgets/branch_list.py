@@ -11,11 +11,9 @@ from textual.message import Message
 from textual.widget import Widget
 
 from fanout.frontends.state import RunState
+from fanout.frontends.status import LOOK
 
 from .. import fmt
-
-BADGE_STYLE = {"streaming": "$accent", "retrying": "$warning", "done": "$success", "cached": "$success",
-               "failed": "$error", "cancelled": "$warning", "skipped": "$text-muted"}
 
 
 class BranchList(Widget):
@@ -41,11 +39,12 @@ class BranchList(Widget):
         for i, b in enumerate(self.state.lanes()):
             badge = fmt.badge(b, now)
             tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
-            label = f"{fmt.GLYPH[badge.kind]} {b.id}"
+            shown = LOOK[badge.kind]
+            label = f"{shown.glyph} {b.id}"
             right = f"{tokens} tok"
             room = max(1, width - len(right) - 1)
             text = f"{label[:room]:<{room}} {right}"
-            style = "reverse" if i == self.current else BADGE_STYLE.get(badge.kind, "")
+            style = "reverse" if i == self.current else (f"${shown.colour}" if shown.colour else "")
             lines.append(Content.styled(text, style) if style else Content(text))
         return Content("\n").join(lines)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fanout.frontends.state import CANCELLED, DONE, FAILED, BranchState
+from fanout.frontends.state import BranchState
+from fanout.frontends.status import Status
 
 from .. import fmt
 from .stream_pane import StreamPane
@@ -23,12 +24,12 @@ class BranchPane(StreamPane):
 
     @property
     def ended(self) -> bool:
-        return self.branch.status in (DONE, FAILED, CANCELLED)
+        return self.branch.status.over
 
-    def header(self, now: float) -> tuple[str, str, str, str, str]:
+    def header(self, now: float) -> tuple[str, Status, str, str, str]:
         b = self.branch
         badge = fmt.badge(b, now)
-        error = b.error if b.status in (FAILED, CANCELLED) and b.text.strip() else ""
+        error = b.error if b.status.unsuccessful and b.text.strip() else ""
         return b.title, badge.kind, badge.label, fmt.metrics_line(b, now), error
 
     def placeholder(self) -> str:

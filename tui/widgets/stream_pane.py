@@ -28,7 +28,7 @@ from textual.widgets import Static
 from fanout.core.text import strip_controls
 
 from ..doc_cache import DocCache
-from ..fmt import GLYPH
+from fanout.frontends.status import Status, look
 from ..md_render import Look, split_blocks
 from .doc_view import DocView
 from .pane_scroll import PaneScroll
@@ -37,8 +37,6 @@ from .tail_text import TailText
 METRICS_PERIOD = 0.5  # seconds between redraws of a streaming pane's metrics line
 LIVE_STEP = 48  # a followed streaming document grows by at least this many rows at a time (doc_view)
 TAIL, LIVE, FINAL = "tail", "live", "final"  # what the pane shows: plain text, streaming Markdown, final Markdown
-STATUS_COLOR = {"streaming": "accent", "retrying": "warning", "done": "success", "cached": "success",
-                "failed": "error", "cancelled": "warning", "skipped": "warning"}  # theme variables
 BLANK = Strip([])
 
 
@@ -93,7 +91,7 @@ class StreamPane(Vertical, can_focus=True):
         self._header: tuple[Any, ...] = ()
         self._metrics = ""
         self._metrics_at = 0.0
-        self._kind = ""
+        self._kind = Status.WAITING
         self._scrollbars_styled = False
         self.badges_shown: list[str] = []  # every badge this pane has displayed, for tests and debugging
 
@@ -108,8 +106,8 @@ class StreamPane(Vertical, can_focus=True):
     def ended(self) -> bool:
         raise NotImplementedError
 
-    def header(self, now: float) -> tuple[str, str, str, str, str]:
-        """(title, badge kind, badge label, metrics line, error line)."""
+    def header(self, now: float) -> tuple[str, Status, str, str, str]:
+        """(title, how the badge looks, badge label, metrics line, error line)."""
         raise NotImplementedError
 
     def placeholder(self) -> str:
@@ -154,7 +152,7 @@ class StreamPane(Vertical, can_focus=True):
         restyles every descendant, for each change of status."""
         if not self.is_mounted:
             return
-        color = self.app.theme_variables.get(STATUS_COLOR.get(self._kind, "panel-lighten-2"), "gray")
+        color = self.app.theme_variables.get(look(self._kind).colour or "panel-lighten-2", "gray")
         heavy = self.has_focus if focused is None else focused
         self.styles.border = ("heavy" if heavy else "round", color)
 
@@ -343,8 +341,9 @@ class StreamPane(Vertical, can_focus=True):
         # Content, never a str: a str border title is parsed as markup, and titles and errors are not ours.
         # The badge first: a long title is what gets cut, never the status.
         # The badge is a chip (its colour as background, a space either side), so it never runs into the title.
-        badge_style = f"bold reverse ${STATUS_COLOR[kind]}" if kind in STATUS_COLOR else "reverse $text-muted"
-        self.border_title = Content.assemble((f" {GLYPH.get(kind, '')} {label} ", badge_style), " ", (title, "bold"))
+        shown = look(kind)
+        badge_style = f"bold reverse ${shown.colour}" if shown.colour else "reverse $text-muted"
+        self.border_title = Content.assemble((f" {shown.glyph} {label} ", badge_style), " ", (title, "bold"))
         self.border_subtitle = Content(metrics)
         if self.error_line.display != bool(error):
             self.error_line.display = bool(error)

@@ -9,11 +9,11 @@ from textual.content import Content
 from textual.widget import Widget
 
 from fanout.frontends.report import fmt_seconds
-from fanout.frontends.state import CANCELLED, DONE, FAILED, RunState
+from fanout.frontends.state import FAILED, RunState
+from fanout.frontends.status import Status, look
 
 CHAR = {"deps": "·", "queue": "░", "backoff": "▒", "stream": "█"}
 STYLE = {"deps": "$text-muted", "queue": "$warning 60%", "backoff": "$error"}
-STREAM_STYLE = {DONE: "$success", FAILED: "$error", CANCELLED: "$warning"}
 LABEL = 12
 
 
@@ -37,7 +37,10 @@ class Timeline(Widget):
                 end = seg.end if seg.end is not None else now
                 if end <= seg.start:
                     continue
-                style = STREAM_STYLE.get(b.status, "$accent") if seg.kind == "stream" else STYLE.get(seg.kind, "")
+                if seg.kind == "stream":  # a stream in its outcome's colour once over, in the streaming one till then
+                    style = "$" + look(b.status if b.status.over else Status.STREAMING).colour
+                else:
+                    style = STYLE.get(seg.kind, "")
                 pieces.append((seg.start, end, CHAR.get(seg.kind, "?"), style))
             bars.append((b.id, pieces))
         agg = self.state.aggregate
