@@ -7,7 +7,7 @@ a replayed session and an interrupted one all look the same once their events ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from fanout.strategies.events import (
     AggregateDone,
@@ -67,13 +67,17 @@ class BranchState:
     first_token: float | None = None
     ended: float | None = None
     segments: list[Segment] = field(default_factory=list)
-    tokens_seen: int = 0
     result: dict[str, Any] = field(default_factory=dict)  # what the text says: {"answer": ...}, {"json": ...}
     kept: bool = False  # resumed: taken from the session as it was, not run again
 
     @property
     def text(self) -> str:
         return self.final_text if self.final_text is not None else "".join(self.chunks)
+
+    @property
+    def tokens_seen(self) -> int:
+        """Streamed so far: one chunk a token event."""
+        return len(self.chunks)
 
     def reset(self, t: float) -> None:
         """Back to waiting, in place (the app's pane holds this object): a resumed run runs the branch again."""
@@ -175,78 +179,104 @@ class RunState:
             self._quality = measure(outputs, self.aggregate.text if self.aggregate.status == DONE else "")
         return self._quality
 
-    @staticmethod
-    def _token(b: BranchState, event: BranchToken) -> None:
-        if b.first_token is None:
-            b.first_token = event.t
-        b.chunks.append(event.text)
-        b.tokens_seen += 1
+    @classmethod
+    def from_events(cls, events: Iterable[Event], *, ended: bool = False) -> "RunState":
+        """The fold of a whole stream (a session's events, a test's); `ended`: no more will come."""
+        state = cls()
+        for event in events:
+            state.apply(event)
+        if ended:
+            state.end()
+        return state
 
     def apply(self, event: Event) -> BranchState | None:
         """Folds one event in; returns the branch it changed, if any."""
-        if event.__class__ is BranchToken and event.branch not in (AGGREGATE_ID, PLAN_ID):
-            # Most events by far (one a token): straight to its branch, past the dozen type tests below.
-            self.now = max(self.now, event.t)
-            b = self.branches.get(event.branch)
-            if b is not None:
-                self._token(b, event)
-            return b
         self.now = max(self.now, event.t)
-        if isinstance(event, (BranchStarted, BranchDone, BranchFailed, AggregateDone, RunStarted)):
-            self._quality = None
-        if isinstance(event, RunResumed):
-            self.resumed = event
-            return None
-        if isinstance(event, RunStarted):
-            if self.started is not None and self.started.session_id == event.session_id:
-                self._continue(event)
-                return None
-            self.started = event
-            self.aggregate.method = event.aggregate
-            for info in event.branches:
-                b = BranchState(info)
-                b._open("deps", event.t)
-                self.branches[info.id] = b
-            return None
-        if isinstance(event, (PlanStarted, PlanDone)):
-            self._plan(event)
-            return None
-        if isinstance(event, BranchAdded):  # a reduce step of the aggregate: a branch from now on
-            b = self.branches.get(event.info.id) or BranchState(event.info)
-            if not b.segments:
-                b._open("deps", event.t)
-            self.branches[event.info.id] = b
+        if event.__class__ is BranchToken and event.branch not in (AGGREGATE_ID, PLAN_ID):  # type: ignore[attr-defined]
+            # Most events by far (one a token): straight to its branch, past the table below.
+            b = self.branches.get(event.branch)  # type: ignore[attr-defined]
+            if b is not None:
+                _token(b, event)  # type: ignore[arg-type]
             return b
-        if isinstance(event, (AggregateStarted, AggregateToken, AggregateDone)):
-            self._aggregate(event)
-            return None
-        if isinstance(event, RunDone):
-            self.done = event
-            for b in self.lanes():
-                b._close(event.t)
-            return None
-        branch_id = getattr(event, "branch", None)
-        if branch_id == AGGREGATE_ID:
-            self._aggregate_call(event)
-            return None
+        if event.__class__ in _CHANGES_QUALITY:
+            self._quality = None
+        fold = _FOLDS.get(event.__class__)
+        return fold(self, event) if fold is not None else None
+
+    # --- one method per kind of event (the table _FOLDS below) ----------------------------------------------------
+
+    def _resumed(self, event: RunResumed) -> None:
+        self.resumed = event
+
+    def _run_started(self, event: RunStarted) -> None:
+        if self.started is not None and self.started.session_id == event.session_id:
+            self._continue(event)
+            return
+        self.started = event
+        self.aggregate.method = event.aggregate
+        for info in event.branches:
+            self._add_branch(info, event.t)
+
+    def _add_branch(self, info: BranchInfo, t: float) -> BranchState:
+        b = BranchState(info)
+        b._open("deps", t)
+        self.branches[info.id] = b
+        return b
+
+    def _branch_added(self, event: BranchAdded) -> BranchState:
+        """A reduce step of the aggregate: a branch from now on."""
+        b = self.branches.get(event.info.id) or BranchState(event.info)
+        if not b.segments:
+            b._open("deps", event.t)
+        self.branches[event.info.id] = b
+        return b
+
+    def _run_done(self, event: RunDone) -> None:
+        self.done = event
+        for b in self.lanes():
+            b._close(event.t)
+
+    def _lane(self, branch_id: str) -> BranchState | None:
+        """The lane a call's event belongs to: the planner's, or a branch's."""
         if branch_id == PLAN_ID and self.plan is not None:
-            b = self.plan.lane
-        else:
-            b = self.branches.get(branch_id) if branch_id else None
-        if b is None:
-            return None
-        if isinstance(event, BranchQueued):
+            return self.plan.lane
+        return self.branches.get(branch_id)
+
+    def _queued(self, event: BranchQueued) -> BranchState | None:
+        b = self._lane(event.branch)
+        if b is not None:
             b.status = QUEUED
             b._open("queue", event.t)
-        elif isinstance(event, BranchStarted):
+        return b
+
+    def _started(self, event: BranchStarted) -> BranchState | None:
+        if event.branch == AGGREGATE_ID:
+            self.aggregate.status = STREAMING
+            return None
+        b = self._lane(event.branch)
+        if b is not None:
             b.status = STREAMING
             b.attempt = event.attempt
             b.cached = b.cached or event.cached
             b.started = b.started if b.started is not None else event.t
             b._open("stream", event.t)
-        elif isinstance(event, BranchToken):
-            self._token(b, event)
-        elif isinstance(event, BranchRetrying):
+        return b
+
+    def _call_token(self, event: BranchToken) -> BranchState | None:
+        """A token of the planner's call (the aggregate's come as AggregateToken)."""
+        b = self._lane(event.branch)
+        if b is not None:
+            _token(b, event)
+        return b
+
+    def _retrying(self, event: BranchRetrying) -> BranchState | None:
+        if event.branch == AGGREGATE_ID:
+            self.aggregate.status = RETRYING
+            if event.restart:
+                self.aggregate.chunks.clear()
+            return None
+        b = self._lane(event.branch)
+        if b is not None:
             b.status = RETRYING
             b.error, b.ended = "", None  # a branch retried by hand had failed: no longer
             b.retry_reason = event.reason
@@ -254,9 +284,12 @@ class RunState:
             b.retry_at = event.t
             if event.restart:
                 b.chunks.clear()
-                b.tokens_seen = 0
             b._open("backoff", event.t)
-        elif isinstance(event, BranchDone):
+        return b
+
+    def _branch_done(self, event: BranchDone) -> BranchState | None:
+        b = self._lane(event.branch)
+        if b is not None:
             b.status = DONE
             b.final_text = event.text
             b.result = dict(event.result)
@@ -265,7 +298,11 @@ class RunState:
             b.kept = event.kept
             b.ended = event.t
             b._close(event.t)
-        elif isinstance(event, BranchFailed):
+        return b
+
+    def _branch_failed(self, event: BranchFailed) -> BranchState | None:
+        b = self._lane(event.branch)
+        if b is not None:
             b.status = CANCELLED if event.cancelled else FAILED
             b.skipped = event.skipped
             b.error = event.error
@@ -274,14 +311,14 @@ class RunState:
             b._close(event.t)
         return b
 
-    def _plan(self, event: PlanStarted | PlanDone) -> None:
-        if isinstance(event, PlanStarted):
-            lane = BranchState(BranchInfo(PLAN_ID, "Plan"), status=QUEUED)
-            lane._open("queue", event.t)
-            self.plan = PlanState(lane, event.min_branches, event.max_branches, event.reused)
-            return
+    def _plan_started(self, event: PlanStarted) -> None:
+        lane = BranchState(BranchInfo(PLAN_ID, "Plan"), status=QUEUED)
+        lane._open("queue", event.t)
+        self.plan = PlanState(lane, event.min_branches, event.max_branches, event.reused)
+
+    def _plan_done(self, event: PlanDone) -> None:
         if self.plan is None:  # a session cut before its PlanStarted line: still show what was decided
-            self._plan(PlanStarted(event.t, reused=event.reused))
+            self._plan_started(PlanStarted(event.t, reused=event.reused))
         p = self.plan
         assert p is not None
         lane = p.lane
@@ -295,9 +332,7 @@ class RunState:
         p.reused, p.error, p.warnings = event.reused, event.error, tuple(event.warnings)
         p.planned = tuple(info.id for info in event.branches)
         for info in event.branches:
-            b = BranchState(info)
-            b._open("deps", event.t)
-            self.branches[info.id] = b
+            self._add_branch(info, event.t)
 
     def lanes(self) -> list[BranchState]:
         """Every call's lane in run order: the planner's (when there is one), then the branches'."""
@@ -314,33 +349,54 @@ class RunState:
                 b.reset(started.t)
         self.aggregate.__dict__.update(AggregateState(method=started.aggregate).__dict__)
 
-    def _aggregate(self, event: Event) -> None:
+    def _aggregate_started(self, event: AggregateStarted) -> None:
         a = self.aggregate
-        if isinstance(event, AggregateStarted):
-            a.method = event.method
-            a.failed = event.failed
-            a.status = QUEUED
-            a.started = event.t
-        elif isinstance(event, AggregateToken):
-            a.status = STREAMING
-            a.chunks.append(event.text)
-        elif isinstance(event, AggregateDone):
-            a.final_text = event.text
-            a.failed = event.failed
-            a.result = dict(event.result)
-            a.metrics = event.metrics
-            a.error = event.error
-            a.status = FAILED if event.error else DONE
-            a.ended = event.t
+        a.method = event.method
+        a.failed = event.failed
+        a.status = QUEUED
+        a.started = event.t
 
-    def _aggregate_call(self, event: Event) -> None:
+    def _aggregate_token(self, event: AggregateToken) -> None:
+        self.aggregate.status = STREAMING
+        self.aggregate.chunks.append(event.text)
+
+    def _aggregate_done(self, event: AggregateDone) -> None:
         a = self.aggregate
-        if isinstance(event, BranchStarted):
-            a.status = STREAMING
-        elif isinstance(event, BranchRetrying):
-            a.status = RETRYING
-            if event.restart:
-                a.chunks.clear()
+        a.final_text = event.text
+        a.failed = event.failed
+        a.result = dict(event.result)
+        a.metrics = event.metrics
+        a.error = event.error
+        a.status = FAILED if event.error else DONE
+        a.ended = event.t
 
     def branch_list(self) -> list[BranchState]:
         return list(self.branches.values())
+
+
+def _token(b: BranchState, event: BranchToken) -> None:
+    if b.first_token is None:
+        b.first_token = event.t
+    b.chunks.append(event.text)
+
+
+# Each event type's fold. A type missing here changes nothing a front end shows.
+_FOLDS: dict[type[Event], Callable[[RunState, Any], BranchState | None]] = {
+    RunResumed: RunState._resumed,
+    RunStarted: RunState._run_started,
+    PlanStarted: RunState._plan_started,
+    PlanDone: RunState._plan_done,
+    BranchAdded: RunState._branch_added,
+    BranchQueued: RunState._queued,
+    BranchStarted: RunState._started,
+    BranchToken: RunState._call_token,
+    BranchRetrying: RunState._retrying,
+    BranchDone: RunState._branch_done,
+    BranchFailed: RunState._branch_failed,
+    AggregateStarted: RunState._aggregate_started,
+    AggregateToken: RunState._aggregate_token,
+    AggregateDone: RunState._aggregate_done,
+    RunDone: RunState._run_done,
+}
+# The events after which the quality figures must be measured again.
+_CHANGES_QUALITY = frozenset({BranchStarted, BranchDone, BranchFailed, AggregateDone, RunStarted})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from fanout.providers.base import (
     GenerationRequest,
@@ -112,6 +112,32 @@ class DirectSource:
 
 
 @dataclass
+class _Tally:
+    """One call's attempts so far: when the first started, and the retries, throttles and backoff between them."""
+
+    attempts: int = 0
+    first_start: float | None = None
+    retries: int = 0
+    throttles: int = 0
+    backoff: float = 0.0
+
+    def attempt(self, start: float) -> None:
+        self.attempts += 1
+        if self.first_start is None:
+            self.first_start = start
+
+    def retry(self, failure: ProviderError, delay: float) -> None:
+        self.retries += 1
+        self.throttles += 1 if failure.rate_limited else 0
+        self.backoff += delay
+
+    def metrics(self, now: float, **measured: Any) -> BranchMetrics:
+        latency = now - self.first_start if self.first_start is not None else 0.0
+        return BranchMetrics(latency=latency, retries=self.retries, throttles=self.throttles, backoff=self.backoff,
+                             **measured)
+
+
+@dataclass
 class Attempt:
     """What one attempt's stream delivered."""
 
@@ -179,28 +205,20 @@ class Caller:
         request: GenerationRequest,
         on_token: Callable[[str], None],
     ) -> CallResult:
-        limits = target.limits
-        prompt_tokens = estimate_tokens("".join(m.content for m in request.messages))
-        first_start: float | None = None
-        retries = throttles = 0
-        backoff = 0.0
-        attempt_no = 0
         limiter = target.limiter
         name = target.provider.name
+        prompt_tokens = estimate_tokens("".join(m.content for m in request.messages))
+        tally = _Tally()
         while True:
-            attempt_no += 1
             if self.health.gone(name) is None:
                 await limiter.acquire(prompt_tokens + request.max_tokens)
                 if self.health.gone(name) is not None:  # found out while this call waited for its slot
                     await limiter.release(None)
             if (gone := self.health.gone(name)) is not None:
-                metrics = BranchMetrics(latency=self.clock() - first_start if first_start is not None else 0.0,
-                                        retries=retries, throttles=throttles, backoff=backoff)
-                return CallResult("", metrics, error=f"not tried: {gone}")
+                return CallResult("", tally.metrics(self.clock()), error=f"not tried: {gone}")
             start = self.clock()
-            if first_start is None:
-                first_start = start
-            self.emit(BranchStarted(start, call_id, attempt_no))
+            tally.attempt(start)
+            self.emit(BranchStarted(start, call_id, tally.attempts))
             attempt = Attempt([], StreamEnd())
             try:
                 self.calls += 1
@@ -214,41 +232,29 @@ class Caller:
             else:
                 self.health.answered(name)
                 await limiter.release("ok")
-                break
+                return self._answered(target, request, attempt, tally)
             if self.health.failed(name, failure):
-                return CallResult(
-                    "", BranchMetrics(latency=self.clock() - first_start, retries=retries, throttles=throttles,
-                                      backoff=backoff), error=str(failure)
-                )
-            decision = decide(failure, attempt_no, limits, self.rng)
+                return CallResult("", tally.metrics(self.clock()), error=str(failure))
+            decision = decide(failure, tally.attempts, target.limits, self.rng)
             if not decision.retry:
-                return CallResult(
-                    "".join(attempt.text),
-                    BranchMetrics(
-                        latency=self.clock() - first_start, retries=retries, throttles=throttles, backoff=backoff
-                    ),
-                    error=decision.reason,
-                )
-            retries += 1
-            throttles += 1 if failure.rate_limited else 0
+                return CallResult("".join(attempt.text), tally.metrics(self.clock()), error=decision.reason)
             restart = bool(attempt.text)
             reason = decision.reason + (" (restarting: the stream broke after tokens arrived)" if restart else "")
-            self.emit(BranchRetrying(self.clock(), call_id, attempt_no, decision.delay, reason, restart))
+            self.emit(BranchRetrying(self.clock(), call_id, tally.attempts, decision.delay, reason, restart))
+            tally.retry(failure, decision.delay)
             await asyncio.sleep(decision.delay)
-            backoff += decision.delay
 
+    def _answered(self, target: Target, request: GenerationRequest, attempt: Attempt, tally: _Tally) -> CallResult:
+        """The result of the attempt that succeeded: its text, usage and cost."""
         end = attempt.end
         input_tokens, output_tokens, estimated = usage(end.input_tokens, end.output_tokens, request, attempt.deltas)
         model = end.model or request.model
-        metrics = BranchMetrics(
+        metrics = tally.metrics(
+            self.clock(),
             ttft=attempt.ttft,
-            latency=self.clock() - first_start,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             tokens_estimated=estimated,
-            retries=retries,
-            throttles=throttles,
-            backoff=backoff,
             cost=target.cost(model, input_tokens, output_tokens),
             model=model,
         )

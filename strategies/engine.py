@@ -67,6 +67,16 @@ def strategy_edges(recipe: Recipe, strategy: Strategy) -> tuple[dict[str, tuple[
 
 
 @dataclass
+class _Aggregated:
+    """What the aggregate step left: its own call's metrics and error, and its reduce steps."""
+
+    metrics: BranchMetrics | None = None
+    error: str = ""
+    steps: dict[str, BranchMetrics] = field(default_factory=dict)
+    step_deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass
 class RunSpec:
     recipe: Recipe
     values: dict[str, str]
@@ -187,67 +197,81 @@ class Engine:
     async def _run_inner(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
-        spec, recipe = self.spec, self.recipe
-        rng = random.Random(spec.seed)
-        caller = Caller(self.emit, self.clock, source=spec.source, rng=rng)
+        spec = self.spec
+        caller = Caller(self.emit, self.clock, source=spec.source, rng=random.Random(spec.seed))
         if spec.resumed_from:
             kept = tuple(spec.kept)  # planned branches too: their ids are known only once the plan is
             self.emit(RunResumed(self.clock(), spec.resumed_from, kept, time.time()))
-        try:
-            targets = {b.id: spec.resolve(b.settings) for b in recipe.branches}
-        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
-            self.emit(RunStarted(self.clock(), spec.session_id, recipe.name, self.strategy, spec.provider_label,
-                                 spec.model_label, spec.values, (), recipe.aggregate.kind, time.time()))
-            self.emit(RunDone(self.clock(), "failed", error=str(err)))
+        targets = self._start()
+        if targets is None:
             return
-        self.emit(
-            RunStarted(
-                self.clock(),
-                spec.session_id,
-                recipe.name,
-                self.strategy,
-                spec.provider_label,
-                spec.model_label,
-                dict(spec.values),
-                self._infos(recipe.branches, targets),
-                recipe.aggregate.kind,
-                time.time(),
-            )
-        )
         plan_metrics: BranchMetrics | None = None
-        # compare / bench hand every strategy a plan made once (shown, not counted again); a resumed session hands
-        # back its own plan, which is this run's and counted like every branch kept from it.
-        reused = spec.plan is not None and not spec.resumed_from
-        if recipe.plan is not None:
-            outcome = await self._plan(caller)
-            if outcome is None or outcome.plan is None:
-                error = "cancelled while planning" if outcome is None else outcome.error
-                metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0,
-                                      plan=outcome.metrics if outcome and not reused else None)
-                self.emit(RunDone(self.clock(), "cancelled" if self._cancelled else "failed", metrics, error=error))
+        if self.recipe.plan is not None:
+            go_on, plan_metrics = await self._planned(caller, targets)
+            if not go_on:
                 return
-            planned = planned_branches(outcome.plan, recipe.plan)
-            try:
-                targets.update({b.id: spec.resolve(b.settings) for b in planned})
-            except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
-                self.emit(PlanDone(self.clock(), outcome.text, (), outcome.plan.warnings, outcome.metrics,
-                                   error=str(err), reused=reused))
-                self.emit(RunDone(self.clock(), "failed", error=str(err)))
-                return
-            recipe = self.recipe = replace(recipe, branches=recipe.branches + planned)
-            self._branches.update({b.id: b for b in planned})
-            self.waits, self.sees = strategy_edges(recipe, self.strategy)
-            # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
-            plan_metrics = None if reused else outcome.metrics
-            self.emit(PlanDone(self.clock(), outcome.text, self._infos(planned, targets), outcome.plan.warnings,
-                               outcome.metrics, reused=reused))
             if spec.plan_only:
                 metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0, plan=plan_metrics)
                 self.emit(RunDone(self.clock(), "ok", metrics))
                 return
-        results = self._results
-        finished = self._finished
-        finished.update({b.id: asyncio.Event() for b in recipe.branches})
+        await self._run_branches(caller, targets)
+        failed = [bid for bid, r in self._results.items() if not r.ok]
+        aggregated = _Aggregated() if self._cancelled or self._failfast else await self._aggregate(caller)
+        self._finish(caller, self._status(failed, aggregated), aggregated, plan_metrics, failed=len(failed))
+
+    def _start(self) -> dict[str, Target] | None:
+        """Resolves every branch's provider and announces the run; None when that failed (the run is over)."""
+        spec, recipe = self.spec, self.recipe
+        try:
+            targets = {b.id: spec.resolve(b.settings) for b in recipe.branches}
+        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
+            self.emit(self._started(()))
+            self.emit(RunDone(self.clock(), "failed", error=str(err)))
+            return None
+        self.emit(self._started(self._infos(recipe.branches, targets)))
+        return targets
+
+    def _started(self, infos: tuple[BranchInfo, ...]) -> RunStarted:
+        spec, recipe = self.spec, self.recipe
+        return RunStarted(self.clock(), spec.session_id, recipe.name, self.strategy, spec.provider_label,
+                          spec.model_label, dict(spec.values), infos, recipe.aggregate.kind, time.time())
+
+    async def _planned(self, caller: Caller, targets: dict[str, Target]) -> tuple[bool, BranchMetrics | None]:
+        """The planner's call and the branches it decides, added to the run. Returns whether the run goes on, and
+        what the plan counts for in this run (None when it was made once, for a comparison)."""
+        spec, recipe = self.spec, self.recipe
+        assert recipe.plan is not None
+        # compare / bench hand every strategy a plan made once (shown, not counted again); a resumed session hands
+        # back its own plan, which is this run's and counted like every branch kept from it.
+        reused = spec.plan is not None and not spec.resumed_from
+        outcome = await self._plan(caller)
+        if outcome is None or outcome.plan is None:
+            error = "cancelled while planning" if outcome is None else outcome.error
+            metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0,
+                                  plan=outcome.metrics if outcome and not reused else None)
+            self.emit(RunDone(self.clock(), "cancelled" if self._cancelled else "failed", metrics, error=error))
+            return False, None
+        planned = planned_branches(outcome.plan, recipe.plan)
+        try:
+            targets.update({b.id: spec.resolve(b.settings) for b in planned})
+        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
+            self.emit(PlanDone(self.clock(), outcome.text, (), outcome.plan.warnings, outcome.metrics,
+                               error=str(err), reused=reused))
+            self.emit(RunDone(self.clock(), "failed", error=str(err)))
+            return False, None
+        self.recipe = replace(recipe, branches=recipe.branches + planned)
+        self._branches.update({b.id: b for b in planned})
+        self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
+        self.emit(PlanDone(self.clock(), outcome.text, self._infos(planned, targets), outcome.plan.warnings,
+                           outcome.metrics, reused=reused))
+        # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
+        return True, None if reused else outcome.metrics
+
+    async def _run_branches(self, caller: Caller, targets: dict[str, Target]) -> None:
+        """Every branch as its own task, each starting once what it waits for is done; returns when none is left
+        running (a branch retried by hand adds a task while we wait)."""
+        results, finished = self._results, self._finished
+        finished.update({b.id: asyncio.Event() for b in self.recipe.branches})
 
         async def run_branch(branch: Branch) -> None:
             try:
@@ -266,54 +290,49 @@ class Engine:
             self._tasks[branch.id] = asyncio.create_task(run_branch(branch))
 
         self._start_branch = start
-        for branch in recipe.branches:
+        for branch in self.recipe.branches:
             start(branch)
-        # A branch retried by hand adds a task while we wait: wait until none is left running.
         while pending := [t for t in self._tasks.values() if not t.done()]:
             await asyncio.wait(pending)
         self._start_branch = None
 
-        failed = [bid for bid, r in results.items() if not r.ok]
-        agg_metrics = None
-        agg_error = ""
-        steps: dict[str, BranchMetrics] = {}  # the aggregate's reduce steps
-        step_deps: dict[str, tuple[str, ...]] = {}
+    async def _aggregate(self, caller: Caller) -> _Aggregated:
+        """The aggregate over every branch's result, as a task a front end can cancel."""
+        spec, results = self.spec, self._results
+        priors = [self._prior(b.id, results) for b in self.recipe.branches]
+        task = asyncio.create_task(
+            aggregators.run(self.recipe, spec.values, self.strategy, priors, caller, spec.resolve, self.emit,
+                            self.clock)
+        )
+        self._tasks[AGGREGATE_ID] = task
+        try:
+            outcome = await task
+        except asyncio.CancelledError:
+            return _Aggregated(error="cancelled")
+        except Exception as err:  # noqa: BLE001 - reported as the aggregate's failure, with the metrics
+            return _Aggregated(error=f"internal error in the aggregate: {type(err).__name__}: {err}")
+        return _Aggregated(outcome.metrics, outcome.error, outcome.steps, outcome.step_deps)
+
+    def _status(self, failed: list[str], aggregated: _Aggregated) -> str:
         if self._cancelled:
-            status = "cancelled"
-        elif self._failfast:
-            status = "failed"
-        else:
-            priors = [self._prior(b.id, results) for b in recipe.branches]
-            task = asyncio.create_task(
-                aggregators.run(recipe, spec.values, self.strategy, priors, caller, spec.resolve, self.emit,
-                                self.clock)
-            )
-            self._tasks[AGGREGATE_ID] = task
-            try:
-                outcome = await task
-                agg_metrics, agg_error = outcome.metrics, outcome.error
-                steps, step_deps = outcome.steps, outcome.step_deps
-            except asyncio.CancelledError:
-                agg_error = "cancelled"
-            except Exception as err:  # noqa: BLE001 - reported as the aggregate's failure, with the metrics
-                agg_error = f"internal error in the aggregate: {type(err).__name__}: {err}"
-            if self._cancelled:
-                status = "cancelled"
-            elif agg_error or len(failed) == len(results):
-                status = "failed"
-            else:
-                status = "partial" if failed else "ok"
+            return "cancelled"
+        if self._failfast or aggregated.error or len(failed) == len(self._results):
+            return "failed"
+        return "partial" if failed else "ok"
+
+    def _finish(self, caller: Caller, status: str, aggregated: _Aggregated, plan: BranchMetrics | None, *,
+                failed: int) -> None:
         metrics = run_metrics(
             self.clock(),
-            {**{bid: r.metrics for bid, r in results.items()}, **steps},
-            {**self.waits, **step_deps},
-            agg_metrics,
+            {**{bid: r.metrics for bid, r in self._results.items()}, **aggregated.steps},
+            {**self.waits, **aggregated.step_deps},
+            aggregated.metrics,
             calls=caller.calls,
-            failed=len(failed),
-            plan=plan_metrics,
+            failed=failed,
+            plan=plan,
         )
         # An unreachable provider is the run's one message: every branch failed for that single reason.
-        error = "; ".join(e for e in dict.fromkeys([*caller.health.reasons, agg_error]) if e)
+        error = "; ".join(e for e in dict.fromkeys([*caller.health.reasons, aggregated.error]) if e)
         self.emit(RunDone(self.clock(), status, metrics, error=error))
 
     def _infos(self, branches, targets: dict[str, Target]) -> tuple[BranchInfo, ...]:

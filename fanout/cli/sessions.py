@@ -59,11 +59,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(sessions.export_json(session), indent=2, ensure_ascii=False) + "\n"
     else:
-        state = RunState()
-        for event in session.events:
-            state.apply(event)
-        state.end()
-        text = to_markdown(state)
+        text = to_markdown(RunState.from_events(session.events, ended=True))
     if args.output:
         from pathlib import Path
 

@@ -18,10 +18,7 @@ LONG = ("connection to http://127.0.0.1:8080/v1 failed (ConnectError: All connec
 
 
 def folded(*events: ev.Event) -> RunState:
-    state = RunState()
-    for e in events:
-        state.apply(e)
-    return state
+    return RunState.from_events(events)
 
 
 def cached_run() -> list[ev.Event]:

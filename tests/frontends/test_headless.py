@@ -53,9 +53,7 @@ def test_live_block_redraws_in_place():
 
 
 def test_reports_strip_escape_sequences_but_keep_the_words():
-    state = RunState()
-    for e in stream():
-        state.apply(e)
+    state = RunState.from_events(stream())
     md = to_markdown(state)
     doc = to_json(state)
     for text in (md, doc["branches"][0]["text"], doc["aggregate"]["text"], doc["branches"][1]["error"]):

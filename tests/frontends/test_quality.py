@@ -55,10 +55,7 @@ def run_state(texts: dict[str, str | None], aggregate: str) -> RunState:
         events.append(ev.BranchFailed(1.0, b, "500 server error") if text is None
                       else ev.BranchDone(1.0 + i, b, text, ev.BranchMetrics(latency=1.0)))
     events += [ev.AggregateDone(5.0, "synthesize", aggregate), ev.RunDone(5.0, "partial", ev.RunMetrics(wall=5.0))]
-    state = RunState()
-    for e in events:
-        state.apply(e)
-    return state
+    return RunState.from_events(events)
 
 
 def test_a_failed_branch_is_left_out_and_the_report_carries_the_figures():

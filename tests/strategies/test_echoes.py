@@ -63,10 +63,7 @@ def run(rec, provider, strategy="hybrid"):
             events.append(e)
 
     run_virtual(go())
-    state = RunState()
-    for e in events:
-        state.apply(e)
-    return state, events
+    return RunState.from_events(events), events
 
 
 def test_no_fence_marker_reaches_any_text_when_the_model_echoes_its_prompt():

@@ -62,10 +62,7 @@ def run(rec, provider, *, strategy=None, limits=None, cancel_at=None, cancel_bra
         task.cancel()
 
     run_virtual(go())
-    state = RunState()
-    for e in events:
-        state.apply(e)
-    return state, events
+    return RunState.from_events(events), events
 
 
 FIVE = [("a", ()), ("b", ()), ("c", ()), ("d", ()), ("e", ())]
@@ -466,9 +463,7 @@ def test_a_whole_resumed_session_folds_to_its_final_state():
     p2 = ScriptedProvider(lambda key, n: Step(latency=1.0))
     live, second = run(rec, p2, strategy="parallel", kept={"a": done_a}, clock_offset=first[-1].t,
                        resumed_from="cancelled")
-    whole = RunState()
-    for e in first + second:
-        whole.apply(e)
+    whole = RunState.from_events(first + second)
     assert whole.status == live.status == "ok"
     assert {k: (b.status, b.text, b.kept) for k, b in whole.branches.items()} == \
         {k: (b.status, b.text, b.kept) for k, b in live.branches.items()}

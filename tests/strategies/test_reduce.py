@@ -78,9 +78,7 @@ async def test_eight_long_reports_reduce_in_two_levels_of_pairs(tmp_path):
     # The session holds the new events as they were, and replays into the same state.
     recorded = sessions.load(state.started.session_id).events
     assert recorded == events
-    replayed = RunState()
-    for e in recorded:
-        replayed.apply(e)
+    replayed = RunState.from_events(recorded)
     assert replayed.branches.keys() == state.branches.keys() and replayed.metrics == state.metrics
 
 

@@ -12,10 +12,7 @@ INFO = (ev.BranchInfo("a", "Alpha"), ev.BranchInfo("b", "Beta"))
 
 
 def fold(events) -> RunState:
-    state = RunState()
-    for e in events:
-        state.apply(e)
-    return state
+    return RunState.from_events(events)
 
 
 def run_events(a: ev.BranchMetrics, b: ev.BranchMetrics, agg: ev.BranchMetrics, wall: float) -> list[ev.Event]:

@@ -189,7 +189,6 @@ def compared_run(strategy: str):
 
     spans, agg_start, shared = COMPARED[strategy]
     ids = ("hardware", "software", "security")
-    state = RunState()
     events: list[Event] = [RunStarted(0.0, f"20260101-000000-{strategy[:6]}", "research", strategy, "custom", "m", {},
                                       tuple(BranchInfo(b, b.title()) for b in ids), "synthesize", STARTED_AT)]
     for b, (start, end), same in zip(ids, spans, shared):
@@ -204,9 +203,7 @@ def compared_run(strategy: str):
         RunDone(wall, "ok", RunMetrics(wall=wall, calls_sum=wall, speedup=1.0, input_tokens=tokens // 2,
                                        output_tokens=tokens - tokens // 2, calls=4, cost=tokens * 1.5e-6)),
     ]
-    for e in events:
-        state.apply(e)
-    return state
+    return RunState.from_events(events)
 
 
 class Work:
