@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer requests for a plan (a schema or prompt asking for \"angles\") with this "
                              "file's text; repeat for the answers that follow (e.g. a bad plan, then its repair)")
     parser.add_argument("--search", metavar="FILE", default=None,
-                        help="the pages web searches find: a JSON list of {\"url\", \"title\", \"text\", \"page_age\"?}, "
-                             "ranked by the query's words (default: pages made up from each query)")
+                        help="the pages web searches find: a JSON list of {\"url\", \"title\", \"text\", "
+                             "\"page_age\"?}, ranked by the query's words (default: pages made up from each query)")
     parser.add_argument("--searches", type=int, default=1, metavar="N",
                         help="searches the model makes per call that carries a web search tool (default 1)")
     parser.add_argument("--reasoning", action="store_true",

@@ -64,7 +64,8 @@ class AnthropicSearchFormat(AnthropicFormat):
         return self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
 
     def _start(self, index: int, block: dict) -> bytes:
-        return self._event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+        start = {"type": "content_block_start", "index": index, "content_block": block}
+        return self._event("content_block_start", start)
 
     def _stop(self, index: int) -> bytes:
         return self._event("content_block_stop", {"type": "content_block_stop", "index": index})
@@ -74,7 +75,8 @@ class AnthropicSearchFormat(AnthropicFormat):
         query = json.dumps({"query": search.query})
         head, tail = query[: len('{"query": ')], query[len('{"query": '):]
         use = {"type": "server_tool_use", "id": self.tool_id(s), "name": "web_search", "input": {}}
-        done = {"type": "web_search_tool_result", "tool_use_id": self.tool_id(s), "content": self.result_content(s, search)}
+        done = {"type": "web_search_tool_result", "tool_use_id": self.tool_id(s),
+                "content": self.result_content(s, search)}  # fmt: skip
         return [
             self._start(tool, use),
             *(self._delta(tool, {"type": "input_json_delta", "partial_json": piece}) for piece in ("", head, tail)),

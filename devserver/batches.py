@@ -103,10 +103,11 @@ def form_fields(content_type: str, raw: bytes) -> dict[str, tuple[str | None, by
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     if not message.is_multipart():
         raise ApiError(400, "Expected a multipart/form-data body")
-    return {
-        str(part.get_param("name", header="content-disposition")): (part.get_filename(), part.get_payload(decode=True) or b"")
-        for part in message.iter_parts()
-    }
+    fields = {}
+    for part in message.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        fields[name] = (part.get_filename(), part.get_payload(decode=True) or b"")
+    return fields
 
 
 @dataclass
@@ -271,7 +272,8 @@ class BatchStore:
         if self.files[file_id].purpose != "batch":
             raise ApiError(400, f"File {file_id} was not uploaded with purpose 'batch'.")
         if body.get("endpoint") not in OPENAI_ENDPOINTS:
-            raise ApiError(400, f"Invalid 'endpoint': {body.get('endpoint')!r}; supported: {', '.join(OPENAI_ENDPOINTS)}.")
+            supported = ", ".join(OPENAI_ENDPOINTS)
+            raise ApiError(400, f"Invalid 'endpoint': {body.get('endpoint')!r}; supported: {supported}.")
         if body.get("completion_window") != "24h":
             raise ApiError(400, "Invalid 'completion_window': only '24h' is supported.")
         batch = Batch(self._new_id("batch_"), "openai", body["endpoint"], self.server.batch_delay, "validating",
@@ -293,7 +295,8 @@ class BatchStore:
         duplicate = _first_duplicate([line.custom_id for line in lines])
         if duplicate is not None:
             raise ApiError(400, f"Duplicate custom_id {duplicate!r}: each request's custom_id must be unique")
-        batch = Batch(self._new_id("msgbatch_"), "anthropic", "/v1/messages", self.server.batch_delay, "in_progress", lines)
+        batch = Batch(self._new_id("msgbatch_"), "anthropic", "/v1/messages", self.server.batch_delay, "in_progress",
+                      lines)  # fmt: skip
         return self._add_batch(batch).anthropic_json(self.server.base_url)
 
     async def list_batches(self, req: Request, raw: bytes) -> dict:
@@ -380,6 +383,9 @@ class BatchStore:
             if batch.api == "anthropic":
                 line.answer["usage"]["service_tier"] = "batch"
 
+    def _results_file(self, batch: Batch, kind: str, rows: list[dict]) -> str:
+        return self._add_file(f"{batch.id}_{kind}.jsonl", "batch_output", jsonl(shuffled(rows, batch.id))).id
+
     def _cancel_pending(self, batch: Batch) -> None:
         for line in batch.lines:
             if line.outcome == "pending":
@@ -391,9 +397,9 @@ class BatchStore:
         ok = [row for outcome, row in rows if outcome == "succeeded"]
         bad = [row for outcome, row in rows if outcome != "succeeded"]
         if ok:
-            batch.output_file_id = self._add_file(f"{batch.id}_output.jsonl", "batch_output", jsonl(shuffled(ok, batch.id))).id
+            batch.output_file_id = self._results_file(batch, "output", ok)
         if bad:
-            batch.error_file_id = self._add_file(f"{batch.id}_error.jsonl", "batch_output", jsonl(shuffled(bad, batch.id))).id
+            batch.error_file_id = self._results_file(batch, "error", bad)
         if batch.status == "cancelling":
             batch.status = "cancelled"
         else:
@@ -451,7 +457,8 @@ _WHY_NOT_RUN = {
 
 
 def _openai_row(batch: Batch, i: int, line: Line) -> dict:
-    row: dict = {"id": f"batch_req_{batch.id[-8:]}{i:06x}", "custom_id": line.custom_id, "response": None, "error": None}
+    row: dict = {"id": f"batch_req_{batch.id[-8:]}{i:06x}", "custom_id": line.custom_id, "response": None,
+                 "error": None}  # fmt: skip
     if line.outcome in _WHY_NOT_RUN:
         code, message = _WHY_NOT_RUN[line.outcome]
         row["error"] = {"code": code, "message": message}

@@ -67,7 +67,14 @@ def cited_text(parts: list[Part]) -> tuple[list[str], dict[int, dict]]:
 
 class ResponsesFormat(WireFormat):
     def __init__(
-        self, req: Request, words: list[str], truncated: bool, grounded: Grounded | None, *, reasoning: bool, usage: bool
+        self,
+        req: Request,
+        words: list[str],
+        truncated: bool,
+        grounded: Grounded | None,
+        *,
+        reasoning: bool,
+        usage: bool,
     ) -> None:
         self.req = req
         self.grounded = grounded
@@ -112,7 +119,8 @@ class ResponsesFormat(WireFormat):
 
     def text_part(self, done: bool) -> dict:
         notes = [self.notes[i] for i in sorted(self.notes)] if done else []
-        return {"type": "output_text", "text": "".join(self.words) if done else "", "annotations": notes, "logprobs": []}
+        text = "".join(self.words) if done else ""
+        return {"type": "output_text", "text": text, "annotations": notes, "logprobs": []}
 
     def message_item(self, done: bool) -> dict:
         status = ("incomplete" if self.truncated else "completed") if done else "in_progress"
@@ -184,7 +192,8 @@ class ResponsesFormat(WireFormat):
         if self.summary:
             part = {"type": "summary_text", "text": self.summary}
             events += [
-                self._event("response.reasoning_summary_part.added", **where, summary_index=0, part={**part, "text": ""}),
+                self._event("response.reasoning_summary_part.added", **where, summary_index=0,
+                            part={**part, "text": ""}),  # fmt: skip
                 self._event("response.reasoning_summary_text.delta", **where, summary_index=0, delta=self.summary),
                 self._event("response.reasoning_summary_text.done", **where, summary_index=0, text=self.summary),
                 self._event("response.reasoning_summary_part.done", **where, summary_index=0, part=part),

@@ -35,12 +35,14 @@ ANTHROPIC_ERRORS = {
 def error_body(api: str, status: int, message: str, error_type: str | None, request_id: str) -> dict:
     """The JSON error object each API answers a failed request with."""
     if api == "anthropic":
-        etype = error_type or ANTHROPIC_ERRORS.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+        fallback = "api_error" if status >= 500 else "invalid_request_error"
+        etype = error_type or ANTHROPIC_ERRORS.get(status) or fallback
         return {"type": "error", "error": {"type": etype, "message": message}, "request_id": request_id}
     default_type, default_code = OPENAI_ERRORS.get(status) or (
         ("server_error", None) if status >= 500 else ("invalid_request_error", None)
     )
-    return {"error": {"message": message, "type": error_type or default_type, "param": None, "code": error_type or default_code}}
+    etype, code = error_type or default_type, error_type or default_code
+    return {"error": {"message": message, "type": etype, "param": None, "code": code}}
 
 
 API_PATHS = {

@@ -386,7 +386,12 @@ async def test_foreign_citation_names_a_page_no_search_returned():
     assert [c.url in received for c in cites] == [True, True, False]
     (call,) = [item for item in response.output if item.type == "web_search_call"]
     sources = {s.url for s in call.action.sources}
-    assert [untracked(n.url) in sources for n in annotations(response)[1]] == [True, True, False]
+    text, notes = annotations(response)
+    assert [untracked(n.url) in sources for n in notes] == [True, True, False]
+    foreign = "https://unsearched.example/how-does-the-moon-drive-tides?utm_source=openai"
+    assert text.endswith(f" ([unsearched.example]({foreign}))")
+    for note in notes:  # the last link ends the text: its span too is exactly the link
+        assert text[note.start_index:note.end_index] == f"([{urlsplit(note.url).hostname}]({note.url}))"
 
 
 def test_unmatched_faults_never_reach_batch_lines():
