@@ -202,7 +202,8 @@ class LoopbackServer:
                 return None
             for i, entry in enumerate(self._faults):
                 fault, remaining, match = entry
-                if match(req) if match is not None else not req.custom_id:
+                takes = match(req) if match is not None else not req.custom_id  # unmatched: HTTP requests only
+                if takes:
                     if remaining <= 1:
                         del self._faults[i]
                     else:

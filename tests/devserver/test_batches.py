@@ -310,8 +310,10 @@ async def test_anthropic_held_batch_collected_by_another_client():
             assert (await first.messages.batches.retrieve(batch_id)).request_counts.processing == 4
         server.batches.release(batch_id)
         async with ant(server) as second:
+            listed = await second.messages.batches.list()
             done = await second.messages.batches.retrieve(batch_id)
             results = await anthropic_results(second, batch_id)
+    assert [b.id for b in listed.data] == [batch_id] and listed.data[0].processing_status == "in_progress"
     assert done.processing_status == "ended" and len(results) == 4
     assert server.batches.created == 1
 
