@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .plans import PlanResponder
+from .search import load_pages
 from .server import LoopbackServer
 
 
@@ -47,7 +48,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="append", metavar="FILE", default=[],
                         help="answer requests for a plan (a schema or prompt asking for \"angles\") with this "
                              "file's text; repeat for the answers that follow (e.g. a bad plan, then its repair)")
+    parser.add_argument("--search", metavar="FILE", default=None,
+                        help="the pages web searches find: a JSON list of {\"url\", \"title\", \"text\", "
+                             "\"page_age\"?}, ranked by the query's words (default: pages made up from each query)")
+    parser.add_argument("--searches", type=int, default=1, metavar="N",
+                        help="searches the model makes per call that carries a web search tool (default 1)")
+    parser.add_argument("--reasoning", action="store_true",
+                        help="every /v1/responses answer starts with a reasoning item, as a reasoning model's does")
+    parser.add_argument("--batch-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="how long a batch takes before its results are ready (default 0)")
     args = parser.parse_args(argv)
+    if args.searches < 0:
+        parser.error(f"--searches {args.searches}: give 0 or more")
+    if args.batch_delay < 0:
+        parser.error(f"--batch-delay {args.batch_delay}: give 0 or more seconds")
+    try:
+        pages = load_pages(args.search) if args.search is not None else None
+    except ValueError as err:
+        parser.error(f"--search {err}")
     plans = []
     for name in args.plan:
         try:
@@ -65,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrent=args.max_concurrent,
             retry_after=args.retry_after,
             responder=PlanResponder(*plans, tokens=args.tokens) if plans else None,
+            search_pages=pages,
+            searches=args.searches,
+            reasoning=args.reasoning,
+            batch_delay=args.batch_delay,
         )
         await serve_until_signalled(server)
 

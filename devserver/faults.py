@@ -17,6 +17,8 @@ class Request:
     prompt: str  # text of the last user message
     received_at: float  # time.monotonic() when the request head was read
     target: str = ""  # the absolute URL when the request came as to a forward proxy, else ""
+    custom_id: str = ""  # a batch line: its custom_id (such a Request stands for a line, not an HTTP request)
+    batch_id: str = ""  # a batch line: the batch it belongs to
 
 @dataclass
 class Fault:
@@ -27,6 +29,10 @@ class Fault:
     message_start, content_block_start and ping), which is always sent. On a non-streaming request,
     ``disconnect_after`` closes the connection without any response, ``stall_after`` never answers and
     ``malformed_after`` sends a truncated JSON body (the counts are ignored).
+
+    The search faults shape a web-search answer (a request with a web search tool) and combine with the stream
+    faults. A batch line takes only a fault whose ``match`` accepts it (say, on ``req.custom_id``): ``status``
+    makes the line fail with that error, ``batch_expired`` makes it expire; the stream faults do not apply.
     """
 
     status: int | None = None  # reply with this status and a provider-shaped JSON error body
@@ -41,5 +47,10 @@ class Fault:
     error_event_after: int | None = None  # stream N tokens, then an error event (error_type, message) and end
     content_type: str | None = None  # reply 200 with this content type and a non-SSE body
     delay: float | None = None  # extra seconds before responding (on top of the server's latency)
+    search_error: str | None = None  # every search fails with this error_code ("too_many_requests", "unavailable"...)
+    empty_search: bool = False  # every search comes back with no results
+    invented_citation: bool = False  # the first citation's cited_text is in no result (Anthropic only: OpenAI has none)
+    foreign_citation: bool = False  # the answer's last part cites a URL that no search returned
+    batch_expired: bool = False  # a batch line: the batch's window closes before it runs
 
 Responder = Callable[[Request], "str | Awaitable[str]"]

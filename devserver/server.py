@@ -10,10 +10,14 @@ import threading
 import time
 from typing import Any, Callable
 
+from .anthropic_search import AnthropicSearchFormat
+from .batches import ApiError, BatchStore, Endpoint, match_endpoint
 from .faults import Fault, Request, Responder
 from .http11 import LAST_CHUNK, http_chunk, json_bytes, reason_phrase, header_seconds
+from .responses import ResponsesFormat
+from .search import Corpus, SearchSettings, ground, web_search_tool
 from .texts import last_user_text, default_text, split_words
-from .wire import ANTHROPIC_ERRORS, API_PATHS, OPENAI_ERRORS, AnthropicFormat, OpenAIFormat, WireFormat
+from .wire import API_PATHS, AnthropicFormat, OpenAIFormat, WireFormat, error_body
 
 
 _MAX_BODY = 64 * 1024 * 1024
@@ -28,8 +32,9 @@ class LoopbackServer:
     """A fake OpenAI/Anthropic streaming server on 127.0.0.1.
 
     The configuration attributes (``latency``, ``token_interval``, ``tokens``, ``responder``,
-    ``max_concurrent``, ``retry_after``, ``usage``) are read per request, so a test may change them
-    while the server runs.
+    ``max_concurrent``, ``retry_after``, ``usage``, ``search_pages``, ``searches``, ``search_results``,
+    ``citations``, ``reasoning``, ``batch_delay``) are read per request (``batch_delay`` when a batch is
+    created), so a test may change them while the server runs. ``batches`` holds the files and batches.
     """
 
     def __init__(
@@ -44,6 +49,12 @@ class LoopbackServer:
         usage: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        search_pages: Corpus = None,
+        searches: int = 1,
+        search_results: int = 3,
+        citations: int = 2,
+        reasoning: bool = False,
+        batch_delay: float | None = 0.0,
     ) -> None:
         self.latency = latency
         self.token_interval = token_interval
@@ -54,6 +65,13 @@ class LoopbackServer:
         self.usage = usage
         self.host = host
         self.port = port
+        self.search_pages = search_pages  # pages (or a function of the query giving them); None: made up
+        self.searches = searches  # searches the model makes per call with a web search tool
+        self.search_results = search_results  # results per search, at most
+        self.citations = citations  # pages an answer cites, at most
+        self.reasoning = reasoning  # /v1/responses answers start with a reasoning item, asked for or not
+        self.batch_delay = batch_delay  # seconds a batch takes; None: until batches.release()
+        self.batches = BatchStore(self)
 
         self.requests: list[Request] = []
         self.max_in_flight = 0
@@ -177,13 +195,15 @@ class LoopbackServer:
         with self._faults_lock:
             self._faults.clear()
 
-    def _take_fault(self, req: Request) -> Fault | None:
+    def take_fault(self, req: Request) -> Fault | None:
+        """The fault `req` gets, if any (and one use of it). A batch line takes only a fault that matches it."""
         with self._faults_lock:
             if not self._faults:
                 return None
             for i, entry in enumerate(self._faults):
                 fault, remaining, match = entry
-                if match is None or match(req):
+                takes = match(req) if match is not None else not req.custom_id  # unmatched: HTTP requests only
+                if takes:
                     if remaining <= 1:
                         del self._faults[i]
                     else:
@@ -372,6 +392,9 @@ class LoopbackServer:
         if via_proxy:  # absolute-form, as a client sends it to a forward proxy: this server answers it itself
             path = "/" + path.split("://", 1)[1].partition("/")[2]
         api = API_PATHS.get(path)
+        endpoint = None if api else match_endpoint(path)  # a Files or Batches endpoint
+        if endpoint is not None:
+            api = endpoint.api
         body: Any = {}
         bad_json = False
         if raw:
@@ -407,10 +430,12 @@ class LoopbackServer:
                     close=close,
                 )
                 return keep_alive
-            if method != "POST":
-                await self._send_error(writer, req, 405, f"Method {method} not allowed", None, [("allow", "POST")], close)
+            allowed = list(endpoint.actions) if endpoint else ["POST"]
+            if method not in allowed:
+                await self._send_error(writer, req, 405, f"Method {method} not allowed", None,
+                                       [("allow", ", ".join(allowed))], close)  # fmt: skip
                 return keep_alive
-            if bad_json:
+            if bad_json and not (endpoint and headers.get("content-type", "").startswith("multipart/form-data")):
                 await self._send_error(writer, req, 400, "Request body is not a JSON object", None, [], close)
                 return keep_alive
 
@@ -425,6 +450,8 @@ class LoopbackServer:
 
             self._active += 1
             try:
+                if endpoint is not None:
+                    return await self._serve_store(writer, req, endpoint, method, raw, close)
                 return await self._serve_api(reader, writer, req, close)
             finally:
                 self._active -= 1
@@ -441,33 +468,18 @@ class LoopbackServer:
         extra: list[tuple[str, str]],
         close: bool,
     ) -> None:
-        if req.api == "anthropic":
-            etype = error_type or ANTHROPIC_ERRORS.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
-            payload: dict = {"type": "error", "error": {"type": etype, "message": message}, "request_id": f"req_{req.index:08x}"}
-            extra = extra + [("request-id", f"req_{req.index:08x}")]
-        else:
-            default_type, default_code = OPENAI_ERRORS.get(status) or (
-                ("server_error", None) if status >= 500 else ("invalid_request_error", None)
-            )
-            payload = {
-                "error": {
-                    "message": message,
-                    "type": error_type or default_type,
-                    "param": None,
-                    "code": error_type or default_code,
-                }
-            }
-            extra = extra + [("x-request-id", f"req_{req.index:08x}")]
+        request_id = f"req_{req.index:08x}"
+        payload = error_body(req.api, status, message, error_type, request_id)
+        extra = extra + [("request-id" if req.api == "anthropic" else "x-request-id", request_id)]
         await self._send_simple(writer, status, payload, close=close, extra=extra)
 
-    async def _serve_api(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: Request, close: bool
-    ) -> bool:
-        fault = self._take_fault(req)
+    async def _fault_first(self, writer: asyncio.StreamWriter, req: Request, close: bool) -> tuple[Fault | None, bool]:
+        """Take the request's fault and wait its delay; answer it here if the fault is a status or a content type.
+        Returns the fault and whether the request is answered."""
+        fault = self.take_fault(req)
         wait = self.latency + ((fault.delay or 0.0) if fault else 0.0)
         if wait > 0:
             await asyncio.sleep(wait)
-        keep = not close
 
         if fault is not None and fault.status is not None:
             extra: list[tuple[str, str]] = []
@@ -483,7 +495,7 @@ class LoopbackServer:
             if fault.status == 429:
                 self.throttled += 1
             await self._send_error(writer, req, fault.status, fault.message, fault.error_type, extra, close)
-            return keep
+            return fault, True
 
         if fault is not None and fault.content_type is not None:
             ctype = fault.content_type
@@ -497,8 +509,11 @@ class LoopbackServer:
             else:
                 raw = (fault.message + "\n").encode()
             await self._send_simple(writer, 200, None, close=close, content_type=ctype, raw=raw)
-            return keep
+            return fault, True
+        return fault, False
 
+    async def _words(self, req: Request) -> tuple[list[str], bool]:
+        """The answer's words (the responder's text, cut at the request's token limit) and whether it was cut."""
         responder = self.responder
         if responder is None:
             text = default_text(req.prompt, str(req.body.get("model", "")), self.tokens)
@@ -507,14 +522,57 @@ class LoopbackServer:
             text = await result if inspect.isawaitable(result) else result
         words = split_words(text)
 
-        limit = req.body.get("max_completion_tokens") if req.api == "openai" else None
-        if limit is None:
-            limit = req.body.get("max_tokens")
+        keys = ("max_output_tokens",) if req.path.endswith("/responses") else (
+            ("max_completion_tokens", "max_tokens") if req.api == "openai" else ("max_tokens",))  # fmt: skip
+        limit = next((req.body[k] for k in keys if req.body.get(k) is not None), None)
         truncated = isinstance(limit, int) and not isinstance(limit, bool) and 0 <= limit < len(words)
-        if truncated:
-            words = words[:limit]
+        return (words[:limit] if truncated else words), truncated
 
-        fmt = OpenAIFormat(self, req, words, truncated) if req.api == "openai" else AnthropicFormat(req, words, truncated)
+    def wire_format(self, req: Request, words: list[str], truncated: bool, fault: Fault | None) -> WireFormat:
+        """How the answer is written: chat completions, Responses, Anthropic messages (grounded in web searches
+        when the request carries a web search tool)."""
+        settings = SearchSettings(self.search_pages, self.searches, self.search_results, self.citations)
+        searching = web_search_tool(req.body) is not None
+        if req.path.endswith("/responses"):
+            grounded = ground(req, words, settings, fault) if searching else None
+            return ResponsesFormat(req, words, truncated, grounded, reasoning=self.reasoning, usage=self.usage)
+        if req.api == "anthropic" and searching:
+            return AnthropicSearchFormat(req, ground(req, words, settings, fault), truncated)
+        if req.api == "anthropic":
+            return AnthropicFormat(req, words, truncated)
+        return OpenAIFormat(self, req, words, truncated)
+
+    async def answer_message(self, req: Request, fault: Fault | None = None) -> dict:
+        """The non-streamed answer to `req` as a JSON object (what a batch line's result carries)."""
+        words, truncated = await self._words(req)
+        return self.wire_format(req, words, truncated, fault).message()
+
+    async def _serve_store(
+        self, writer: asyncio.StreamWriter, req: Request, endpoint: Endpoint, method: str, raw: bytes, close: bool
+    ) -> bool:
+        """A Files or Batches endpoint: a status, content-type or delay fault applies, the stream faults do not."""
+        _, answered = await self._fault_first(writer, req, close)
+        if answered:
+            return not close
+        try:
+            reply = await self.batches.handle(endpoint, method, req, raw)
+        except ApiError as err:
+            await self._send_error(writer, req, err.status, err.message, err.error_type, [], close)
+            return not close
+        header = ("request-id" if req.api == "anthropic" else "x-request-id", f"req_{req.index:08x}")
+        await self._send_simple(writer, 200, None, close=close, raw=reply.body, content_type=reply.content_type,
+                                extra=[header])  # fmt: skip
+        return not close
+
+    async def _serve_api(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: Request, close: bool
+    ) -> bool:
+        fault, answered = await self._fault_first(writer, req, close)
+        keep = not close
+        if answered:
+            return keep
+        words, truncated = await self._words(req)
+        fmt = self.wire_format(req, words, truncated, fault)
 
         if not req.body.get("stream"):
             if fault is not None and fault.disconnect_after is not None:

@@ -45,21 +45,25 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def _turns(body: dict) -> list:
+    """The conversation: chat `messages`, or the Responses API's `input` (a string is one user turn)."""
+    turns = body.get("messages", body.get("input"))
+    if isinstance(turns, str):
+        return [{"role": "user", "content": turns}]
+    return turns if isinstance(turns, list) else []
+
+
 def last_user_text(body: dict) -> str:
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for message in reversed(messages):
-            if isinstance(message, dict) and message.get("role") == "user":
-                return content_text(message.get("content"))
+    for message in reversed(_turns(body)):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return content_text(message.get("content"))
     return ""
 
 
 def prompt_words(body: dict) -> int:
-    n = len(content_text(body.get("system")).split())
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for message in messages:
-            if isinstance(message, dict):
-                n += len(content_text(message.get("content")).split())
+    n = len(content_text(body.get("system", body.get("instructions"))).split())
+    for message in _turns(body):
+        if isinstance(message, dict):
+            n += len(content_text(message.get("content")).split())
     return n
 

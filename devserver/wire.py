@@ -32,10 +32,24 @@ ANTHROPIC_ERRORS = {
     529: "overloaded_error",
 }
 
+def error_body(api: str, status: int, message: str, error_type: str | None, request_id: str) -> dict:
+    """The JSON error object each API answers a failed request with."""
+    if api == "anthropic":
+        fallback = "api_error" if status >= 500 else "invalid_request_error"
+        etype = error_type or ANTHROPIC_ERRORS.get(status) or fallback
+        return {"type": "error", "error": {"type": etype, "message": message}, "request_id": request_id}
+    default_type, default_code = OPENAI_ERRORS.get(status) or (
+        ("server_error", None) if status >= 500 else ("invalid_request_error", None)
+    )
+    etype, code = error_type or default_type, error_type or default_code
+    return {"error": {"message": message, "type": etype, "param": None, "code": code}}
+
+
 API_PATHS = {
     "/v1/chat/completions": "openai",
     "/chat/completions": "openai",
     "/v1/messages": "anthropic",
+    "/v1/responses": "openai",
 }
 
 class WireFormat:
@@ -47,7 +61,10 @@ class WireFormat:
     def trailer(self) -> list[bytes]: ...
     def malformed(self) -> bytes: ...
     def error_event(self, error_type: str | None, message: str) -> bytes: ...
-    def complete(self) -> bytes: ...
+    def message(self) -> dict: ...  # the non-streamed answer's JSON object
+
+    def complete(self) -> bytes:
+        return json_bytes(self.message())
 
 class OpenAIFormat(WireFormat):
     def __init__(self, server: LoopbackServer, req: Request, words: list[str], truncated: bool) -> None:
@@ -98,7 +115,7 @@ class OpenAIFormat(WireFormat):
         etype = error_type or "server_error"
         return b"data: " + json_bytes({"error": {"message": message, "type": etype, "param": None, "code": etype}}) + b"\n\n"
 
-    def complete(self) -> bytes:
+    def message(self) -> dict:
         payload: dict = {
             "id": self.id,
             "object": "chat.completion",
@@ -115,7 +132,7 @@ class OpenAIFormat(WireFormat):
         }
         if self.send_usage:
             payload["usage"] = self._usage()
-        return json_bytes(payload)
+        return payload
 
 class AnthropicFormat(WireFormat):
     def __init__(self, req: Request, words: list[str], truncated: bool) -> None:
@@ -174,17 +191,15 @@ class AnthropicFormat(WireFormat):
     def error_event(self, error_type: str | None, message: str) -> bytes:
         return self._event("error", {"type": "error", "error": {"type": error_type or "overloaded_error", "message": message}})
 
-    def complete(self) -> bytes:
-        return json_bytes(
-            {
-                "id": self.id,
-                "type": "message",
-                "role": "assistant",
-                "model": self.model,
-                "content": [{"type": "text", "text": "".join(self.words)}],
-                "stop_reason": self.stop_reason,
-                "stop_sequence": None,
-                "usage": {"input_tokens": prompt_words(self.req.body), "output_tokens": len(self.words)},
-            }
-        )
+    def message(self) -> dict:
+        return {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [{"type": "text", "text": "".join(self.words)}],
+            "stop_reason": self.stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt_words(self.req.body), "output_tokens": len(self.words)},
+        }
 

@@ -31,6 +31,7 @@ import httpx
 import httpx2
 import openai
 import pytest
+from devserver_cli import devserver
 
 from fanout.devserver import Fault, LoopbackServer, Request, default_text, split_words
 
@@ -591,15 +592,7 @@ def test_cli_plan_files_answer_plan_requests_in_turn(tmp_path):
     bad, good = tmp_path / "bad.txt", tmp_path / "good.json"
     bad.write_text("not a plan")
     good.write_text('{"angles": [{"title": "A"}]}')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fanout.devserver", "--tokens", "3", "--plan", str(bad), "--plan", str(good)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    killer = threading.Timer(15, proc.kill)
-    killer.start()
-    try:
-        url = proc.stdout.readline().strip()
+    with devserver("--tokens", "3", "--plan", str(bad), "--plan", str(good)) as url:
         schema = {"type": "object", "properties": {"angles": {"type": "array"}}}
         plan_body = {"model": "m", "messages": USER,
                      "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
@@ -610,9 +603,3 @@ def test_cli_plan_files_answer_plan_requests_in_turn(tmp_path):
         by_prompt = {"model": "m", "messages": [{"role": "user", "content": 'Reply with {"angles": [...]}'}]}
         assert ask(by_prompt) == '{"angles": [{"title": "A"}]}'
         assert ask(plan_body) == '{"angles": [{"title": "A"}]}'  # the last one again
-    finally:
-        killer.cancel()
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
