@@ -444,6 +444,8 @@ class SourceIndex:
             raise UserError(FTS5_PROBLEM)
         roots = _roots(paths)
         for root in roots:
+            if root.is_glob and next(glob.iglob(root.spec, recursive=True), None) is None:
+                raise UserError(f"{root.given}: matches no file (for the sources)")
             if not root.is_glob and not os.path.exists(root.spec):
                 raise UserError(f"{root.given}: no such file or folder (for the sources)")
         return cls(roots, store_path(paths, folder), max_words, max_file_bytes)
@@ -501,11 +503,11 @@ class SourceIndex:
 
     def _update(self, corpus: _Corpus) -> _Tally:
         con, tally = self._con, _Tally()
-        known = {row[0]: row for row in con.execute(
-            "SELECT path, id, size, mtime_ns, sha256, skipped, trusted FROM files")}
         scan_ns = time.time_ns()
-        con.execute("BEGIN IMMEDIATE")
+        con.execute("BEGIN IMMEDIATE")  # another process updating the same corpus finishes first; we see its rows
         try:
+            known = {row[0]: row for row in con.execute(
+                "SELECT path, id, size, mtime_ns, sha256, skipped, trusted FROM files")}
             for path, name in corpus.files.items():
                 outcome = self._refresh(path, name, known.get(path), scan_ns, tally)
                 if outcome is None:

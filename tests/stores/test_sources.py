@@ -124,7 +124,7 @@ def test_passages_follow_headings_and_paragraphs():
     text = "\n".join([
         "```sh", "# not a heading: a comment in a fence", "```", "",
         "# Title", "", para, "", para, "",
-        "## Second", para, "", para, "", "## Third", "", para, "",
+        "## Second", para, "", para, "", "## Third", "", "A short closing paragraph of ten words, no more.", "",
     ])
     chunks = split_passages(text, markdown=True, max_words=120)
     lines = text.split("\n")
@@ -222,11 +222,12 @@ def test_an_edit_in_the_same_tick_as_the_index_is_caught(tmp_path):
     mtime = note.stat().st_mtime_ns
     index = SourceIndex.open([str(note)])
     index.update()
-    note.write_text("# Note\n\nThe walrus naps.\n")  # same length
+    note.write_text("# Note\n\nThe egret sleeps.\n")
     os.utime(note, ns=(mtime, mtime))
+    assert note.stat().st_size == len("# Note\n\nThe heron sleeps.\n")
     report = index.update()
     assert report.changed == 1
-    assert index.search("walrus") and not index.search("heron")
+    assert index.search("egret") and not index.search("heron")
 
 
 def test_changed_settings_rebuild_the_index(tmp_path):
@@ -310,14 +311,22 @@ def test_a_too_large_file_is_skipped(tmp_path):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: [str(d / "nowhere")], "nowhere: no such file or folder"),
+    (lambda d: [str(d), str(d / "nowhere")], "nowhere: no such file or folder"),
     (lambda d: [str(d / "*.nothing")], "*.nothing: matches no file"),
     (lambda d: [], "no sources given"),
 ])
-def test_a_missing_path_is_named(tmp_path, make, message):
+def test_a_missing_path_is_named_when_opening(tmp_path, make, message):
     with pytest.raises(UserError, match=re.escape(message)) as err:
-        SourceIndex.open(make(tmp_path)).update()
+        SourceIndex.open(make(tmp_path))
     assert err.value.exit_code == 2
+
+
+def test_a_glob_that_no_longer_matches_is_named(tmp_path):
+    (tmp_path / "a.md").write_text("The lemur note.\n")
+    index = SourceIndex.open([str(tmp_path / "*.md")])
+    (tmp_path / "a.md").unlink()
+    with pytest.raises(UserError, match=re.escape("*.md: matches no file")):
+        index.update()
 
 
 def test_a_path_that_disappears_before_the_update_is_named(tmp_path):
@@ -375,15 +384,17 @@ def test_a_read_only_home_indexes_in_memory(tmp_path, home):
 
 
 def test_a_full_disk_mid_update_falls_back_to_memory(tmp_path, home):
-    """Files may not grow past 64 KiB (RLIMIT_FSIZE, as a full disk would refuse them): the database starts, its
-    writes then fail part-way, and the update finishes in memory and says so."""
+    """Files may not grow past 128 KiB (RLIMIT_FSIZE, as a full disk would refuse them; the index of these 60
+    files takes about 320 KiB): the database opens, its writes then fail part-way, and the update finishes in
+    memory and says so."""
     small(tmp_path / "notes", 60)
     script = textwrap.dedent(f"""
         import resource, signal
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, 128 * 1024))
         from fanout.stores.sources import SourceIndex
         index = SourceIndex.open([{str(tmp_path / "notes")!r}])
+        print(index.store is not None)
         report = index.update()
         print(report.persisted, report.files, len(index.search(open({str(tmp_path / "notes" / "part000" / "note00000.md")!r}).read())))
         print(report.store_note)
@@ -391,10 +402,9 @@ def test_a_full_disk_mid_update_falls_back_to_memory(tmp_path, home):
     env = {**os.environ, "FANOUT_HOME": str(home)}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    first, note = proc.stdout.splitlines()
-    assert first == "False 60 6"
+    opened, first, note = proc.stdout.splitlines()
+    assert opened == "True" and first == "False 60 6"
     assert str(home / "cache" / "sources") in note and "in memory" in note
-    assert any(p.stat().st_size > 0 for p in (home / "cache" / "sources").iterdir())  # it did start on disk
 
 
 def test_a_damaged_database_is_rebuilt(tmp_path):
@@ -404,3 +414,29 @@ def test_a_damaged_database_is_rebuilt(tmp_path):
     store.write_bytes(b"this is not SQLite\x00" * 400)
     report = SourceIndex.open([str(tmp_path / "notes")]).update()
     assert report.persisted and report.files == 3 and report.added == 3
+
+
+def test_two_processes_updating_one_corpus_at_once(tmp_path, home):
+    """Both open the index, then both update it at once: both finish on disk. The second waits for the first's
+    transaction and reads the rows it wrote (had it read them before waiting, it would insert the same files
+    again and fail)."""
+    small(tmp_path / "notes", 600)
+    script = textwrap.dedent(f"""
+        import sys
+        from fanout.stores.sources import SourceIndex
+        index = SourceIndex.open([{str(tmp_path / "notes")!r}])
+        print("open", flush=True)
+        sys.stdin.readline()
+        report = index.update()
+        print(report.persisted, report.added, report.unchanged, report.store_note)
+    """)
+    env = {**os.environ, "FANOUT_HOME": str(home)}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    assert [p.stdout.readline() for p in procs] == ["open\n"] * 2
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(out.split()[:3] for out, _ in outs) == [["True", "0", "600"], ["True", "600", "0"]]
