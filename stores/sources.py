@@ -145,17 +145,15 @@ class _Root:
 @dataclass
 class _Corpus:
     files: dict[str, str] = field(default_factory=dict)  # path -> its name for search (relative to its folder)
-    skipped: Counter = field(default_factory=Counter)  # left out by name: PDFs, other types
-    members: dict[str, list[str]] = field(default_factory=dict)  # root as given -> its candidate files
-    held: Counter = field(default_factory=Counter)  # root as given -> every file it holds, left out or not
+    left_out: dict[str, str] = field(default_factory=dict)  # path -> why, decided by its name (PDFs, other types)
+    members: dict[str, list[str]] = field(default_factory=dict)  # root as given -> every file it holds
 
-    def add(self, root: _Root, path: str, name: str) -> None:
-        self.held[root.given] += 1
-        if path.lower().endswith(".pdf"):
-            self.skipped[PDF] += 1
+    def add(self, root: _Root, path: str, name: str, left_out: str | None = None) -> None:
+        self.members.setdefault(root.given, []).append(path)
+        if left_out or path.lower().endswith(".pdf"):
+            self.left_out[path] = left_out or PDF
         else:
             self.files.setdefault(path, name)
-            self.members.setdefault(root.given, []).append(path)
 
 
 def _roots(paths: Iterable[str]) -> list[_Root]:
@@ -180,11 +178,8 @@ def _walk(corpus: _Corpus, root: _Root, folder: str) -> None:
             if name.startswith("."):
                 continue  # hidden files (.env, .DS_Store) are not the user's writing, and may hold secrets
             path = os.path.join(here, name)
-            if name.lower().endswith(".pdf") or _is_text_name(name):
-                corpus.add(root, path, os.path.relpath(path, folder))
-            else:
-                corpus.held[root.given] += 1
-                corpus.skipped[OTHER_TYPE] += 1
+            known = name.lower().endswith(".pdf") or _is_text_name(name)
+            corpus.add(root, path, os.path.relpath(path, folder), None if known else OTHER_TYPE)
 
 
 def _collect(roots: Sequence[_Root]) -> _Corpus:
@@ -413,8 +408,7 @@ class _Tally:
     removed: int = 0
     unchanged: int = 0
     files_read: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    indexed: set[str] = field(default_factory=set)
+    outcomes: dict[str, str | None] = field(default_factory=dict)  # path -> why it is skipped; None: indexed
 
 
 class SourceIndex:
@@ -485,20 +479,23 @@ class SourceIndex:
             files, passages = self._con.execute(
                 "SELECT (SELECT count(*) FROM files WHERE skipped IS NULL), (SELECT count(*) FROM chunks)"
             ).fetchone()
-        self._check_roots(corpus, tally)
+        outcomes = {**corpus.left_out, **tally.outcomes}
+        self._check_roots(corpus, outcomes)
         return IndexReport(
             roots=self.roots, files=files, passages=passages, added=tally.added, changed=tally.changed,
             removed=tally.removed, unchanged=tally.unchanged, files_read=tally.files_read,
-            skipped=MappingProxyType(dict(corpus.skipped + tally.skipped)),
+            skipped=MappingProxyType(dict(Counter(why for why in outcomes.values() if why))),
             seconds=time.perf_counter() - started, store=str(self.store) if self.store else None,
             store_note=self.store_note,
         )
 
-    def _check_roots(self, corpus: _Corpus, tally: _Tally) -> None:
+    def _check_roots(self, corpus: _Corpus, outcomes: Mapping[str, str | None]) -> None:
         for root in self._roots:
-            if not any(path in tally.indexed for path in corpus.members.get(root.given, ())):
-                held = corpus.held[root.given]
-                what = f"none of its {held} files is text to index" if held else "it holds no file"
+            held = corpus.members.get(root.given, [])
+            reasons = Counter(outcomes[path] for path in held)
+            if None not in reasons:
+                why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+                what = f"of its {len(held)} files: {why}" if held else "it holds no file"
                 raise UserError(f"{root.given}: nothing to index ({what}; for the sources)")
 
     def _update(self, corpus: _Corpus) -> _Tally:
@@ -509,11 +506,7 @@ class SourceIndex:
             known = {row[0]: row for row in con.execute(
                 "SELECT path, id, size, mtime_ns, sha256, skipped, trusted FROM files")}
             for path, name in corpus.files.items():
-                outcome = self._refresh(path, name, known.get(path), scan_ns, tally)
-                if outcome is None:
-                    tally.indexed.add(path)
-                else:
-                    tally.skipped[outcome] += 1
+                tally.outcomes[path] = self._refresh(path, name, known.get(path), scan_ns, tally)
             for path in known.keys() - corpus.files.keys():
                 self._forget(known[path][1])
                 tally.removed += 1

@@ -345,7 +345,7 @@ def test_a_corpus_with_nothing_to_index_is_named(tmp_path):
     small(tmp_path / "good", 2)
     with pytest.raises(UserError, match=r"empty: nothing to index \(it holds no file"):
         SourceIndex.open([str(tmp_path / "empty")]).update()
-    with pytest.raises(UserError, match=r"bin: nothing to index \(none of its 2 files is text"):
+    with pytest.raises(UserError, match=r"bin: nothing to index \(of its 2 files: 1 binary, 1 not a text type;"):
         SourceIndex.open([str(tmp_path / "good"), str(tmp_path / "bin")]).update()
 
 
@@ -440,3 +440,12 @@ def test_two_processes_updating_one_corpus_at_once(tmp_path, home):
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert sorted(out.split()[:3] for out, _ in outs) == [["True", "0", "600"], ["True", "600", "0"]]
+
+
+def test_a_file_two_roots_hold_is_counted_once(tmp_path):
+    small(tmp_path / "notes", 6)
+    (tmp_path / "notes" / "part001" / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "notes" / "part001" / "zero.md").write_text("")
+    backdate(tmp_path / "notes" / "part001" / "zero.md")
+    report = SourceIndex.open([str(tmp_path / "notes"), str(tmp_path / "notes" / "part001")]).update()
+    assert report.files == 6 and dict(report.skipped) == {OTHER_TYPE: 1, EMPTY: 1}
