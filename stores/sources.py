@@ -25,7 +25,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from fanout.core.errors import UserError
 from fanout.core.paths import cache_dir, private_dir
@@ -54,7 +54,6 @@ _PRUNED_DIRS = frozenset({"node_modules", "__pycache__"})  # and every hidden fo
 BINARY, EMPTY, PDF, TOO_LARGE, UNREADABLE, OTHER_TYPE = (
     "binary", "empty", "pdf (no PDF reader installed)", "too large", "unreadable", "not a text type",
 )
-_REMEMBERED_SKIPS = (BINARY, EMPTY)  # decided by the content: kept in the index so an unchanged file is not reread
 
 _STOP_WORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -204,7 +203,9 @@ def _collect(roots: Sequence[_Root]) -> _Corpus:
 
 
 @dataclass(frozen=True)
-class _Chunk:
+class Chunk:
+    """A passage as cut from a file: lines `start`..`end` (1-based, inclusive)."""
+
     start: int
     end: int
     text: str
@@ -245,22 +246,22 @@ def title_of(lines: Sequence[str], headings: Sequence[bool], path: str) -> str:
     return os.path.basename(path)
 
 
-def _blocks(lines: Sequence[str], headings: Sequence[bool]) -> list[_Chunk]:
+def _blocks(lines: Sequence[str], headings: Sequence[bool]) -> list[Chunk]:
     """Paragraphs (runs of non-blank lines), a heading always starting its own."""
-    blocks: list[_Chunk] = []
+    blocks: list[Chunk] = []
     start = None
     for i, line in enumerate([*lines, ""]):
         is_heading = i < len(lines) and headings[i]
         if start is not None and (not line.strip() or is_heading):
             body = lines[start:i]
-            blocks.append(_Chunk(start + 1, i, "\n".join(body), sum(len(x.split()) for x in body), headings[start]))
+            blocks.append(Chunk(start + 1, i, "\n".join(body), sum(len(x.split()) for x in body), headings[start]))
             start = None
         if start is None and line.strip():
             start = i
     return blocks
 
 
-def _fit(block: _Chunk, max_words: int) -> Iterable[_Chunk]:
+def _fit(block: Chunk, max_words: int) -> Iterable[Chunk]:
     """A block cut to at most `max_words`: at line ends, and a line longer than that (minified code) at words."""
     if block.words <= max_words:
         yield block
@@ -270,7 +271,7 @@ def _fit(block: _Chunk, max_words: int) -> Iterable[_Chunk]:
     for number, line in enumerate(block.text.split("\n"), block.start):
         words = line.split()
         if piece and (count + len(words) > max_words or len(words) > max_words):
-            yield _Chunk(number - len(piece), number - 1, "\n".join(piece), count)
+            yield Chunk(number - len(piece), number - 1, "\n".join(piece), count)
             piece, count = [], 0
         if len(words) > max_words:
             yield from _fit_words(words, number, max_words)
@@ -278,13 +279,13 @@ def _fit(block: _Chunk, max_words: int) -> Iterable[_Chunk]:
             piece.append(line)
             count += len(words)
     if piece:
-        yield _Chunk(block.end - len(piece) + 1, block.end, "\n".join(piece), count)
+        yield Chunk(block.end - len(piece) + 1, block.end, "\n".join(piece), count)
 
 
-def _fit_words(words: Sequence[str], line: int, max_words: int) -> Iterable[_Chunk]:
+def _fit_words(words: Sequence[str], line: int, max_words: int) -> Iterable[Chunk]:
     for i in range(0, len(words), max_words):
         part = words[i : i + max_words]
-        yield _Chunk(line, line, " ".join(part), len(part))
+        yield Chunk(line, line, " ".join(part), len(part))
 
 
 def _lines(text: str, markdown: bool) -> tuple[list[str], list[bool]]:
@@ -293,16 +294,16 @@ def _lines(text: str, markdown: bool) -> tuple[list[str], list[bool]]:
     return lines, _markdown_headings(lines) if markdown else [False] * len(lines)
 
 
-def split_passages(text: str, *, markdown: bool, max_words: int = PASSAGE_WORDS) -> list[_Chunk]:
+def split_passages(text: str, *, markdown: bool, max_words: int = PASSAGE_WORDS) -> list[Chunk]:
     """Passages of about `max_words` at most, cut at paragraph ends and (in Markdown) before a heading, a heading
     kept with what follows it."""
     lines, headings = _lines(text, markdown)
-    passages: list[_Chunk] = []
-    current: list[_Chunk] = []
+    passages: list[Chunk] = []
+    current: list[Chunk] = []
 
-    def flush(keep: list[_Chunk]) -> None:
+    def flush(keep: list[Chunk]) -> None:
         if current:
-            passages.append(_Chunk(current[0].start, current[-1].end, "\n\n".join(c.text for c in current),
+            passages.append(Chunk(current[0].start, current[-1].end, "\n\n".join(c.text for c in current),
                                    sum(c.words for c in current)))
         current[:] = keep
 
@@ -399,6 +400,18 @@ def store_path(paths: Sequence[str], folder: Path | None = None) -> Path:
 
 
 # ---- the index -----------------------------------------------------------------------------------------------------
+
+
+class _Known(NamedTuple):
+    """A file's row in the index: what it was when last read."""
+
+    path: str
+    id: int
+    size: int
+    mtime_ns: int
+    sha256: str
+    skipped: str | None  # why it is not indexed (binary, empty); None when it is
+    trusted: int  # 0: its mtime was too recent to trust, so the next update reads it again
 
 
 @dataclass
@@ -503,12 +516,12 @@ class SourceIndex:
         scan_ns = time.time_ns()
         con.execute("BEGIN IMMEDIATE")  # another process updating the same corpus finishes first; we see its rows
         try:
-            known = {row[0]: row for row in con.execute(
-                "SELECT path, id, size, mtime_ns, sha256, skipped, trusted FROM files")}
+            known = {row[0]: _Known(*row) for row in con.execute(
+                f"SELECT {', '.join(_Known._fields)} FROM files")}
             for path, name in corpus.files.items():
                 tally.outcomes[path] = self._refresh(path, name, known.get(path), scan_ns, tally)
             for path in known.keys() - corpus.files.keys():
-                self._forget(known[path][1])
+                self._forget(known[path].id)
                 tally.removed += 1
             con.execute("COMMIT")
         except BaseException:
@@ -517,7 +530,7 @@ class SourceIndex:
             raise
         return tally
 
-    def _refresh(self, path: str, name: str, row: tuple | None, scan_ns: int, tally: _Tally) -> str | None:
+    def _refresh(self, path: str, name: str, row: _Known | None, scan_ns: int, tally: _Tally) -> str | None:
         """Brings one file's rows up to date; returns why it is skipped, or None when it is indexed."""
         try:
             st = os.stat(path)
@@ -525,12 +538,12 @@ class SourceIndex:
             return UNREADABLE
         if st.st_size > self._max_file_bytes:
             if row:
-                self._forget(row[1])
+                self._forget(row.id)
             return TOO_LARGE
         trusted = int(st.st_mtime_ns < scan_ns - _RACY_NS)
-        if row and row[2] == st.st_size and row[3] == st.st_mtime_ns and row[6]:
-            tally.unchanged += row[5] is None
-            return row[5]
+        if row and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns and row.trusted:
+            tally.unchanged += row.skipped is None
+            return row.skipped
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
@@ -538,16 +551,16 @@ class SourceIndex:
             return UNREADABLE
         tally.files_read += 1
         digest = hashlib.sha256(data).hexdigest()
-        if row and row[4] == digest:  # touched, or its mtime was not trusted: same content, nothing to re-index
+        if row and row.sha256 == digest:  # touched, or its mtime was not trusted: same content, not re-indexed
             self._con.execute("UPDATE files SET size = ?, mtime_ns = ?, trusted = ? WHERE id = ?",
-                              (st.st_size, st.st_mtime_ns, trusted, row[1]))
-            tally.unchanged += row[5] is None
-            return row[5]
+                              (st.st_size, st.st_mtime_ns, trusted, row.id))
+            tally.unchanged += row.skipped is None
+            return row.skipped
         if row:
-            self._forget(row[1])
+            self._forget(row.id)
         skipped = self._index(path, name, data, digest, st, trusted)
         if skipped is None:
-            if row and row[5] is None:
+            if row and row.skipped is None:
                 tally.changed += 1
             else:
                 tally.added += 1
