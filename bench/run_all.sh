@@ -37,6 +37,7 @@ if [ "$QUICK" = 1 ]; then
   step engine_cpu      "$PY" bench/engine_cpu.py --rounds 3
   step loop_fairness   "$PY" bench/loop_fairness.py --rounds 1
   step soak            "$PY" bench/soak.py --branches 500
+  step sources_index   "$PY" bench/sources_index.py --rounds 1 --queries 20
 else
   step overhead        "$PY" bench/overhead.py
   step vs_plain        "$PY" bench/vs_plain.py
@@ -47,6 +48,7 @@ else
   step engine_cpu      "$PY" bench/engine_cpu.py
   step loop_fairness   "$PY" bench/loop_fairness.py
   step soak            "$PY" bench/soak.py
+  step sources_index   "$PY" bench/sources_index.py
 fi
 
 # The TUI streaming benchmark belongs to the TUI; run it when it exists.
