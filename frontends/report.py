@@ -178,14 +178,14 @@ def fmt_share(value: float | None) -> str:
 
 
 def quality_summary(q: Quality) -> str:
-    if q.skipped:
-        return f"not measured: {q.skipped}"
     contradictions = "no contradictions heading" if q.contradictions is None else f"contradictions flagged {q.contradictions}"
     return f"findings {q.findings} · distinct {q.distinct} · redundancy {fmt_share(q.redundancy)} · {contradictions}"
 
 
 def overlap_table(q: Quality) -> str:
-    """Row A, column B: the share of A's findings that B also found."""
+    """Row A, column B: the share of A's findings that B also found; for a batch, its most-overlapping pairs."""
+    if isinstance(q.overlap, list):
+        return pairs_table(q.overlap)
     ids = list(q.overlap)
     if len(ids) < 2:
         return ""
@@ -196,10 +196,19 @@ def overlap_table(q: Quality) -> str:
     return "\n".join(rows)
 
 
+def pairs_table(pairs: list[dict[str, Any]]) -> str:
+    if not pairs:
+        return ""
+    rows = ["| branch | found by | share of its findings |", "|---|---|---|"]
+    rows += [f"| {p['branch']} | {p['found_by']} | {fmt_share(p['share'])} |" for p in pairs]
+    return "\n".join(rows)
+
+
 def quality_section(q: Quality) -> str:
     table = overlap_table(q)
-    return "## Quality\n\n" + quality_summary(q) + (
-        "\n\nOverlap: each row's findings that the column's branch also found.\n\n" + table if table else "")
+    what = (f"the {len(q.overlap)} pairs where one branch's findings were most found by the other, highest first"
+            if isinstance(q.overlap, list) else "each row's findings that the column's branch also found")
+    return "## Quality\n\n" + quality_summary(q) + (f"\n\nOverlap: {what}.\n\n" + table if table else "")
 
 
 def plan_section(state: RunState) -> str:
