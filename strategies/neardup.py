@@ -9,9 +9,9 @@ Compared pair by pair, n findings cost n² comparisons. `Matches` compares each 
 pairs that could match: those sharing one of their rarest words (prefix filtering, exact for the words rule: two
 sets sharing 80 % must share one of the first |A| - ⌈0.8·|A|⌉ + 1 words of each in one global order), and for the
 characters rule every pair in rapidfuzz's C++ loop while there are at most `ALL_PAIRS`, above that the pairs whose
-MinHash of character 4-grams agree on a band (one-permutation hashing: one hash per 4-gram). A pair that band
-misses has 85 % of its characters in common and fewer than about half of its 4-grams: edits scattered through
-every word, not a finding reworded.
+MinHash signatures of character 5-grams agree on a band (one-permutation hashing: one rank per 5-gram, 64 bins).
+The bands may miss a pair whose 5-grams are mostly unlike (Jaccard under about 0.5) although 85 % of its characters
+are in order: edits scattered through every word rather than a finding reworded.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter, defaultdict
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import normalise
 
-WORDS_SHARED = (4, 5)  # 80 % of the words: Jaccard as a fraction, so the prefix bound is exact integer arithmetic
-CHARS_SIMILAR = 0.85
-ALL_PAIRS = 100_000  # distinct findings compared all pairs with all pairs up to this many pairs (~450 findings)
+# The thresholds as fractions: the rule is decided in integers (80 % of 5 words is 4 of them, exactly), never by a
+# float that lands a hair under its cutoff.
+WORDS_SHARED = (4, 5)  # Jaccard of the word sets
+CHARS_SIMILAR = (17, 20)  # Indel similarity: (len a + len b - Indel distance) / (len a + len b)
+_SIEVE = 1e-6  # rapidfuzz's float scores, compared this far below a threshold, let every pair that reaches it through
+ALL_PAIRS = 100_000  # up to this many pairs of distinct findings (~450 findings), every pair is compared
 # MinHash: 64 bins, a band of 3 that agree makes a candidate. The chance that a pair whose 5-gram sets have Jaccard J
 # is compared: J 0.7: 99.9 %, 0.6: 99 %, 0.5: 94 %, 0.1: 2 %.
 BAND_ROWS, BANDS = 3, 21
@@ -40,13 +43,17 @@ def _indel() -> Any:
 
 
 def _words_shared(wa: frozenset[str], wb: frozenset[str]) -> bool:
-    shared = len(wa & wb)
+    return _jaccard_reached(len(wa & wb), len(wa) + len(wb))
+
+
+def _jaccard_reached(shared: int, sizes: int) -> bool:
     num, den = WORDS_SHARED
-    return den * shared >= num * (len(wa) + len(wb) - shared)
+    return den * shared >= num * (sizes - shared)
 
 
-def _chars_similar(a: str, b: str, ratio: Any) -> bool:
-    return ratio(a, b, score_cutoff=CHARS_SIMILAR) >= CHARS_SIMILAR
+def _chars_reached(distance: int, lengths: int) -> bool:
+    num, den = CHARS_SIMILAR
+    return den * (lengths - distance) >= num * lengths
 
 
 def similar(a: str, b: str) -> bool:
@@ -55,7 +62,7 @@ def similar(a: str, b: str) -> bool:
     if not na or not nb:
         return False
     return (na == nb or _words_shared(frozenset(na.split()), frozenset(nb.split()))
-            or _chars_similar(na, nb, _indel().normalized_similarity))
+            or _chars_reached(_indel().distance(na, nb), len(na) + len(nb)))
 
 
 class Matches:
@@ -107,19 +114,46 @@ def fold(findings: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
 
 def _alike_pairs(keys: Sequence[str], words: Sequence[frozenset[str]]) -> set[tuple[int, int]]:
     """The pairs (i < j) of distinct keys that are alike: under the words rule every one; under the characters
-    rule every one up to ALL_PAIRS pairs and, above, those whose 4-grams are not mostly unlike."""
-    alike = {(i, j) for i, j in set(_sharing_a_rare_word(words)) if _words_shared(words[i], words[j])}
-    if len(keys) * (len(keys) - 1) // 2 <= ALL_PAIRS:
-        alike.update(_close_in_characters(keys, {i: range(i + 1, len(keys)) for i in range(len(keys))}))
-    else:
-        later: dict[int, list[int]] = defaultdict(list)
-        for i, j in set(_sharing_a_band(keys)) - alike:
-            later[i].append(j)
-        alike.update(_close_in_characters(keys, later))
+    rule every one up to ALL_PAIRS pairs and, above, those whose 5-grams are not mostly unlike. Candidates come as
+    groups (every pair in a group may match) and are scored in rapidfuzz's C++ loop, one call per key."""
+    # Words as sorted strings of one character a word: their Indel similarity is the Dice coefficient, and their
+    # Indel distance |A| + |B| - 2 |A ∩ B|. (Past a million words two share a character: the score can only rise,
+    # and the sieve still lets every pair through.)
+    code = {w: chr(0xE000 + n % 0x100000) for n, w in enumerate(dict.fromkeys(w for ws in words for w in ws))}
+    tokens = ["".join(sorted(code[w] for w in ws)) for ws in words]
+    num, den = WORDS_SHARED
+    alike = set(_scored(tokens, _rare_word_groups(words), 2 * num / (num + den),
+                        lambda distance, sizes: _jaccard_reached((sizes - distance) // 2, sizes)))
+    everyone = len(keys) * (len(keys) - 1) // 2 <= ALL_PAIRS
+    num, den = CHARS_SIMILAR
+    alike.update(_scored(keys, [list(range(len(keys)))] if everyone else _band_groups(keys), num / den,
+                         _chars_reached))
     return alike
 
 
-def _sharing_a_rare_word(words: Sequence[frozenset[str]]) -> Iterator[tuple[int, int]]:
+def _scored(texts: Sequence[str], groups: Iterable[list[int]], cutoff: float,
+            reached: Callable[[int, int], bool]) -> Iterator[tuple[int, int]]:
+    """The pairs (i < j) within some group that reach a threshold: `reached(Indel distance, both lengths)`, for
+    the pairs whose similarity rapidfuzz scores at least just under `cutoff`."""
+    from rapidfuzz import process
+
+    later: dict[int, set[int]] = defaultdict(set)
+    for ids in groups:
+        for n, i in enumerate(ids[:-1]):
+            later[i].update(ids[n + 1:])
+    ratio = _indel().normalized_similarity
+    for i, js in later.items():
+        js = sorted(js)
+        choices = [texts[j] for j in js]
+        for choice, score, at in process.extract(texts[i], choices, scorer=ratio, score_cutoff=cutoff - _SIEVE,
+                                                 limit=None):
+            lengths = len(texts[i]) + len(choice)
+            if reached(round((1 - score) * lengths), lengths):  # the float score is the integer distance, exactly
+                yield i, js[at]
+
+
+def _rare_word_groups(words: Sequence[frozenset[str]]) -> Iterator[list[int]]:
+    """For each word, the keys that have it among their rarest |A| - ⌈0.8·|A|⌉ + 1 (prefix filtering)."""
     df = Counter(w for ws in words for w in ws)
     num, den = WORDS_SHARED
     posting: dict[str, list[int]] = defaultdict(list)
@@ -127,23 +161,11 @@ def _sharing_a_rare_word(words: Sequence[frozenset[str]]) -> Iterator[tuple[int,
         prefix = len(ws) - -(-num * len(ws) // den) + 1
         for w in sorted(ws, key=lambda w: (df[w], w))[:prefix]:
             posting[w].append(i)
-    for ids in posting.values():
-        yield from itertools.combinations(ids, 2)
+    return iter(posting.values())
 
 
-def _close_in_characters(keys: Sequence[str], pairs: Mapping[int, Sequence[int]]) -> Iterator[tuple[int, int]]:
-    """Of the pairs (i, each of pairs[i]), those alike under the characters rule: one C++ loop per key."""
-    from rapidfuzz import process
-
-    ratio = _indel().normalized_similarity
-    for i, js in pairs.items():
-        choices = [keys[j] for j in js]
-        for _, _, at in process.extract(keys[i], choices, scorer=ratio, score_cutoff=CHARS_SIMILAR, limit=None):
-            yield i, js[at]
-
-
-def _sharing_a_band(keys: Sequence[str]) -> Iterator[tuple[int, int]]:
-    """Pairs whose MinHash signatures of character 5-grams agree on every row of some band."""
+def _band_groups(keys: Sequence[str]) -> Iterator[list[int]]:
+    """The keys whose MinHash signatures of character 5-grams agree on every row of a band, band by band."""
     grams = [[padded[p:p + GRAM] for p in range(len(key))] for key in keys for padded in (key + _PAD,)]
     draw = random.Random(0).getrandbits  # one random order of all 5-grams, drawn as they are first met: every run
     ranks = {gram: draw(_RANK_BITS) for gram in dict.fromkeys(itertools.chain.from_iterable(grams))}
@@ -152,12 +174,12 @@ def _sharing_a_band(keys: Sequence[str]) -> Iterator[tuple[int, int]]:
         buckets: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for i, signature in enumerate(signatures):
             buckets[tuple(signature[b:b + BAND_ROWS])].append(i)
-        for ids in buckets.values():
-            yield from itertools.combinations(ids, 2)
+        yield from buckets.values()
 
 
 _RANK_BITS = 30  # small ints sort and hash fastest; two 5-grams of one rank only ever make an extra candidate
-_BIN = _RANK_BITS - 6  # a rank's top 6 bits are its bin: 64 bins
+_BINS = 64  # a rank's top 6 bits are its bin; the bands read 63 of them
+_BIN = _RANK_BITS - 6
 _UNSEEN = 1 << _RANK_BITS  # above every rank: a bin no 5-gram fell in
 _PAD = "\x00" * (GRAM - 1)  # a key shorter than a 5-gram still has one; normalised text holds no NUL
 
@@ -166,18 +188,17 @@ def _minhash(ranks: Iterable[int]) -> list[int]:
     """One-permutation MinHash of a key's 5-gram ranks: in each bin, the lowest rank that fell in it. An empty bin
     takes the next filled bin's rank, rehashed by the distance: the same rule for every key, so two keys still agree
     where their 5-grams do, and a band of copies is no copy of its neighbour's band."""
-    descending = sorted(ranks, reverse=True)
-    lowest = dict(zip(map(_BIN.__rrshift__, descending), descending))  # the last written, the lowest, stays
-    if len(lowest) == 1 << (_RANK_BITS - _BIN):
-        return [lowest[b] for b in range(1 << (_RANK_BITS - _BIN))]
-    signature = [_UNSEEN] * (1 << (_RANK_BITS - _BIN))
-    filled, distance = lowest[max(lowest)], 0
-    for b in range(max(lowest), max(lowest) - len(signature), -1):  # backwards round the end, from a filled bin
-        rank = lowest.get(b % len(signature))
-        if rank is None:
-            distance += 1
-            signature[b] = (filled * 0x9E3779B1 + distance) % _UNSEEN
-        else:
-            filled, distance = rank, 0
-            signature[b] = rank
+    signature = [_UNSEEN] * _BINS
+    for rank in ranks:
+        if rank < signature[rank >> _BIN]:
+            signature[rank >> _BIN] = rank
+    if _UNSEEN in signature:
+        last = next(b for b in range(_BINS - 1, -1, -1) if signature[b] != _UNSEEN)
+        filled, distance = signature[last], 0
+        for b in range(last - 1, last - _BINS, -1):  # backwards round the end: the next filled bin is the last seen
+            if signature[b] == _UNSEEN:
+                distance += 1
+                signature[b] = (filled * 0x9E3779B1 + distance) % _UNSEEN
+            else:
+                filled, distance = signature[b], 0
     return signature

@@ -62,7 +62,13 @@ def test_an_empty_finding_is_no_ones_duplicate(tier):
     assert [e["found_by"] for e in fold([("...", "x"), ("!!!", "y"), ("...", "z")])] == [["x"], ["y"], ["z"]]
 
 
+# 17 of 20 characters in order (3 of 20 replaced: Indel distance 6 of 40): exactly the 85 % the rule asks for.
+EXACTLY_85 = ("abcdefghijklmnopqrst", "abc1efghij2lmnopq3st")
+
+
 def test_the_rules_thresholds():
+    assert similar(*EXACTLY_85) and not similar(EXACTLY_85[0], "abc1efghij2lmnopq34t")  # 85 % is; 80 % is not
+    assert Matches(EXACTLY_85).near == [[1], [0]]  # compared in bulk: the same integers decide
     assert similar("alpha beta gamma delta", "delta gamma beta alpha epsilon")  # 4 of 5 words: 80 %
     assert not similar("alpha beta gamma", "gamma beta alpha epsilon zeta")  # 3 of 5 words, characters apart
     fact = FACTS[0]
