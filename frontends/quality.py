@@ -81,6 +81,17 @@ def findings_of(text: str) -> list[str]:
     return [f for f in extract_findings(text) if not _MARKER.match(f)]
 
 
+def top_pairs(overlap: Overlap, limit: int = TOP_PAIRS) -> list[dict[str, Any]]:
+    """The most-overlapping pairs of either form: a batch's as measured, a matrix's ranked the same way (highest
+    share first, then branch order; never a pair that shares nothing)."""
+    if isinstance(overlap, list):
+        return overlap[:limit]
+    order = {bid: i for i, bid in enumerate(overlap)}
+    ranked = sorted(((share, a, b) for a, row in overlap.items() for b, share in row.items() if share),
+                    key=lambda p: (-p[0], order[p[1]], order[p[2]]))
+    return [{"branch": a, "found_by": b, "share": share} for share, a, b in ranked[:limit]]
+
+
 def _found_by(keys: dict[str, list[int | None]], matches: Matches) -> dict[int, set[str]]:
     """Each finding's key -> the branches that found it or a near-duplicate of it (an empty finding: nobody)."""
     holders: dict[int, set[str]] = defaultdict(set)

@@ -177,6 +177,10 @@ def fmt_share(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f} %"
 
 
+OVERLAP_MATRIX = "each row's findings that the column's branch also found"
+OVERLAP_PAIRS = "the pairs where one branch's findings were most found by the other, highest first"
+
+
 def quality_summary(q: Quality) -> str:
     contradictions = "no contradictions heading" if q.contradictions is None else f"contradictions flagged {q.contradictions}"
     return f"findings {q.findings} · distinct {q.distinct} · redundancy {fmt_share(q.redundancy)} · {contradictions}"
@@ -206,8 +210,7 @@ def pairs_table(pairs: list[dict[str, Any]]) -> str:
 
 def quality_section(q: Quality) -> str:
     table = overlap_table(q)
-    what = (f"the {len(q.overlap)} pairs where one branch's findings were most found by the other, highest first"
-            if isinstance(q.overlap, list) else "each row's findings that the column's branch also found")
+    what = OVERLAP_PAIRS if isinstance(q.overlap, list) else OVERLAP_MATRIX
     return "## Quality\n\n" + quality_summary(q) + (f"\n\nOverlap: {what}.\n\n" + table if table else "")
 
 
