@@ -53,6 +53,11 @@ def fmt_speedup(m: RunMetrics) -> str:
     return "none (every branch failed)"
 
 
+def plain_fields(metrics: BranchMetrics) -> dict[str, Any]:
+    """A call's metrics as a dict: `dataclasses.asdict` without the deep copies its plain values never need."""
+    return {f.name: getattr(metrics, f.name) for f in dataclasses.fields(metrics)}
+
+
 def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
     """`unsaved`: why the run's session could not be saved ("" when it was)."""
     s = state.started
@@ -72,7 +77,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
                 **({"flagged": b.result["flagged"]} if "flagged" in b.result else {}),
-                "metrics": dataclasses.asdict(b.metrics) if b.metrics else None,
+                "metrics": plain_fields(b.metrics) if b.metrics else None,
             }
         )
     a = state.aggregate
@@ -84,7 +89,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
         "warnings": [strip_controls(w) for w in p.warnings],
         "error": strip_controls(p.error),
         "reused": p.reused,
-        "metrics": dataclasses.asdict(p.lane.metrics) if p.lane.metrics else None,
+        "metrics": plain_fields(p.lane.metrics) if p.lane.metrics else None,
     }
     return {
         "session_id": s.session_id if s else "",
@@ -105,7 +110,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
             "result": a.result,
             **({"flagged": a.result["flagged"]} if "flagged" in a.result else {}),
             "error": a.error,
-            "metrics": dataclasses.asdict(a.metrics) if a.metrics else None,
+            "metrics": plain_fields(a.metrics) if a.metrics else None,
         },
         "metrics": {**dataclasses.asdict(state.metrics), "quality": state.quality.as_dict()} if state.metrics else None,
         # Resumed (`fanout resume`): what the session was, and the branches taken from it as they were.

@@ -16,8 +16,7 @@ are in order: edits scattered through every word rather than a finding reworded.
 
 from __future__ import annotations
 
-import itertools
-import random
+import zlib
 from collections import Counter, defaultdict
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -155,21 +154,19 @@ def _scored(texts: Sequence[str], groups: Iterable[list[int]], cutoff: float,
 def _rare_word_groups(words: Sequence[frozenset[str]]) -> Iterator[list[int]]:
     """For each word, the keys that have it among their rarest |A| - ⌈0.8·|A|⌉ + 1 (prefix filtering)."""
     df = Counter(w for ws in words for w in ws)
+    rarest_first = {w: n for n, w in enumerate(sorted(df, key=lambda w: (df[w], w)))}
     num, den = WORDS_SHARED
     posting: dict[str, list[int]] = defaultdict(list)
     for i, ws in enumerate(words):
         prefix = len(ws) - -(-num * len(ws) // den) + 1
-        for w in sorted(ws, key=lambda w: (df[w], w))[:prefix]:
+        for w in sorted(ws, key=rarest_first.__getitem__)[:prefix]:
             posting[w].append(i)
     return iter(posting.values())
 
 
 def _band_groups(keys: Sequence[str]) -> Iterator[list[int]]:
     """The keys whose MinHash signatures of character 5-grams agree on every row of a band, band by band."""
-    grams = [[padded[p:p + GRAM] for p in range(len(key))] for key in keys for padded in (key + _PAD,)]
-    draw = random.Random(0).getrandbits  # one random order of all 5-grams, drawn as they are first met: every run
-    ranks = {gram: draw(_RANK_BITS) for gram in dict.fromkeys(itertools.chain.from_iterable(grams))}
-    signatures = [_minhash(map(ranks.__getitem__, gs)) for gs in grams]
+    signatures = [_minhash(_gram_ranks(key)) for key in keys]
     for b in range(0, BANDS * BAND_ROWS, BAND_ROWS):
         buckets: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for i, signature in enumerate(signatures):
@@ -177,11 +174,21 @@ def _band_groups(keys: Sequence[str]) -> Iterator[list[int]]:
         yield from buckets.values()
 
 
-_RANK_BITS = 30  # small ints sort and hash fastest; two 5-grams of one rank only ever make an extra candidate
+_RANK_BITS = 30  # small ints hash and compare fastest
 _BINS = 64  # a rank's top 6 bits are its bin; the bands read 63 of them
 _BIN = _RANK_BITS - 6
 _UNSEEN = 1 << _RANK_BITS  # above every rank: a bin no 5-gram fell in
 _PAD = "\x00" * (GRAM - 1)  # a key shorter than a 5-gram still has one; normalised text holds no NUL
+
+
+def _gram_ranks(key: str) -> list[int]:
+    """Each 5-gram of the key (the last ones padded) as a 30-bit rank: the CRC-32 of its UTF-32 bytes, multiplied
+    by the golden ratio so that related 5-grams do not get related ranks. The same in every process, as Python's
+    own string hash is not."""
+    data = (key + _PAD).encode("utf-32-le")
+    crc32 = zlib.crc32
+    return [((crc32(data[at:at + 4 * GRAM]) * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - _RANK_BITS)
+            for at in range(0, 4 * len(key), 4)]
 
 
 def _minhash(ranks: Iterable[int]) -> list[int]:
