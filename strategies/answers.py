@@ -79,7 +79,7 @@ def extract_findings(text: str) -> list[str]:
 
 def _findings(text: str) -> list[str]:
     try:
-        data = find_json(text)
+        data = find_json(text) if "[" in text or "{" in text else None  # only a list or an object holds findings
         if isinstance(data, dict):
             data = next((v for v in data.values() if isinstance(v, list)), None)
         if isinstance(data, list):
