@@ -109,7 +109,9 @@ def which_fanout(baseline: str | None) -> str:
     return proc.stdout.strip()
 
 
-def rounds(sizes: list[int], count: int, baseline: str | None) -> dict[str, dict[int, list[dict[str, Any]]]]:
+def rounds(sizes: list[int], count: int, baseline: str | None) -> tuple[dict[str, dict[int, list[dict[str, Any]]]],
+                                                                       dict[str, Any]]:
+    """Every round's runs, by side and size; and the loopback server's settings."""
     work = C.home() / "post_run"
     work.mkdir(exist_ok=True)
     files = {n: C.write_tickets(work / f"tickets-{n}.txt", n) for n in sizes}
@@ -128,7 +130,7 @@ def rounds(sizes: list[int], count: int, baseline: str | None) -> dict[str, dict
                           f"{run['run_wall']:.2f} s, outside {run['outside_run']:.2f} s, end {run['end_of_run']:.3f} s,"
                           f" quality {q['seconds']:.3f} s ({q['findings']} findings, {q['distinct']} distinct"
                           f"{', ' + q['skipped'] if q['skipped'] else ''})", file=sys.stderr, flush=True)
-    return results
+    return results, {**server.config, "process": "its own, one for every run"}
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -193,22 +195,16 @@ def main() -> int:
         return 0
     baseline = str(Path(args.baseline).resolve()) if args.baseline else None
     sizes = sorted(int(n) for n in args.sizes.split(","))
-    results = rounds(sizes, args.rounds, baseline)
+    results, server = rounds(sizes, args.rounds, baseline)
     table, figures = summary(results)
     print(f"\nOutside the run, at the end of it, and the quality figures: `fanout run tickets` as a whole process, "
           f"medians of {args.rounds} rounds")
     print(f"machine: {C.machine_line()}\n")
     print(table)
-    C.save("post_run", {
-        "server": {"latency": 0.25, "token_interval": 0.005, "tokens": 20, "process": "separate, one for all runs"},
-        "concurrency": CONCURRENCY,
-        "goals": {"quality_1000": QUALITY_GOAL, "end_of_run_1000": END_GOAL, "outside_over_5": OUTSIDE_GOALS},
-        "imports": {name: which_fanout(path) for name, path in (("before", baseline), ("after", None)) if
-                    name == "after" or path},
-        "baseline": baseline,
-        "figures": figures,
-        "results": results,
-    })
+    imports = {"after": which_fanout(None), **({"before": which_fanout(baseline)} if baseline else {})}
+    goals = {"quality_1000": QUALITY_GOAL, "end_of_run_1000": END_GOAL, "outside_over_5": OUTSIDE_GOALS}
+    C.save("post_run", dict(server=server, concurrency=CONCURRENCY, goals=goals, imports=imports, baseline=baseline,
+                            figures=figures, results=results))
     C.cleanup_home()
     return 0
 
