@@ -77,7 +77,7 @@ class Matches:
         self.keys = list(index)
         words = [frozenset(k.split()) for k in self.keys]
         self.near: list[list[int]] = [[] for _ in self.keys]  # the other keys each key is alike to
-        for i, j in sorted(_alike_pairs(self.keys, words)):
+        for i, j in _alike_pairs(self.keys, words):
             self.near[i].append(j)
             self.near[j].append(i)
 

@@ -26,16 +26,27 @@ def findings(branches: int) -> list[str]:
     return [f for _, text in batch(branches) for f in extract_findings(text)]
 
 
-def test_the_pairs_found_are_the_rules_pairs(tier):
-    texts = findings(60) + ["a b c d e", "e d c b a", "quantum supremacy", "quantum supremacyy", "...", "n"]
+def pairs_found_and_expected(texts):
     m = Matches(texts)
     found = {(i, j) for i, near in enumerate(m.near) for j in near if i < j}
     expected = {(i, j) for i, j in itertools.combinations(range(len(m.keys)), 2) if similar(m.keys[i], m.keys[j])}
+    return m, found, expected
+
+
+def test_the_pairs_found_are_the_rules_pairs(tier):
+    texts = findings(60) + ["a b c d e", "e d c b a", "quantum supremacy", "quantum supremacyy", "...", "n"]
+    m, found, expected = pairs_found_and_expected(texts)
     assert found == expected
     by_chars_alone = {(i, j) for i, j in expected if not words_shared(m.keys[i], m.keys[j])}
     assert len(expected) > 100 and len(by_chars_alone) > 30  # the data holds many pairs of each rule
     assert (m.keys.index("a b c d e"), m.keys.index("e d c b a")) in found  # all words shared, few characters in order
     assert (m.keys.index("quantum supremacy"), m.keys.index("quantum supremacyy")) in by_chars_alone
+
+
+def test_rapidfuzzs_float_scores_only_sieve_the_integers_decide(tier, monkeypatch):
+    monkeypatch.setattr(neardup, "_SIEVE", 0.4)  # the C++ loop now lets through pairs far under either threshold
+    _, found, expected = pairs_found_and_expected(findings(40))
+    assert found == expected
 
 
 def words_shared(a: str, b: str) -> bool:
