@@ -95,8 +95,8 @@ async def main() -> int:
     e2e = timed(C.python("-m", "fanout", "replay", session_id, "--headless", "--speed", "0"), args.rounds)
     e2e_json = timed(C.python("-m", "fanout", "replay", session_id, "--headless", "--speed", "0", "--json"), args.rounds)
     interp = timed(C.python("-c", "pass"), args.rounds)
-    imports = timed(C.python("-c", "import fanout.cli, fanout.sessions, fanout.headless, fanout.report, fanout.state"),
-                    args.rounds)
+    imports = timed(C.python("-c", "import fanout.cli, fanout.stores.sessions, fanout.frontends.headless, "
+                                   "fanout.frontends.report, fanout.frontends.state"), args.rounds)
     inproc = in_process(session_id, args.in_process_rounds)
 
     print("\nReplaying a recorded five-branch session (research, hybrid)")
