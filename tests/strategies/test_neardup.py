@@ -49,6 +49,12 @@ def test_rapidfuzzs_float_scores_only_sieve_the_integers_decide(tier, monkeypatc
     assert found == expected
 
 
+def test_more_distinct_words_than_characters_are_compared_as_sets(monkeypatch):
+    monkeypatch.setattr(neardup, "_SPELLABLE", 10)  # as if the findings held over a million distinct words
+    _, found, expected = pairs_found_and_expected(findings(40) + ["a b c d e", "e d c b a"])
+    assert found == expected
+
+
 def words_shared(a: str, b: str) -> bool:
     wa, wb = set(a.split()), set(b.split())
     return len(wa & wb) / len(wa | wb) >= 0.8
