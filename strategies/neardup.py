@@ -115,19 +115,27 @@ def _alike_pairs(keys: Sequence[str], words: Sequence[frozenset[str]]) -> set[tu
     """The pairs (i < j) of distinct keys that are alike: under the words rule every one; under the characters
     rule every one up to ALL_PAIRS pairs and, above, those whose 5-grams are not mostly unlike. Candidates come as
     groups (every pair in a group may match) and are scored in rapidfuzz's C++ loop, one call per key."""
-    # Words as sorted strings of one character a word: their Indel similarity is the Dice coefficient, and their
-    # Indel distance |A| + |B| - 2 |A ∩ B|. (Past a million words two share a character: the score can only rise,
-    # and the sieve still lets every pair through.)
-    code = {w: chr(0xE000 + n % 0x100000) for n, w in enumerate(dict.fromkeys(w for ws in words for w in ws))}
-    tokens = ["".join(sorted(code[w] for w in ws)) for ws in words]
-    num, den = WORDS_SHARED
-    alike = set(_scored(tokens, _rare_word_groups(words), 2 * num / (num + den),
-                        lambda distance, sizes: _jaccard_reached((sizes - distance) // 2, sizes)))
+    alike = _sharing_words(words)
     everyone = len(keys) * (len(keys) - 1) // 2 <= ALL_PAIRS
     num, den = CHARS_SIMILAR
     alike.update(_scored(keys, [list(range(len(keys)))] if everyone else _band_groups(keys), num / den,
                          _chars_reached))
     return alike
+
+
+def _sharing_words(words: Sequence[frozenset[str]]) -> set[tuple[int, int]]:
+    """The pairs alike under the words rule. Each word spelt as one character, a key's words sorted: their Indel
+    similarity is the Dice coefficient and their Indel distance |A| + |B| - 2 |A ∩ B|, scored in C++; with more
+    distinct words than characters to spell them, the sets are compared in Python."""
+    vocabulary = dict.fromkeys(w for ws in words for w in ws)
+    if len(vocabulary) > _SPELLABLE:
+        return {(i, j) for ids in _rare_word_groups(words) for n, i in enumerate(ids) for j in ids[n + 1:]
+                if _words_shared(words[i], words[j])}
+    code = {w: chr(0xE000 + n) for n, w in enumerate(vocabulary)}  # from the private use area up: no surrogates
+    tokens = ["".join(sorted(code[w] for w in ws)) for ws in words]
+    num, den = WORDS_SHARED
+    return set(_scored(tokens, _rare_word_groups(words), 2 * num / (num + den),
+                       lambda distance, sizes: _jaccard_reached((sizes - distance) // 2, sizes)))
 
 
 def _scored(texts: Sequence[str], groups: Iterable[list[int]], cutoff: float,
@@ -174,6 +182,7 @@ def _band_groups(keys: Sequence[str]) -> Iterator[list[int]]:
         yield from buckets.values()
 
 
+_SPELLABLE = 0x10FFFF - 0xE000  # characters from the private use area to the last code point
 _RANK_BITS = 30  # small ints hash and compare fastest
 _BINS = 64  # a rank's top 6 bits are its bin; the bands read 63 of them
 _BIN = _RANK_BITS - 6
