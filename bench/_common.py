@@ -29,6 +29,14 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 PY = sys.executable
 
+
+def python(*args: str) -> list[str]:
+    """`python -P ARGS`: a child that imports the installed fanout, wherever the benchmark was started. Without -P,
+    `python -m` and `-c` put the working directory first on the path, and in a checkout its own `fanout/` folder
+    (only the CLI: the other packages live beside it) would shadow the package: "No module named
+    fanout.devserver". Children also start in `home()`, a folder with no `fanout/` in it."""
+    return [PY, "-P", *args]
+
 # One temporary home per script run: config, sessions and cache all live there, and go with it. Created on first
 # use (fanout creates its folders itself), so a process that only imports this module leaves nothing behind.
 _HOME = Path(tempfile.gettempdir()) / f"fanout-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -288,11 +296,11 @@ class ServerProcess:
         self.config = {"latency": latency, "token_interval": token_interval, "tokens": tokens,
                        "slow": dict(slow or {})}
         if slow:
-            argv = [PY, str(BENCH / "_server.py")]
+            argv = python(str(BENCH / "_server.py"))
             for pattern, seconds in slow.items():
                 argv += ["--slow", f"{pattern}={seconds}"]
         else:
-            argv = [PY, "-m", "fanout.devserver"]
+            argv = python("-m", "fanout.devserver")
         argv += ["--latency", str(latency), "--token-interval", str(token_interval), "--tokens", str(tokens), *extra]
         self.argv = argv
         self.proc: subprocess.Popen[str] | None = None
@@ -305,7 +313,7 @@ class ServerProcess:
         return self.config["latency"] + self.config["tokens"] * self.config["token_interval"]
 
     def __enter__(self) -> "ServerProcess":
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home())
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if not line.startswith("http://"):
@@ -338,6 +346,24 @@ class ServerProcess:
 
 # --------------------------------------------------------------------------------------------------
 # Recipes
+
+
+TICKETS = [
+    "I was charged twice for my invoice number {i}.",
+    "The export button does nothing when I click it on report {i}.",
+    "Could you add a dark mode to dashboard {i}?",
+    "I can't log in after resetting my password (attempt {i}).",
+    "Please change the email address on account {i}.",
+    "The mobile app crashes when I open project {i}.",
+    "Refund request for order {i}, the item never arrived.",
+    "How do I invite teammate number {i} to my workspace?",
+]
+
+
+def write_tickets(path: Path, n: int) -> Path:
+    """A batch for the shipped `tickets` recipe (`--set tickets=PATH`): n support tickets, one a line."""
+    path.write_text("\n".join(TICKETS[i % len(TICKETS)].format(i=i + 1) for i in range(n)) + "\n", encoding="utf-8")
+    return path
 
 
 RESEARCH_ANGLES = (

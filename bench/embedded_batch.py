@@ -184,7 +184,7 @@ asyncio.run(main())
 
 def peak_rss(old: bool, conc: int, n: int) -> float:
     code = MEMORY_CHILD.format(bench=str(C.BENCH), conc=conc, old=old, n=n)
-    out = subprocess.run([C.PY, "-c", code], capture_output=True, text=True, check=True, timeout=900)
+    out = subprocess.run(C.python("-c", code), capture_output=True, text=True, check=True, timeout=900, cwd=C.home())
     return float(out.stdout.strip().splitlines()[-1])
 
 

@@ -32,22 +32,10 @@ import _common as C
 LATENCY, INTERVAL, TOKENS = 0.25, 0.005, 20
 RSS_GOAL_MB, OVERHEAD_GOAL = 300, 1.10
 
-TICKETS = [
-    "I was charged twice for my invoice number {i}.",
-    "The export button does nothing when I click it on report {i}.",
-    "Could you add a dark mode to dashboard {i}?",
-    "I can't log in after resetting my password (attempt {i}).",
-    "Please change the email address on account {i}.",
-    "The mobile app crashes when I open project {i}.",
-    "Refund request for order {i}, the item never arrived.",
-    "How do I invite teammate number {i} to my workspace?",
-]
-
-
 def run_cli(argv: list[str], out: Path, err: Path) -> dict:
     with out.open("wb") as fo, err.open("wb") as fe:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=fo, stderr=fe, cwd=C.ROOT, env=dict(os.environ))
+        proc = subprocess.Popen(argv, stdout=fo, stderr=fe, cwd=C.home(), env=dict(os.environ))
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -107,8 +95,8 @@ def scenario(name: str, argv_tail: list[str], slots: int, repeat: int, work: Pat
     runs = []
     for i in range(repeat):
         with C.ServerProcess(latency=LATENCY, token_interval=INTERVAL, tokens=TOKENS) as server:
-            argv = [C.PY, "-m", "fanout", "run", *argv_tail, "--base-url", server.base_url + "/v1", "--model", "m",
-                    "--cache", "off", "--json"]
+            argv = C.python("-m", "fanout", "run", *argv_tail, "--base-url", server.base_url + "/v1", "--model", "m",
+                            "--cache", "off", "--json")
             res = run_cli(argv, work / f"{name}-{i}.json", work / f"{name}-{i}.err")
         if res["exit"] != 0 or res["report"] is None:
             raise SystemExit(f"{name}: `fanout run` exited {res['exit']}: {res['stderr_tail']}")
@@ -149,8 +137,7 @@ def main() -> int:
     work.mkdir()
     flat = work / "flat.toml"
     C.write_recipe(flat, n, strategy="parallel")
-    tickets = work / "tickets.txt"
-    tickets.write_text("\n".join(TICKETS[i % len(TICKETS)].format(i=i + 1) for i in range(n)) + "\n")
+    tickets = C.write_tickets(work / "tickets.txt", n)
 
     results = [
         scenario("baseline", ["research", "--strategy", "parallel", "--concurrency", "8"], 8, 1, work),

@@ -33,7 +33,7 @@ def timed(argv: list[str], rounds: int) -> dict:
     times = []
     for i in range(rounds + 1):
         t0 = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=C.ROOT)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=C.home())
         elapsed = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr[-2000:]}")
@@ -92,12 +92,11 @@ async def main() -> int:
 
     path = sessions_dir() / f"{session_id}.jsonl"
     size = path.stat().st_size
-    py = C.PY
-    e2e = timed([py, "-m", "fanout", "replay", session_id, "--headless", "--speed", "0"], args.rounds)
-    e2e_json = timed([py, "-m", "fanout", "replay", session_id, "--headless", "--speed", "0", "--json"], args.rounds)
-    interp = timed([py, "-c", "pass"], args.rounds)
-    imports = timed([py, "-c", "import fanout.cli, fanout.sessions, fanout.headless, fanout.report, fanout.state"],
-                    args.rounds)
+    e2e = timed(C.python("-m", "fanout", "replay", session_id, "--headless", "--speed", "0"), args.rounds)
+    e2e_json = timed(C.python("-m", "fanout", "replay", session_id, "--headless", "--speed", "0", "--json"), args.rounds)
+    interp = timed(C.python("-c", "pass"), args.rounds)
+    imports = timed(C.python("-c", "import fanout.cli, fanout.stores.sessions, fanout.frontends.headless, "
+                                   "fanout.frontends.report, fanout.frontends.state"), args.rounds)
     inproc = in_process(session_id, args.in_process_rounds)
 
     print("\nReplaying a recorded five-branch session (research, hybrid)")

@@ -34,6 +34,7 @@ if [ "$QUICK" = 1 ]; then
   step replay          "$PY" bench/replay.py --rounds 5
   step local_model     "$PY" bench/local_model.py --rounds 1
   step load            "$PY" bench/load.py --repeat 1
+  step post_run        "$PY" bench/post_run.py --rounds 1
   step engine_cpu      "$PY" bench/engine_cpu.py --rounds 3
   step loop_fairness   "$PY" bench/loop_fairness.py --rounds 1
   step soak            "$PY" bench/soak.py --branches 500
@@ -45,6 +46,7 @@ else
   step replay          "$PY" bench/replay.py
   step local_model     "$PY" bench/local_model.py
   step load            "$PY" bench/load.py
+  step post_run        "$PY" bench/post_run.py
   step engine_cpu      "$PY" bench/engine_cpu.py
   step loop_fairness   "$PY" bench/loop_fairness.py
   step soak            "$PY" bench/soak.py

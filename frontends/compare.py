@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from fanout.frontends.report import fmt_cost, fmt_share
+from fanout.frontends.quality import Overlap, top_pairs
+from fanout.frontends.report import OVERLAP_MATRIX, OVERLAP_PAIRS, fmt_cost, fmt_share
 from fanout.frontends.state import RunState
 
 
@@ -26,7 +27,7 @@ class Row:
     distinct: int = 0
     redundancy: float | None = None
     contradictions: int | None = None
-    overlap: dict[str, dict[str, float | None]] = field(default_factory=dict, compare=False)
+    overlap: Overlap = field(default_factory=dict, compare=False)
     judged: float | None = None  # the judge's score, when one was asked (frontends.judge)
     output: str = field(default="", repr=False, compare=False)  # the final output, for a judge to read
     cached: int = 0  # calls served from the cache: this row's timings are then not measurements
@@ -216,15 +217,31 @@ def timeline_cells(state: RunState, span: float, cells: int) -> list[tuple[str, 
     return out
 
 
-def overlap_lines(row: Row) -> list[str]:
-    """The pairwise overlap of one strategy's branches: row A, column B, the share of A's findings B also found."""
-    ids = list(row.overlap)
+def overlap_lines(row: Row, width: int | None = None) -> tuple[str, list[str]]:
+    """One strategy's overlap, with what it shows: the matrix (row A, column B, the share of A's findings B also
+    found), or its most-overlapping pairs for a batch and wherever the matrix is wider than `width`."""
+    if isinstance(row.overlap, dict):
+        matrix = _matrix_lines(row.overlap)
+        if width is None or not matrix or len(matrix[0]) <= width:
+            return OVERLAP_MATRIX, matrix
+    pairs = top_pairs(row.overlap)
+    if not pairs:
+        return OVERLAP_PAIRS, []
+    widths = [max(len(heading), *(len(p[key]) for p in pairs)) for heading, key in (("branch", "branch"),
+                                                                                    ("found by", "found_by"))]
+    lines = [f"{'branch':<{widths[0]}}  {'found by':<{widths[1]}}  share"]
+    lines += [f"{p['branch']:<{widths[0]}}  {p['found_by']:<{widths[1]}}  {fmt_share(p['share']):>5}" for p in pairs]
+    return OVERLAP_PAIRS, lines
+
+
+def _matrix_lines(overlap: dict[str, dict[str, float | None]]) -> list[str]:
+    ids = list(overlap)
     if len(ids) < 2:
         return []
     width = max(5, *(len(i) for i in ids)) + 1
     lines = [" " * width + "".join(f"{i[:width - 1]:>{width}}" for i in ids)]
     for a in ids:
-        cells = ["—" if a == b else fmt_share(row.overlap[a].get(b)).replace(" ", "") for b in ids]
+        cells = ["—" if a == b else fmt_share(overlap[a].get(b)).replace(" ", "") for b in ids]
         lines.append(f"{a[:width - 1]:<{width}}" + "".join(f"{c:>{width}}" for c in cells))
     return lines
 
@@ -248,8 +265,8 @@ def to_markdown(states: Sequence[RunState], rows: Sequence[Row] | None = None, j
     if judge_note:
         parts.append("## Judge\n\n```\n" + judge_note + "\n```")
     for row in rows:
-        matrix = overlap_lines(row)
-        if matrix:
-            parts.append(f"## Overlap under {row.strategy}\n\nEach row's findings that the column's branch also found.\n\n"
-                         "```\n" + "\n".join(matrix) + "\n```")
+        shows, lines = overlap_lines(row)
+        if lines:
+            parts.append(f"## Overlap under {row.strategy}\n\n{shows[0].upper()}{shows[1:]}.\n\n"
+                         "```\n" + "\n".join(lines) + "\n```")
     return "\n\n".join(parts) + "\n"

@@ -3,21 +3,29 @@ trade-off about the output ("sequential reduces redundancy", "parallel angles di
 
 Pure functions of the branches' texts and the aggregate's text, so a live run, a replayed session and an imported
 one measure alike. The findings are what the `union` aggregator reads (JSON list items, bullet or numbered lines),
-compared with the same near-duplicate rule (`strategies.voting.similar`), so "distinct" means what union means.
+compared with the same near-duplicate rule (`strategies.neardup`), so "distinct" means what union means. Every size
+is measured: each distinct finding is compared once, with only the pairs that could match (`neardup.Matches`).
 """
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from fanout.strategies.answers import extract_findings, normalise
-from fanout.strategies.voting import fold, similar
+from fanout.strategies.neardup import Matches
 
-# Above this many branches (a batch of tickets) the pairwise comparison costs more than it tells: quality is
-# not measured, and says why, rather than slowing every report of a 1,000-item run.
-MAX_BRANCHES = 64
+# Up to this many branches the overlap is a matrix, every ordered pair; above it (a batch), the most-overlapping
+# pairs: a 1,000-item batch's matrix would hold a million figures.
+MATRIX_UP_TO = 64
+TOP_PAIRS = 20
+
+# [a][b]: the share of a's findings that b also found (None: a had none); or, above MATRIX_UP_TO branches, the
+# pairs with the highest such share, highest first: {"branch": a, "found_by": b, "share": ...}.
+Overlap = dict[str, dict[str, float | None]] | list[dict[str, Any]]
 
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s*|\*\*|__)?\s*(?:\d+[.)]\s*|[IVX]+[.)]\s*)?(?:\*\*|__)?\s*(?P<title>.*?)\s*$")
 _NUMBERED = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*)?\s*(?P<n>\d+)[.)]\s+")
@@ -34,9 +42,8 @@ class Quality:
     distinct: int  # after folding near-duplicates across branches
     redundancy: float | None  # 1 - distinct / findings; None when there were no findings
     per_branch: dict[str, int] = field(default_factory=dict)  # findings of each branch that finished
-    overlap: dict[str, dict[str, float | None]] = field(default_factory=dict)  # [a][b]: share of a's that b found
+    overlap: Overlap = field(default_factory=dict)
     contradictions: int | None = None  # items under the synthesis's contradictions heading; None: no such heading
-    skipped: str = ""  # why nothing was measured, when nothing was
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,33 +51,28 @@ class Quality:
             "distinct": self.distinct,
             "redundancy": self.redundancy,
             "per_branch": dict(self.per_branch),
-            "overlap": {a: dict(row) for a, row in self.overlap.items()},
+            "overlap": ([dict(p) for p in self.overlap] if isinstance(self.overlap, list)
+                        else {a: dict(row) for a, row in self.overlap.items()}),
             "contradictions": self.contradictions,
-            **({"skipped": self.skipped} if self.skipped else {}),
         }
 
 
 def measure(outputs: Sequence[tuple[str, str]], aggregate_text: str = "") -> Quality:
     """`outputs`: (branch id, text) of every branch that finished (failed ones have no findings to compare)."""
-    contradictions = count_contradictions(aggregate_text)
-    if len(outputs) > MAX_BRANCHES:
-        return Quality(0, 0, None, contradictions=contradictions,
-                       skipped=f"{len(outputs)} branches: overlap is measured up to {MAX_BRANCHES}")
+    found = {bid: findings_of(text) for bid, text in outputs}
+    matches = Matches(f for fs in found.values() for f in fs)
     # A branch that says one thing twice has not repeated another branch: its own repeats fold first.
-    own = {bid: [e["text"] for e in fold([(f, bid) for f in findings_of(text)])] for bid, text in outputs}
+    own = {bid: [e["text"] for e in matches.fold([(f, bid) for f in fs])] for bid, fs in found.items()}
     total = sum(len(f) for f in own.values())
-    folded = fold([(f, bid) for bid, fs in own.items() for f in fs])
-    overlap = {
-        a: {b: (_share_found(own[a], own[b]) if own[a] else None) for b in own if b != a}
-        for a in own
-    }
+    folded = matches.fold([(f, bid) for bid, fs in own.items() for f in fs])
+    keys = {bid: [matches.key(f) for f in fs] for bid, fs in own.items()}
     return Quality(
         findings=total,
         distinct=len(folded),
         redundancy=round(1 - len(folded) / total, 4) if total else None,
         per_branch={bid: len(fs) for bid, fs in own.items()},
-        overlap=overlap,
-        contradictions=contradictions,
+        overlap=_matrix(keys, matches) if len(keys) <= MATRIX_UP_TO else _top_pairs(keys, matches, TOP_PAIRS),
+        contradictions=count_contradictions(aggregate_text),
     )
 
 
@@ -79,8 +81,60 @@ def findings_of(text: str) -> list[str]:
     return [f for f in extract_findings(text) if not _MARKER.match(f)]
 
 
-def _share_found(mine: Sequence[str], theirs: Sequence[str]) -> float:
-    return round(sum(1 for f in mine if any(similar(f, g) for g in theirs)) / len(mine), 4)
+def top_pairs(overlap: Overlap, limit: int = TOP_PAIRS) -> list[dict[str, Any]]:
+    """The most-overlapping pairs of either form: a batch's as measured, a matrix's ranked the same way (highest
+    share first, then branch order; never a pair that shares nothing)."""
+    if isinstance(overlap, list):
+        return overlap[:limit]
+    order = {bid: i for i, bid in enumerate(overlap)}
+    ranked = sorted(((share, a, b) for a, row in overlap.items() for b, share in row.items() if share),
+                    key=lambda p: (-p[0], order[p[1]], order[p[2]]))
+    return [{"branch": a, "found_by": b, "share": share} for share, a, b in ranked[:limit]]
+
+
+def _found_by(keys: dict[str, list[int | None]], matches: Matches) -> dict[int, set[str]]:
+    """Each finding's key -> the branches that found it or a near-duplicate of it (an empty finding: nobody)."""
+    holders: dict[int, set[str]] = defaultdict(set)
+    for bid, ks in keys.items():
+        for k in ks:
+            if k is not None:
+                holders[k].add(bid)
+    return {k: set().union(*(holders[j] for j in matches.alike(k) if j in holders)) for k in holders}
+
+
+def _matrix(keys: dict[str, list[int | None]], matches: Matches) -> dict[str, dict[str, float | None]]:
+    found_by = _found_by(keys, matches)
+
+    def share(a: str, b: str) -> float | None:
+        mine = keys[a]
+        return round(sum(1 for k in mine if k is not None and b in found_by[k]) / len(mine), 4) if mine else None
+
+    return {a: {b: share(a, b) for b in keys if b != a} for a in keys}
+
+
+def _top_pairs(keys: dict[str, list[int | None]], matches: Matches, limit: int) -> list[dict[str, Any]]:
+    """The `limit` ordered pairs (a, b) with the highest share of a's findings that b found, highest first, then in
+    branch order; never a pair that shares nothing."""
+    found_by = _found_by(keys, matches)
+    column = {bid: i for i, bid in enumerate(keys)}
+    kept: list[tuple[float, int, int]] = []  # (share, -a, -b): a heap whose first is the worst kept so far
+    for a, (bid, mine) in enumerate(keys.items()):
+        if len(kept) == limit and (1.0, -a, 0) <= kept[0]:
+            break  # nothing later can rank above what is kept: ties go to the earlier branch
+        counts: Counter[str] = Counter()
+        for k in mine:
+            if k is not None:
+                counts.update(found_by[k])
+        counts.pop(bid, None)
+        for other, n in counts.items():
+            pair = (n / len(mine), -a, -column[other])
+            if len(kept) < limit:
+                heapq.heappush(kept, pair)
+            elif pair > kept[0]:
+                heapq.heapreplace(kept, pair)
+    ids = list(keys)
+    return [{"branch": ids[-a], "found_by": ids[-b], "share": round(share, 4)}
+            for share, a, b in sorted(kept, reverse=True)]
 
 
 def count_contradictions(text: str) -> int | None:

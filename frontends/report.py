@@ -53,6 +53,11 @@ def fmt_speedup(m: RunMetrics) -> str:
     return "none (every branch failed)"
 
 
+def plain_fields(metrics: BranchMetrics) -> dict[str, Any]:
+    """A call's metrics as a dict: `dataclasses.asdict` without the deep copies its plain values never need."""
+    return {f.name: getattr(metrics, f.name) for f in dataclasses.fields(metrics)}
+
+
 def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
     """`unsaved`: why the run's session could not be saved ("" when it was)."""
     s = state.started
@@ -72,7 +77,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
                 **({"flagged": b.result["flagged"]} if "flagged" in b.result else {}),
-                "metrics": dataclasses.asdict(b.metrics) if b.metrics else None,
+                "metrics": plain_fields(b.metrics) if b.metrics else None,
             }
         )
     a = state.aggregate
@@ -84,7 +89,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
         "warnings": [strip_controls(w) for w in p.warnings],
         "error": strip_controls(p.error),
         "reused": p.reused,
-        "metrics": dataclasses.asdict(p.lane.metrics) if p.lane.metrics else None,
+        "metrics": plain_fields(p.lane.metrics) if p.lane.metrics else None,
     }
     return {
         "session_id": s.session_id if s else "",
@@ -105,7 +110,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
             "result": a.result,
             **({"flagged": a.result["flagged"]} if "flagged" in a.result else {}),
             "error": a.error,
-            "metrics": dataclasses.asdict(a.metrics) if a.metrics else None,
+            "metrics": plain_fields(a.metrics) if a.metrics else None,
         },
         "metrics": {**dataclasses.asdict(state.metrics), "quality": state.quality.as_dict()} if state.metrics else None,
         # Resumed (`fanout resume`): what the session was, and the branches taken from it as they were.
@@ -177,15 +182,19 @@ def fmt_share(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f} %"
 
 
+OVERLAP_MATRIX = "each row's findings that the column's branch also found"
+OVERLAP_PAIRS = "the pairs where one branch's findings were most found by the other, highest first"
+
+
 def quality_summary(q: Quality) -> str:
-    if q.skipped:
-        return f"not measured: {q.skipped}"
     contradictions = "no contradictions heading" if q.contradictions is None else f"contradictions flagged {q.contradictions}"
     return f"findings {q.findings} · distinct {q.distinct} · redundancy {fmt_share(q.redundancy)} · {contradictions}"
 
 
 def overlap_table(q: Quality) -> str:
-    """Row A, column B: the share of A's findings that B also found."""
+    """Row A, column B: the share of A's findings that B also found; for a batch, its most-overlapping pairs."""
+    if isinstance(q.overlap, list):
+        return pairs_table(q.overlap)
     ids = list(q.overlap)
     if len(ids) < 2:
         return ""
@@ -196,10 +205,18 @@ def overlap_table(q: Quality) -> str:
     return "\n".join(rows)
 
 
+def pairs_table(pairs: list[dict[str, Any]]) -> str:
+    if not pairs:
+        return ""
+    rows = ["| branch | found by | share of its findings |", "|---|---|---|"]
+    rows += [f"| {p['branch']} | {p['found_by']} | {fmt_share(p['share'])} |" for p in pairs]
+    return "\n".join(rows)
+
+
 def quality_section(q: Quality) -> str:
     table = overlap_table(q)
-    return "## Quality\n\n" + quality_summary(q) + (
-        "\n\nOverlap: each row's findings that the column's branch also found.\n\n" + table if table else "")
+    what = OVERLAP_PAIRS if isinstance(q.overlap, list) else OVERLAP_MATRIX
+    return "## Quality\n\n" + quality_summary(q) + (f"\n\nOverlap: {what}.\n\n" + table if table else "")
 
 
 def plan_section(state: RunState) -> str:

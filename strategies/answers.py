@@ -9,6 +9,7 @@ from typing import Any, Sequence
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 # What a reviewer writes when it found nothing: not a finding.
 _NOTHING = frozenset({"none", "no issues", "no problems", "nothing", "n a", "no issues found", "no problems found"})
+_OPENING = re.compile(r"[{\[]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$")
 
 
@@ -47,13 +48,12 @@ def find_json(text: str) -> Any:
         except ValueError:
             pass
     decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch in "{[":
-            try:
-                value, _ = decoder.raw_decode(text, i)
-                return value
-            except ValueError:
-                continue
+    for opening in _OPENING.finditer(text):
+        try:
+            value, _ = decoder.raw_decode(text, opening.start())
+            return value
+        except ValueError:
+            continue
     raise ValueError("no JSON object in the answer")
 
 
@@ -79,7 +79,7 @@ def extract_findings(text: str) -> list[str]:
 
 def _findings(text: str) -> list[str]:
     try:
-        data = find_json(text)
+        data = find_json(text) if "[" in text or "{" in text else None  # only a list or an object holds findings
         if isinstance(data, dict):
             data = next((v for v in data.values() if isinstance(v, list)), None)
         if isinstance(data, list):

@@ -18,11 +18,10 @@ what. The rules, documented once here and in the README:
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .answers import normalise
+from .neardup import fold, similar  # noqa: F401  (similar: the rule union folds by, also read from here)
 
 CONFIDENT, NEEDS_REVIEW, NO_CONSENSUS = "confident", "needs review", "no consensus"
 
@@ -68,33 +67,6 @@ def vote(ballots: Sequence[Ballot], method: str = "majority", threshold: float =
     else:
         status = CONFIDENT if confidence > 0.5 else NEEDS_REVIEW
     return {**result, "answer": answer, "confidence": round(confidence, 4), "status": status}
-
-
-def similar(a: str, b: str) -> bool:
-    """Near-duplicates: the same words in another order or with small edits."""
-    na, nb = normalise(a), normalise(b)
-    if not na or not nb:
-        return False
-    if na == nb:
-        return True
-    wa, wb = set(na.split()), set(nb.split())
-    if len(wa & wb) / len(wa | wb) >= 0.8:
-        return True
-    return difflib.SequenceMatcher(None, na, nb).ratio() >= 0.85
-
-
-def fold(findings: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """(finding, who found it) pairs folded into distinct findings, first wording kept, in order of appearance."""
-    folded: list[dict[str, Any]] = []
-    for text, who in findings:
-        for entry in folded:
-            if similar(entry["text"], text):
-                if who not in entry["found_by"]:
-                    entry["found_by"].append(who)
-                break
-        else:
-            folded.append({"text": text, "found_by": [who]})
-    return folded
 
 
 def union(ballots: Sequence[Ballot]) -> dict[str, Any]:

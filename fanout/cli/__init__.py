@@ -6,6 +6,7 @@ Each command lives in the module named for what it works on; nothing imports thi
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from typing import Sequence
@@ -68,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    # Whatever is still alive is freed as the process exits; frozen, the interpreter's last garbage collections skip
+    # walking it (the SDKs' type modules alone made that walk 0.2-0.4 s at the end of every command).
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

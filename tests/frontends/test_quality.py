@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fanout.frontends.quality import MAX_BRANCHES, count_contradictions, measure
+import pytest
+from reworded import batch, fold_pairwise
+
+from fanout.frontends.quality import MATRIX_UP_TO, TOP_PAIRS, count_contradictions, findings_of, measure
 from fanout.frontends.report import to_json, to_markdown
 from fanout.frontends.state import RunState
 from fanout.strategies import events as ev
+from fanout.strategies import neardup
+from fanout.strategies.neardup import similar
 
 QUBITS = "- IBM reached 1,121 qubits on Condor\n- Error rates fell below 0.1 % on two-qubit gates\n- Google showed error correction below threshold"
 FUNDING = "1. Venture funding reached $1.2 billion in 2025\n2. Banks pilot quantum risk models\n3. Cloud access drives most revenue"
@@ -101,9 +106,41 @@ def test_contradictions_none_absent_paragraphs_and_own_numbering():
     assert count_contradictions(own) == 2
 
 
-def test_a_batch_beyond_the_limit_is_not_measured_and_says_why():
-    q = measure([(f"t{i}", f"- ticket {i}") for i in range(MAX_BRANCHES + 1)])
-    assert q.redundancy is None and f"{MAX_BRANCHES + 1} branches" in q.skipped
+def measured_pair_by_pair(outputs):
+    """The figures as first written: every finding against every other with the rule, and the overlap's pairs
+    (share > 0) ordered by share, then branch order."""
+    own = {bid: [e["text"] for e in fold_pairwise([(f, bid) for f in findings_of(text)])] for bid, text in outputs}
+    folded = fold_pairwise([(f, bid) for bid, fs in own.items() for f in fs])
+    order = list(own)
+    shares = [(sum(1 for f in own[a] if any(similar(f, g) for g in own[b])) / len(own[a]), a, b)
+              for a in own for b in own if a != b and own[a]]
+    top = sorted((s for s in shares if s[0] > 0), key=lambda s: (-s[0], order.index(s[1]), order.index(s[2])))
+    return (sum(len(fs) for fs in own.values()), len(folded),
+            [{"branch": a, "found_by": b, "share": round(share, 4)} for share, a, b in top[:TOP_PAIRS]])
+
+
+@pytest.mark.parametrize("bands", [False, True], ids=["all pairs", "bands"])
+def test_a_batch_is_measured_and_gives_its_most_overlapping_pairs(bands, monkeypatch):
+    if bands:  # the characters rule only on pairs whose MinHash bands agree, as for a large batch
+        monkeypatch.setattr(neardup, "ALL_PAIRS", 0)
+    outputs = batch(MATRIX_UP_TO + 16)
+    outputs.append(("copy", outputs[7][1]))  # one branch says what another said: the pair overlaps most
+    q = measure(outputs)
+    findings, distinct, top = measured_pair_by_pair(outputs)
+    assert (q.findings, q.distinct) == (findings, distinct) and q.redundancy == round(1 - distinct / findings, 4)
+    assert q.overlap == top and len(top) == TOP_PAIRS and top[-1]["share"] > 0
+    assert top[:2] == [{"branch": "t0007", "found_by": "copy", "share": 1.0},
+                       {"branch": "copy", "found_by": "t0007", "share": 1.0}]
+    assert q.as_dict()["overlap"] == top
+
+
+def test_a_batch_reports_its_pairs_not_a_matrix():
+    state = run_state({f"t{i}": QUBITS if i % 2 else FUNDING for i in range(MATRIX_UP_TO + 1)}, "")
+    doc = to_json(state)["metrics"]["quality"]
+    assert doc["overlap"][0] == {"branch": "t0", "found_by": "t2", "share": 1.0} and len(doc["overlap"]) == TOP_PAIRS
+    assert (doc["findings"], doc["distinct"]) == (3 * (MATRIX_UP_TO + 1), 6)
+    md = to_markdown(state)
+    assert "| t0 | t2 | 100 % |" in md and "| found by → |" not in md
 
 
 def test_least_redundant_is_named_only_when_one_strategy_is_lowest():

@@ -3,6 +3,8 @@ everything the screen draws."""
 
 from __future__ import annotations
 
+from fanout.frontends.state import RunState
+from fanout.strategies import events as ev
 from fanout.tui.app import FanoutApp
 from fanout.tui.screens.compare import CompareScreen
 from tuikit import compared_run, screen_text, wait_for
@@ -65,3 +67,30 @@ async def test_the_judge_key_scores_the_outputs_on_the_screen_and_in_the_export(
     assert len(loopback.requests) == 6
     md = next(exports.iterdir()).read_text()
     assert "## Judge" in md and "Best judged: sequential (score 1.00)" in md and "agreed on 100 % of pairs" in md
+
+
+def many_branches(strategy: str, n: int) -> RunState:
+    """A finished run of n branches: every other one repeats the one before it, word for word; the pairs differ."""
+    ids = [f"b{i:02d}" for i in range(n)]
+    events: list[ev.Event] = [ev.RunStarted(0.0, f"s-{strategy}", "research", strategy, "p", "m", {},
+                                            tuple(ev.BranchInfo(b, b) for b in ids), "concat", 0.0)]
+    for i, b in enumerate(ids):
+        events += [ev.BranchStarted(0.1, b), ev.BranchDone(1.0, b, f"- finding {'abcdefghij'[i // 2] * 6} stands alone",
+                                                          ev.BranchMetrics(latency=1.0))]
+    events += [ev.AggregateDone(1.0, "concat", ""), ev.RunDone(1.0, "ok", ev.RunMetrics(wall=1.0))]
+    state = RunState()
+    for e in events:
+        state.apply(e)
+    return state
+
+
+async def test_a_matrix_wider_than_the_screen_gives_way_to_its_pairs(fanout_home):
+    states = [many_branches(s, 16) for s in ("sequential", "parallel")]  # a matrix 102 columns wide
+    for width, shows in ((100, ("Overlap under sequential: the pairs where", "b00     b01       100 %")),
+                         (110, ("Overlap under sequential: each row's", "b00        —  100%    0%    0%"))):
+        app = FanoutApp()
+        async with app.run_test(size=(width, 150)) as pilot:
+            await app.push_screen(CompareScreen(states))
+            await pilot.pause()
+            text = screen_text(app)
+            assert all(line in text for line in shows), width

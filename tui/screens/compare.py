@@ -128,10 +128,9 @@ class CompareScreen(Screen):
             self.show_overlap(row)
 
     def show_overlap(self, row: Row) -> None:
-        """The overlap matrix of the strategy under the cursor."""
-        lines = overlap_lines(row)
-        self.query_one("#compare-overlap-title", Label).update(
-            f"Overlap under {row.strategy}: each row's findings that the column's branch also found")
+        """The overlap matrix of the strategy under the cursor; where it is wider than the screen, its pairs."""
+        shows, lines = overlap_lines(row, width=self.app.size.width)
+        self.query_one("#compare-overlap-title", Label).update(f"Overlap under {row.strategy}: {shows}")
         self.query_one("#compare-overlap", Static).update(
             Content("\n".join(lines) if lines else "fewer than two branches with findings"))
 
