@@ -181,19 +181,8 @@ class URLMemo:
         return made
 
 
-class _Client(httpx2.AsyncClient):
-    """httpx2's client, its merged URLs remembered (`URLMemo`)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._memo = URLMemo()
-
-    def _merge_url(self, url: httpx2.URL | str) -> httpx2.URL:
-        if url.__class__ is not str:
-            return super()._merge_url(url)
-        return self._memo.get(self._base_url, url, super()._merge_url)  # type: ignore[arg-type]
-
-
 def http_client(sdk: Any) -> httpx2.AsyncClient:
     """An httpx2 client over aiohttp with the SDK's own defaults (its timeout; redirects followed)."""
-    return _Client(transport=AiohttpTransport(), timeout=sdk.DEFAULT_TIMEOUT, follow_redirects=True)
+    from .compat_httpx2 import AsyncClient  # its merged URLs remembered, where httpx2's internals allow
+
+    return AsyncClient(transport=AiohttpTransport(), timeout=sdk.DEFAULT_TIMEOUT, follow_redirects=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .compat_llama import quiet_llama
 from .base import LocalModelError, ProviderError, SetupError, StreamEnd, TextDelta
 
 DONE = object()  # the last item a job's sink receives
@@ -155,10 +156,9 @@ class BatchDecoder:
     def _open(self) -> None:
         try:
             import llama_cpp as lib
-            from llama_cpp._logger import set_verbose
         except ImportError as err:
             raise SetupError(f"llama-cpp-python is not installed ({err})") from None
-        set_verbose(False)
+        quiet_llama()
         path = self._model_path()
         self.model_name = path.stem
         self._lib = lib

@@ -7,12 +7,12 @@ from typing import Any
 import openai
 
 from .base import GenerationRequest, StreamEnd
+from .compat_sdks import with_remembered_urls
 from .http_client import http_client
-from fanout.providers.sdk import Fold, RememberedURLs, SDKProvider, count, malformed_error, parse, stream_error
+from fanout.providers.sdk import Fold, SDKProvider, count, malformed_error, parse, stream_error
 
 
-class _AsyncOpenAI(RememberedURLs, openai.AsyncOpenAI):
-    pass
+_AsyncOpenAI = with_remembered_urls(openai.AsyncOpenAI)
 
 
 class OpenAIProvider(SDKProvider):

@@ -33,7 +33,7 @@ from .base import (
     Unreachable,
     classify_status,
 )
-from .http_client import URLMemo, body_chunks
+from .http_client import body_chunks
 from .sse import read_events
 
 # After the terminal event only the end of the body is left (usually already read): consuming it lets the
@@ -56,18 +56,6 @@ class Fold:
 
     def end(self) -> StreamEnd:
         raise NotImplementedError
-
-
-class RememberedURLs:
-    """Mixed into an SDK's client class: its `_prepare_url` (the base URL joined with an endpoint's path) made once
-    per path while the base URL stays the same (`http_client.URLMemo`)."""
-
-    _fanout_urls: URLMemo | None = None
-
-    def _prepare_url(self, url: str) -> Any:
-        if self._fanout_urls is None:
-            self._fanout_urls = URLMemo()
-        return self._fanout_urls.get(self._base_url, url, super()._prepare_url)  # type: ignore[attr-defined,misc]
 
 
 class SDKProvider:

@@ -1,15 +1,19 @@
 """The `fanout` command: parse, dispatch to one command module, turn bad input into one line and exit 2.
 
-Each command lives in the module named for what it works on; nothing imports this package (import-linter checks it).
+Each command is a function in the module named for what it works on (run.py, sessions.py, catalog.py, ...), its
+flags a subparser in parser.py, and its entry in COMMANDS below: the one dispatch table. A handler returns an exit
+code, or a coroutine that does (run here on a fresh event loop). Nothing imports this package (import-linter).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
+import inspect
 import os
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from fanout.core.errors import UserError
 
@@ -17,16 +21,23 @@ from . import catalog, completion, run, serve, sessions
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .parser import build_parser
 
-COMMANDS = {
+Handler = Callable[[argparse.Namespace], Any]  # returns an exit code, or a coroutine that does
+
+COMMANDS: dict[str | None, Handler] = {
+    None: run.cmd_app,  # `fanout` alone: the app on the default recipe and provider
+    "run": run.cmd_run,
+    "resume": run.cmd_resume,
+    "bench": run.cmd_bench,
     "tui": run.cmd_tui,
     "serve": serve.cmd_serve,
-    "completion": completion.cmd_completion,
-    "recipes": catalog.cmd_recipes,
-    "config": catalog.cmd_config,
+    "replay": sessions.cmd_replay,
     "sessions": sessions.cmd_sessions,
     "export": sessions.cmd_export,
     "import": sessions.cmd_import,
+    "recipes": catalog.cmd_recipes,
+    "config": catalog.cmd_config,
     "cache": catalog.cmd_cache,
+    "completion": completion.cmd_completion,
 }
 
 
@@ -36,28 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        command = args.command
-        if command is None:
-            from fanout.wiring.launch import RunOptions
-
-            return run.open_app(RunOptions(), start=False)
-        if command == "run":
-            return asyncio.run(run.cmd_run(args))
-        if command == "resume":
-            return asyncio.run(run.cmd_resume(args))
-        if command == "bench":
-            return asyncio.run(run.cmd_bench(args))
-        if command == "replay":
-            if args.headless or args.json:
-                return asyncio.run(sessions.cmd_replay_headless(args))
-            from fanout.wiring.launch import RunOptions
-
-            if args.speed < 0:
-                raise UserError(f"--speed must be 0 or more, not {args.speed}")
-            return run.open_app(RunOptions(), start=False, replay_id=args.id, replay_speed=args.speed)
-        if command in COMMANDS:
-            return COMMANDS[command](args)
-        raise UserError(f"unknown command {command!r}")
+        code = COMMANDS[args.command](args)
+        return asyncio.run(code) if inspect.iscoroutine(code) else code
     except UserError as err:
         print(f"fanout: error: {err}", file=sys.stderr)
         return EXIT_USAGE

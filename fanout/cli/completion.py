@@ -11,21 +11,14 @@ from .parser import build_parser
 RECIPE_COMMANDS = ("run", "tui", "bench", "serve")  # their first argument is a recipe
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:  # argparse keeps its subcommands only here
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
-
-
 def commands() -> dict[str, tuple[list[str], list[str], dict[str, list[str]]]]:
     """command -> (its subcommands, its flags, choices per flag)."""
     out = {}
-    for name, sub in _subparsers(build_parser()).items():
-        flags = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
-        choices = {o: [str(c) for c in a.choices] for a in sub._actions if a.choices and a.option_strings
+    for name, sub in build_parser().commands.items():
+        flags = [o for a in sub.arguments for o in a.option_strings if o.startswith("--")]
+        choices = {o: [str(c) for c in a.choices] for a in sub.arguments if a.choices and a.option_strings
                    for o in a.option_strings if o.startswith("--")}
-        out[name] = (sorted(_subparsers(sub)), flags, choices)
+        out[name] = (sorted(sub.commands), flags, choices)
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from fanout import __version__
 from fanout.core.errors import UserError
@@ -15,9 +15,48 @@ if TYPE_CHECKING:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit 2, but in our words and without usage noise
+    """argparse's parser, keeping what it was given where completion and the tests can read it (argparse keeps
+    its subcommands and actions only in private fields): `commands`, name -> subparser; `arguments`, the actions
+    added, flags and positionals, mutually exclusive ones included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.commands: dict[str, _Parser] = {}
+        self.arguments: list[argparse.Action] = []
+        super().__init__(*args, **kwargs)  # adds -h through add_argument: recorded like the rest
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # exit 2, in our words, without usage noise
         # main() prints "fanout: error: "; the command is named once, in the hint, not as a second prefix.
         raise UserError(f"{message} (see `{self.prog} --help`)")
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.arguments.append(action)
+        return action
+
+    def add_mutually_exclusive_group(self, **kwargs: Any) -> Any:
+        group = super().add_mutually_exclusive_group(**kwargs)
+        add = group.add_argument
+
+        def recorded(*args: Any, **kw: Any) -> argparse.Action:
+            action = add(*args, **kw)
+            self.arguments.append(action)
+            return action
+
+        group.add_argument = recorded  # type: ignore[method-assign]
+        return group
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("parser_class", _Parser)
+        action = super().add_subparsers(**kwargs)
+        add = action.add_parser
+
+        def recorded(name: str, **kw: Any) -> _Parser:
+            parser = add(name, **kw)
+            self.commands[name] = parser
+            return parser
+
+        action.add_parser = recorded
+        return action
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -36,7 +75,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog="fanout",
         description="Run LLM fan-outs sequentially, in parallel or as a DAG. "
@@ -44,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "configured).",
     )
     parser.add_argument("--version", action="version", version=f"fanout {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run a recipe headless: progress on stderr, the report on stdout")
     _run_flags(run)
@@ -78,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     across.add_argument("--providers", help="A,B,...: one strategy across these configured providers")
 
     recipes = sub.add_parser("recipes", help="list the shipped recipes (recipes schema: the file format)")
-    recipes_sub = recipes.add_subparsers(dest="recipes_command", parser_class=_Parser)
+    recipes_sub = recipes.add_subparsers(dest="recipes_command")
     recipes_sub.add_parser("schema", help="print the JSON schema of a recipe file, for editors")
     recipes_sub.add_parser("names", help="the shipped recipes' names, one a line (for shell completion)")
     show = recipes_sub.add_parser("show", help="print a recipe's file, to copy and edit")
@@ -92,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sessions = sub.add_parser("sessions", help="list past runs (sessions rm ID removes one)")
     sessions.add_argument("--json", action="store_true", help="print the list as one JSON document")
-    sessions_sub = sessions.add_subparsers(dest="sessions_command", parser_class=_Parser)
+    sessions_sub = sessions.add_subparsers(dest="sessions_command")
     rm = sessions_sub.add_parser("rm", help="remove a session")
     rm.add_argument("id", help="the session's id, as `fanout sessions` lists it")
 
@@ -116,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stats: where it is and how full; clear: remove every cached response")
 
     config = sub.add_parser("config", help="the configuration file")
-    config_sub = config.add_subparsers(dest="config_command", parser_class=_Parser)
+    config_sub = config.add_subparsers(dest="config_command")
     init = config_sub.add_parser("init", help="write a starter config file")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     config_sub.add_parser("path", help="print where the config file is read from")

@@ -135,3 +135,9 @@ def open_app(options, *, start: bool, replay_id: str | None = None, replay_speed
 
 def cmd_tui(args: argparse.Namespace) -> int:
     return open_app(run_options(args), start=args.run)
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from fanout.wiring.launch import RunOptions
+
+    return open_app(RunOptions(), start=False)

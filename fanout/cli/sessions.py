@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from fanout.core.errors import UserError
 
@@ -30,13 +31,24 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_replay_headless(args: argparse.Namespace) -> int:
+def cmd_replay(args: argparse.Namespace) -> Any:
+    """In the app, or printed as `fanout run` would (--headless, --json)."""
+    if args.speed < 0:
+        raise UserError(f"--speed must be 0 or more, not {args.speed}")
+    if args.headless or args.json:
+        return replay_headless(args)
+    from fanout.wiring.launch import RunOptions
+
+    from .run import open_app
+
+    return open_app(RunOptions(), start=False, replay_id=args.id, replay_speed=args.speed)
+
+
+async def replay_headless(args: argparse.Namespace) -> int:
     from fanout.stores import sessions
     from fanout.frontends.headless import Printer
     from fanout.frontends.report import to_json, to_markdown
 
-    if args.speed < 0:
-        raise UserError(f"--speed must be 0 or more, not {args.speed}")
     session = sessions.load(args.id)
     printer = Printer()
     state = printer.state  # one fold: the printer draws it, the report reads it

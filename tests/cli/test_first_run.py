@@ -81,17 +81,36 @@ def test_recipes_count_branches_in_words_that_fit(fanout_cli):
     assert "9 voters" in rows["code-review"]
 
 
-def test_every_flag_has_help():
-    def walk(parser, name):
-        for action in parser._actions:
-            if hasattr(action, "choices") and isinstance(action.choices, dict):  # subcommands
-                for sub_name, sub in action.choices.items():
-                    yield from walk(sub, f"{name} {sub_name}")
-            else:
-                yield name, action
+def walk(parser, name="fanout"):
+    """(command line, parser) for the parser and every subcommand under it."""
+    yield name, parser
+    for sub_name, sub in parser.commands.items():
+        yield from walk(sub, f"{name} {sub_name}")
 
-    for name, action in walk(build_parser(), "fanout"):
-        assert action.help, f"{name} {action.option_strings or action.dest} has no help text"
+
+def test_every_flag_has_help():
+    for name, parser in walk(build_parser()):
+        for action in parser.arguments:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help text"
+
+
+def test_every_command_has_one_handler_and_every_handler_a_command():
+    from fanout.cli import COMMANDS
+
+    parsed = set(build_parser().commands)
+    assert parsed == set(COMMANDS) - {None}, "a command is a subparser in parser.py and an entry in COMMANDS"
+
+
+def test_the_parser_records_every_argument_argparse_was_given():
+    """`arguments` is what completion and the help test read: it must hold what argparse holds (checked here
+    through argparse's help text, its public view), mutually exclusive flags included."""
+    for name, parser in walk(build_parser()):
+        shown = parser.format_help()
+        for action in parser.arguments:
+            for flag in action.option_strings:
+                assert flag in shown, f"{name}: {flag}"
+        assert ("--models" in shown) == (name == "fanout bench")
+        assert any("--models" in a.option_strings for a in parser.arguments) == (name == "fanout bench")
 
 
 def test_fanout_config_naming_a_missing_file_is_an_error(fanout_cli, tmp_path):

@@ -4,11 +4,15 @@ then `fanout resume`. `bench/soak.py` runs the full 2,000 at concurrency 100."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from fanout.devserver import Storm
 from fanout.devserver.soak import soak
 from fanout.devserver.storm import audit
+
+pytestmark = pytest.mark.slow
 
 BRANCHES, CONCURRENCY, TOKENS = 300, 50, 12
 

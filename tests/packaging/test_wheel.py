@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from terminal import Tmux
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = Path(os.environ.get("FANOUT_WHEELHOUSE") or Path.home() / ".cache/fanout/portable-wheels")
 LLAMA = re.search(r"^LLAMA_VERSION=(\S+)", (ROOT / "scripts/setup").read_text(), re.M).group(1)

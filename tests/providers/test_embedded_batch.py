@@ -14,6 +14,8 @@ from fanout.wiring.config import builtin_providers
 from fanout.providers.base import GenerationRequest, Message, ProviderError
 from fanout.providers.local import DEFAULT_SEQUENCES, LocalProvider
 
+pytestmark = pytest.mark.slow
+
 TOPICS = ("hardware", "software", "security", "pricing")
 
 

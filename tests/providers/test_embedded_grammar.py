@@ -3,6 +3,8 @@ JSON of that shape (real tokens, a real parse)."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from dataclasses import replace
 
@@ -13,6 +15,8 @@ from fanout.providers.local import LocalProvider
 from fanout.strategies import recipe as recipes
 from fanout.strategies.plan import parse_plan, plan_schema
 from fanout.strategies.prompting import plan_messages
+
+pytestmark = pytest.mark.slow
 
 
 async def test_the_grammar_makes_the_small_model_write_a_valid_plan():

@@ -13,6 +13,8 @@ import pytest
 from fanout.providers.base import GenerationRequest, Message, ProviderError, StreamEnd, TextDelta
 from fanout.providers.local import LocalProvider, resolve_model_path
 
+pytestmark = pytest.mark.slow
+
 
 def test_the_shipped_gguf_is_found():
     path = resolve_model_path("smollm2")

@@ -82,7 +82,7 @@ async def _no_close() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_new_base_url_is_used_at_once_though_urls_are_remembered(loopback, kind):
-    # The SDK clients keep each joined URL per path (providers/sdk.RememberedURLs, http_client._Client): one
+    # The SDK clients keep each joined URL per path (providers/compat_sdks.py, compat_httpx2.py): one
     # joined for the first server must not carry a call meant for the second.
     other = LoopbackServer()
     await other.start()

@@ -11,6 +11,8 @@ from fanout.frontends.state import RunState
 from fanout.strategies import events as ev
 from fanout.wiring.launch import RunOptions, execute, prepare
 
+pytestmark = pytest.mark.slow
+
 ANGLES = ["hardware", "software", "commercial", "security", "academic"]
 
 

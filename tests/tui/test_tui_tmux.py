@@ -16,7 +16,7 @@ from terminal import Tmux
 ROOT = Path(__file__).resolve().parents[2]
 STREAMED = re.compile(r"\b(alpha|beta|gamma|delta|epsilon|zeta|theta|kappa|lambda|sigma|omega)-[0-9a-f]{3}\b")
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 
 def start_app(tmux: Tmux, fanout_home: Path, server, *flags: str) -> None:
