@@ -318,18 +318,30 @@ async def test_disconnect_non_streaming(loopback):
             await client.chat.completions.create(model="m", messages=USER)
 
 
-async def test_stall_after_times_out_and_does_not_block_others(loopback):
+async def test_a_stalled_stream_does_not_block_others(loopback):
     loopback.add_fault(Fault(stall_after=2))
-    async with oai(loopback, timeout=0.5) as oc, ant(loopback, timeout=0.5) as ac, oai(loopback) as fresh:
-        ogot: list[str] = []
-        stalled = asyncio.create_task(openai_stream(oc, ogot))
-        await asyncio.sleep(0.1)
-        # While that stream is stalled, another request is served at once.
+    async with oai(loopback, timeout=600) as patient, oai(loopback) as fresh:
+        got: list[str] = []
+        stalled = asyncio.create_task(openai_stream(patient, got))
+        while len(got) < 2:  # the stream has reached its stall
+            await asyncio.sleep(0.01)
+        # While that stream stays stalled (its client would wait ten minutes), another request is served.
         assert len((await openai_stream(fresh))[0]) == 12
-        assert not stalled.done()  # served while the other is still stalled, not after its timeout freed a slot
-        assert loopback.in_flight == 1
+        assert not stalled.done() and loopback.in_flight == 1 and got == got[:2]
+        stalled.cancel()
+    for _ in range(500):  # its client is gone: the stalled handler ends
+        if loopback.in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert loopback.in_flight == 0
+
+
+async def test_stall_after_times_out_in_both_sdks(loopback):
+    loopback.add_fault(Fault(stall_after=2))
+    async with oai(loopback, timeout=0.5) as oc, ant(loopback, timeout=0.5) as ac:
+        ogot: list[str] = []
         with pytest.raises(openai.APITimeoutError):
-            await stalled
+            await openai_stream(oc, ogot)
         loopback.add_fault(Fault(stall_after=2))
         agot: list[str] = []
         with pytest.raises(Exception) as aerr:
@@ -365,9 +377,7 @@ async def test_stop_does_not_hang_on_stalled_or_idle_connections():
 
         task = asyncio.create_task(stalled())
         await asyncio.sleep(0.1)
-        t0 = time.monotonic()
-        await server.stop()
-        assert time.monotonic() - t0 < 0.5
+        await asyncio.wait_for(server.stop(), 5)  # a hang fails the test instead of blocking it
         with pytest.raises(httpx.HTTPError):
             await asyncio.wait_for(task, 2)
         await idle.aclose()
@@ -437,8 +447,8 @@ async def test_max_in_flight_reflects_real_concurrency():
         t0 = time.monotonic()
         await asyncio.gather(*(openai_stream(client) for _ in range(10)))
         elapsed = time.monotonic() - t0
-        assert server.max_in_flight == 10 and server.in_flight == 0
-        assert 0.2 <= elapsed < 1.0
+        assert server.max_in_flight == 10 and server.in_flight == 0  # all ten at once
+        assert elapsed >= 0.2  # none answered before the server's latency
         # Sequential requests never overlap.
         server.max_in_flight = 0
         server.latency = 0.0
