@@ -1,4 +1,4 @@
-"""The seeds' plain approach, for comparison: the `openai` SDK's AsyncOpenAI (max_retries=0) with asyncio.gather,
+"""The plain approach, for comparison: the `openai` SDK's AsyncOpenAI (max_retries=0) with asyncio.gather,
 streaming every call and reading every chunk; and, as a floor, the same calls over raw httpx2 with json.loads per
 SSE line (what a leaner client costs).
 """
@@ -104,7 +104,7 @@ async def sdk_phases(
     max_tokens: int = 256,
     aggregate_max_tokens: int = 400,
 ) -> PlainResult:
-    """The seeds' hybrid: one gather per phase; a phase starts when the whole previous phase is done."""
+    """A phase-by-phase hybrid: one gather per phase; a phase starts when the whole previous phase is done."""
     import openai
 
     t0 = time.perf_counter()

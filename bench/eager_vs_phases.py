@@ -1,9 +1,9 @@
-"""Eager DAG scheduling (fanout hybrid) against the seeds' phase-by-phase hybrid on skewed latencies.
+"""Eager DAG scheduling (fanout hybrid) against a phase-by-phase hybrid (one gather a phase, as the articles fanout grew from ran it) on skewed latencies.
 
     python bench/eager_vs_phases.py [--rounds 7] [--factors 1,3]
 
 The research DAG: hardware, software, commercial; security after hardware; academic after all four; then the
-aggregate. The seeds' hybrid runs it as phases, one asyncio.gather each (AsyncOpenAI, max_retries=0, streaming):
+aggregate. A phase-by-phase hybrid runs it as phases, one asyncio.gather each (AsyncOpenAI, max_retries=0, streaming):
 phase 1 hardware/software/commercial, phase 2 security, phase 3 academic, then the aggregate. fanout's hybrid
 starts each step when its own dependencies are done, so security runs while software is still going.
 
@@ -86,7 +86,7 @@ async def main() -> int:
     p.add_argument("--factors", default="1,3", help="software's call time over the others' (default 1,3)")
     args = p.parse_args()
     results = [await one_factor(float(f), args.rounds) for f in args.factors.split(",")]
-    print("\nEager DAG (fanout hybrid) vs phase-by-phase gather (the seeds' hybrid), research DAG, skewed software branch")
+    print("\nEager DAG (fanout hybrid) vs phase-by-phase gather (a gather per phase), research DAG, skewed software branch")
     print(f"machine: {C.machine_line()}\n")
     rows = []
     for r in results:

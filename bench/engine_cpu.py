@@ -8,7 +8,7 @@ stream's and RunState's, not openai/httpx's. Compared:
 - engine: launch's path minus HTTP: Engine(spec).events() → RunState.apply, parallel, concurrency 100,
   concat aggregate (no aggregate call);
 - bare: the same streams consumed by asyncio.gather under a Semaphore(100), nothing else (the floor);
-- Caller._consume alone as it is (one self-re-arming watchdog timer a stream, since issue 15), and the same
+- Caller._consume alone as it is (one self-re-arming watchdog timer a stream), and the same
   loop with other stall timeouts: none at all (the floor), one
   asyncio.wait_for a chunk (a Task a chunk on Python 3.11: what fanout did up to commit 4882842), one
   asyncio.timeout rescheduled at each chunk, and one self-re-arming watchdog timer a stream

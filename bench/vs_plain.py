@@ -1,4 +1,4 @@
-"""fanout parallel against the seeds' plain script: AsyncOpenAI(max_retries=0) + asyncio.gather over the same
+"""fanout parallel against a plain script: AsyncOpenAI(max_retries=0) + asyncio.gather over the same
 angles, streaming and reading every chunk, then one aggregate call; same loopback server, rounds interleaved.
 
     python bench/vs_plain.py [--rounds 15] [--rounds-large 7] [--large 100] [--experiment-watchdog]

@@ -1,4 +1,4 @@
-"""The seeds' comparison table: the same recipe under each strategy, side by side."""
+"""The comparison table: the same recipe under each strategy, side by side."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def fmt_ratio(value: float | None) -> str:
 
 
 def table(rows: Sequence[Row], label: str = "Strategy") -> str:
-    """Plain text, the seeds' columns plus speed-up and token multiplier against sequential, then the output's
+    """Plain text: latency, tokens, calls and cost per strategy, plus speed-up and token multiplier against sequential, then the output's
     quality: findings, distinct findings, redundancy and the contradictions the synthesis flagged."""
     v = verdict(rows)
     judged = any(r.judged is not None for r in rows)

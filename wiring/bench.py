@@ -1,4 +1,4 @@
-"""`fanout bench`: one recipe under all three strategies on the same inputs, cache off, as the seeds' table; or,
+"""`fanout bench`: one recipe under all three strategies on the same inputs, cache off, as one comparison table; or,
 with `--models` / `--providers`, one strategy across models or providers, with the same columns."""
 
 from __future__ import annotations

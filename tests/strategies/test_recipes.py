@@ -45,7 +45,7 @@ def test_shipped_recipes_load(name):
     assert r.branches and r.name == name
 
 
-def test_research_recipe_is_the_seeds_task():
+def test_research_recipe_is_the_five_angle_benchmark_task():
     r = recipes.load("research")
     assert [b.id for b in r.branches] == ["hardware", "software", "commercial", "security", "academic"]
     assert r.branch("security").after == ("hardware",)

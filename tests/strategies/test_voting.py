@@ -55,9 +55,9 @@ def test_weighted_reverses_a_plain_majority():
     weighted = vote(ballots("A", "B", "B", "A", weights=[1.0, 1.5, 1.5, 0.5]), "weighted")
     assert weighted["answer"] == "B" and weighted["tally"] == {"B": 3.0, "A": 1.5}
     assert weighted["confidence"] == pytest.approx(3.0 / 4.5, abs=1e-4)
-    # the seeds' example: A = 2.0, B = 1.5
-    seeds = vote(ballots("A", "B", "A", weights=[1.0, 1.5, 1.0]), "weighted")
-    assert seeds["answer"] == "A" and seeds["confidence"] == pytest.approx(2.0 / 3.5, abs=1e-4)
+    # the worked example of weighted voting: A = 2.0, B = 1.5
+    worked = vote(ballots("A", "B", "A", weights=[1.0, 1.5, 1.0]), "weighted")
+    assert worked["answer"] == "A" and worked["confidence"] == pytest.approx(2.0 / 3.5, abs=1e-4)
 
 
 def test_abstaining_and_failed_voters_count_against_confidence():

@@ -1,4 +1,4 @@
-"""`fanout bench`: the seeds' table for a recipe, every strategy on the same inputs, cache off."""
+"""`fanout bench`: the comparison table for a recipe, every strategy on the same inputs, cache off."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_bench_json_over_the_loopback_server(tmp_path):
         server.stop_thread()
 
 
-def test_table_has_the_seeds_columns_and_verdict():
+def test_table_has_the_comparison_columns_and_verdict():
     rows = [Row("sequential", "ok", 8.2, 8400, False, 6, 0.0504, 3200, 8.2, 0),
             Row("parallel", "ok", 2.4, 9200, False, 6, 0.0552, 3350, 2.4, 0),
             Row("hybrid", "ok", 3.8, 8700, True, 6, 0.0522, 3500, 3.8, 0)]

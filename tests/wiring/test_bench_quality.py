@@ -1,5 +1,5 @@
 """The quality columns measured on real runs over HTTP: a server whose answers overlap when a prompt holds no
-earlier output and differ when it does, which is the seeds' claim made true, so the figures must show it."""
+earlier output and differ when it does, which is the claim the comparison exists to test, so the figures must show it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SYNTHESIS = "1. Overall state\nGrowing.\n\n3. Contradictions or tensions between
 
 
 def responder(req) -> str:
-    """What a model does in the seeds' story: alone, every angle finds the same headline facts; shown what
+    """What a model does in the story behind the comparison: alone, every angle finds the same headline facts; shown what
     earlier steps covered, it finds something else."""
     prompt = req.prompt
     if prompt.startswith("Synthesise"):

@@ -1,4 +1,4 @@
-"""The seeds' comparison as a picture: one recipe under each strategy, their timelines stacked on one time axis,
+"""The parallel-or-sequential comparison as a picture: one recipe under each strategy, their timelines stacked on one time axis,
 bars for latency, tokens, cost and redundancy, then the table with the quality columns and the verdict, and the
 overlap matrix of the strategy under the cursor. The same figures as `fanout bench` (`frontends.compare`), which
 this screen copies (c) and exports with everything it draws (e)."""
