@@ -1,5 +1,6 @@
 """How much the branches repeated each other, and how many contradictions the synthesis flagged: what the
-parallel-or-sequential trade-off says about the output ("sequential reduces redundancy", "parallel angles discover overlapping findings").
+parallel-or-sequential trade-off says about the output ("sequential reduces redundancy", "parallel angles
+discover overlapping findings").
 
 Pure functions of the branches' texts and the aggregate's text, so a live run, a replayed session and an imported
 one measure alike. The findings are what the `union` aggregator reads (JSON list items, bullet or numbered lines),
