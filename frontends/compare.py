@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from fanout.frontends.quality import Overlap, top_pairs
-from fanout.frontends.report import OVERLAP_MATRIX, OVERLAP_PAIRS, fmt_cost, fmt_share
+from fanout.frontends.report import OVERLAP_MATRIX, OVERLAP_PAIRS, fmt_cost, fmt_seconds, fmt_share
 from fanout.frontends.state import RunState
 
 
@@ -113,23 +113,23 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
     v = verdict(rows)
     judged = any(r.judged is not None for r in rows)
     lines = [
-        f"{label:<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>7} {'Speed-up':>9} {'Tokens×':>8}"
+        f"{label:<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>12} {'Speed-up':>9} {'Tokens×':>8}"
         f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}" + (f" {'Judged':>7}" if judged else ""),
-        "-" * (122 if judged else 114),
+        "-" * (127 if judged else 119),
     ]
     for r in rows:
         tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
         q = quality_cells(r)
         lines.append(
-            f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
-            f"{r.output_length:>7} {fmt_ratio(v.speedup[r.strategy]):>9} {v.token_multiplier[r.strategy]:>7.2f}×"
+            f"{r.strategy:<12} {fmt_seconds(r.latency):>10} {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
+            f"{f'{r.output_length:,} chars':>12} {fmt_ratio(v.speedup[r.strategy]):>9} {v.token_multiplier[r.strategy]:>7.2f}×"
             f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}" + (f" {fmt_judged(r.judged):>7}" if judged else "")
         )
     fastest = next((r for r in rows if r.strategy == v.fastest), None)
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
     lines += [
         "",
-        f"Fastest: {v.fastest} ({fastest.latency * 1000:.0f}ms)" if fastest
+        f"Fastest: {v.fastest} ({fmt_seconds(fastest.latency)})" if fastest
         else "Fastest: not measured (every run had cached calls; `fanout bench` runs with the cache off)",
         f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, {fmt_cost(cheapest.cost)})",
         f"Longest output: {v.longest_output}",

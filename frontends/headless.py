@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import Counter
 from typing import TextIO
 
 from fanout.frontends.report import fmt_latency, fmt_seconds, fmt_speedup
 from fanout.core.text import shorten, strip_controls
-from fanout.frontends.state import CANCELLED, DONE, FAILED, RETRYING, STREAMING, BranchState, RunState
-from fanout.frontends.status import look
+from fanout.frontends.state import CANCELLED, DONE, FAILED, RETRYING, STREAMING, WAITING, BranchState, RunState
+from fanout.frontends.status import Status, look
 from fanout.strategies.events import (
     AggregateDone,
     AggregateStarted,
@@ -41,17 +42,33 @@ def describe(b: BranchState, now: float) -> str:
     if b.status == DONE and b.metrics:
         return f"done · {fmt_latency(b.metrics)} · {b.metrics.output_tokens} tokens"
     if b.status in (FAILED, CANCELLED):
-        return f"{b.status}: {shorten(b.error, 80)}"
+        # A cancel's error is the word itself: "cancelled", never "cancelled: cancelled".
+        return b.status if b.error in ("", b.status) else f"{b.status}: {shorten(b.error, 80)}"
     return b.status
 
 
+def heartbeat(state: RunState) -> str:
+    """One line for a long quiet stretch off a terminal: how many calls are in each state, and the tokens so far."""
+    lanes = state.lanes()
+    counts = Counter(b.status for b in lanes)
+    tokens = sum(b.tokens_seen for b in lanes if b.status == STREAMING)
+    parts = [f"{counts[s]} {s}" + (f" ({tokens} tokens so far)" if s == STREAMING else "")
+             for s in Status if counts[s]]
+    if state.aggregate.status not in (WAITING, DONE):
+        parts.append(f"aggregate {state.aggregate.status}")
+    return "still running · " + " · ".join(parts)
+
+
 class Printer:
+    QUIET = 10.0  # off a terminal, at most this many seconds without a line (a pipe or a CI log must see life)
+
     def __init__(self, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.out = stream or sys.stderr
         self.live = self.out.isatty() if live is None else live
         self.state = RunState()
         self._drawn = 0
         self._last_draw = 0.0
+        self._last_line = 0.0  # run time of the last plain line
 
     def handle(self, event: Event) -> None:
         branch = self.state.apply(event)
@@ -62,21 +79,28 @@ class Printer:
             return
         line = self._line(event, branch)
         if line:
-            for part in strip_controls(line).split("\n"):
-                self.out.write(f"[{event.t:7.2f}s] {part}\n")
-            self.out.flush()
+            self._write(event.t, line)
+
+    def _write(self, t: float, line: str) -> None:
+        for part in strip_controls(line).split("\n"):
+            self.out.write(f"[{t:7.2f}s] {part}\n")
+        self.out.flush()
+        self._last_line = t
 
     async def keep_fresh(self, every: float = 0.5) -> None:
-        """On a terminal, redraws between events too, so a backoff countdown keeps counting."""
-        if not self.live:
-            return
+        """Between events too: on a terminal the block is redrawn, so a backoff countdown keeps counting; off one,
+        a quiet stretch of QUIET seconds gets a line saying what is still running."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         while True:
             await asyncio.sleep(every)
-            if self.state.done is None and self.state.started is not None:
-                self.state.now = max(self.state.now, loop.time() - start)
+            if self.state.done is not None or self.state.started is None:
+                continue
+            self.state.now = max(self.state.now, loop.time() - start)
+            if self.live:
                 self._draw()
+            elif self.state.now - self._last_line >= self.QUIET:
+                self._write(self.state.now, heartbeat(self.state))
 
     def _line(self, event: Event, b: BranchState | None) -> str | None:
         if isinstance(event, RunStarted):

@@ -132,8 +132,13 @@ def judgement(all_trials: Sequence[Trial], replies: Mapping[str, str]) -> Judgem
 
 def judge_text(d: Mapping[str, Any]) -> str:
     """A judgement as `fanout bench` prints it and the compare screen shows it; `d` is `JudgeRun.as_dict()`."""
-    def figures(per: Mapping[str, float]) -> str:
-        return " · ".join(f"{s} {v:.2f}" for s, v in per.items())
+    verdicts = [d["verdicts"][t["id"]] for t in d["trials"]]
+
+    def figures(per: Mapping[str, float], criteria: Sequence[str]) -> str:
+        if per:
+            return " · ".join(f"{s} {v:.2f}" for s, v in per.items())
+        lines = len(verdicts) * len(criteria)  # no score: every one of these verdict lines was unreadable
+        return f"unreadable ({sum(v.get(c) is None for v in verdicts for c in criteria)} of {lines})"
 
     def share(v: float | None) -> str:
         return "-" if v is None else f"{v * 100:.0f} %"
@@ -141,8 +146,8 @@ def judge_text(d: Mapping[str, Any]) -> str:
     lines = [
         f"Judge: {d['provider']}/{d['model']}, {len(d['trials'])} blind trials (every pair in both orders, "
         f"letters shuffled), session {d['session_id']}",
-        f"  scores: {figures(d['scores'])}",
-        *(f"  {c}: {figures(per)}" for c, per in d["by_criterion"].items()),
+        f"  scores: {figures(d['scores'], CRITERIA)}",
+        *(f"  {c}: {figures(per, (c,))}" for c, per in d["by_criterion"].items()),
         f"  the two orders agreed on {share(d['agreement'])} of pairs; the answer shown first won "
         f"{share(d['first_wins'])} of verdicts; {d['unreadable']} verdict lines unreadable",
         f"  the judge's own cost, not in the table: {fmt_cost(d['cost'])}, {d['tokens']} tokens, {d['calls']} calls, "

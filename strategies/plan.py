@@ -134,6 +134,7 @@ def parse_plan(text: str, spec: PlanSpec, taken: set[str] = frozenset()) -> Plan
     used = set(taken) | {AGGREGATE_ID, PLAN_ID}
     ids: list[str] = []
     by_title: dict[str, str] = {}
+    same_title: dict[str, list[str]] = {}  # a title given more than once -> the ids of every angle with it
     for n, (title, _, _) in enumerate(raw, 1):
         base = slug(title) or f"angle-{n}"
         bid, k = base, 2
@@ -142,10 +143,13 @@ def parse_plan(text: str, spec: PlanSpec, taken: set[str] = frozenset()) -> Plan
         used.add(bid)
         ids.append(bid)
         key = title.casefold()
-        if key in by_title:
-            warnings.append(f"two angles are titled {title!r}: they run as {by_title[key]} and {bid}")
-        else:
-            by_title[key] = bid
+        same_title.setdefault(key, []).append(bid)
+        by_title.setdefault(key, bid)
+    for key, alike in same_title.items():
+        if len(alike) > 1:
+            title = raw[ids.index(alike[0])][0]
+            warnings.append(f"{len(alike)} angles are titled {title!r}: they run as "
+                            f"{', '.join(alike[:-1])} and {alike[-1]}")
     known_ids = set(ids)
 
     deps: dict[str, list[str]] = {}

@@ -60,3 +60,41 @@ def test_reports_strip_escape_sequences_but_keep_the_words():
         assert "\x1b" not in text and "\x07" not in text
     assert "[bold red]markup[/]" in doc["branches"][0]["text"]  # shown as the text it is, not interpreted
     assert state.branches["a"].text == HOSTILE  # the state keeps what the model said; only output is cleaned
+
+
+def test_off_a_terminal_a_quiet_run_still_prints_a_line_every_ten_seconds():
+    """A pipe or a CI log sees life at least every Printer.QUIET seconds, whatever the run is waiting on."""
+    import asyncio
+
+    from vclock import run_virtual
+
+    out = io.StringIO()
+    p = Printer(out, live=False)
+    info = (ev.BranchInfo("a", "Alpha"), ev.BranchInfo("b", "Beta", ("a",)))
+
+    async def go():
+        fresh = asyncio.create_task(p.keep_fresh(every=0.5))
+        p.handle(ev.RunStarted(0.0, "s1", "demo", "hybrid", "p", "m", {}, info, "concat", 0.0))
+        p.handle(ev.BranchQueued(0.0, "a"))
+        p.handle(ev.BranchStarted(0.0, "a"))
+        for i in range(3):
+            p.handle(ev.BranchToken(0.1 * i, "a", "word "))
+        await asyncio.sleep(35)  # a slow first answer: no event for 35 s
+        p.handle(ev.BranchDone(35.0, "a", "word word word", ev.BranchMetrics(latency=35.0, output_tokens=3)))
+        await asyncio.sleep(4)  # a line was printed at 35 s: nothing more before 45 s
+        fresh.cancel()
+
+    run_virtual(go())
+    stamps = [float(line[1:8]) for line in out.getvalue().splitlines()]
+    quiet = [line for line in out.getvalue().splitlines() if "still running" in line]
+    assert len(quiet) == 3, out.getvalue()
+    assert quiet[0].endswith("still running · 1 waiting · 1 streaming (3 tokens so far)")
+    assert max(b - a for a, b in zip(stamps, stamps[1:])) <= Printer.QUIET + 0.5
+
+
+def test_a_cancelled_branch_says_so_once():
+    out = io.StringIO()
+    p = Printer(out, live=False)
+    p.handle(ev.RunStarted(0.0, "s1", "demo", "hybrid", "p", "m", {}, (ev.BranchInfo("a", "Alpha"),), "concat", 0.0))
+    p.handle(ev.BranchFailed(1.0, "a", "cancelled", cancelled=True))
+    assert "a: cancelled\n" in out.getvalue() and "cancelled: cancelled" not in out.getvalue()

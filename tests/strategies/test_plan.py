@@ -107,7 +107,7 @@ def test_no_plan_in_the_text_fails_with_the_reason(text, reason):
 def test_duplicate_titles_get_distinct_ids_and_a_warning():
     plan = parse_plan(plan_text("Costs", "costs", "Costs"), spec())
     assert [a.id for a in plan.angles] == ["costs", "costs-2", "costs-3"]
-    assert len(plan.warnings) == 2 and "they run as costs and costs-2" in plan.warnings[0]
+    assert plan.warnings == ("3 angles are titled 'Costs': they run as costs, costs-2 and costs-3",)
 
 
 def test_ids_never_take_a_fixed_or_reserved_id():

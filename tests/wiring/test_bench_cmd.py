@@ -44,7 +44,7 @@ def test_table_has_the_comparison_columns_and_verdict():
             Row("hybrid", "ok", 3.8, 8700, True, 6, 0.0522, 3500, 3.8, 0)]
     text = table(rows)
     assert "Strategy" in text and "Latency" in text and "Tokens" in text and "Output" in text
-    assert "Fastest: parallel (2400ms)" in text and "Cheapest: sequential (8400 tokens" in text
+    assert "Fastest: parallel (2.40 s)" in text and "2.40 s" in text and "ms" not in text and "Cheapest: sequential (8400 tokens" in text
     assert "~8700" in text  # an estimate says so
     v = verdict(rows)
     assert round(v.speedup["parallel"], 2) == 3.42 and round(v.token_multiplier["parallel"], 2) == 1.1

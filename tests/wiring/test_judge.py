@@ -76,3 +76,17 @@ def test_replies_are_read_leniently_and_unreadable_lines_are_counted():
     assert v == {"coverage": "a", "specificity": "b", "coherence": "tie", "contradictions": None, "overall": "a"}
     j = judgement([t], {t.id: text})
     assert j.unreadable == 1 and j.scores == {"a": round(1.5 / 3, 4), "b": round(1.5 / 3, 4)}
+
+
+def test_a_judge_whose_verdicts_cannot_be_read_says_so_instead_of_printing_empty_scores():
+    from fanout.frontends.judge import judge_text
+
+    ts = trials(["hybrid", "parallel", "sequential"], seed=2)
+    j = judgement(ts, {t.id: "I cannot decide between these." for t in ts})
+    d = {**j.as_dict(), "provider": "local", "model": "smollm2", "session_id": "s", "cost": None, "tokens": 0,
+         "calls": 6, "cached": 0,
+         "trials": [{"id": t.id, "first": t.first, "second": t.second, "labels": list(t.labels)} for t in ts]}
+    text = judge_text(d)
+    assert f"  scores: unreadable ({len(ts) * len(CRITERIA)} of {len(ts) * len(CRITERIA)})" in text
+    assert f"  coverage: unreadable ({len(ts)} of {len(ts)})" in text
+    assert not re.search(r"^  \w+: $", text, re.MULTILINE)  # no label left with nothing after it

@@ -170,7 +170,7 @@ async def test_warnings_reach_the_state_the_report_and_the_json(recipe):
     assert state.status == "ok" and list(state.branches) == ["a", "b", "b-2", "c"]
     expected = [
         "the planner gave 5 angles, more than max_branches = 4: kept the first 4, dropped E",
-        "two angles are titled 'B': they run as b and b-2",
+        "2 angles are titled 'B': they run as b and b-2",
         "c: after names 'Nowhere', which is no angle of the plan: dropped",
         "dependency cycle a -> b -> a: dropped b's dependency on a",
     ]
