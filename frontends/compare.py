@@ -117,14 +117,10 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
         f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}" + (f" {'Judged':>7}" if judged else ""),
         "-" * (127 if judged else 119),
     ]
+    widths = (10, 8, 6, 9, 12, 9, 8, 8, 8, 10, 7)
     for r in rows:
-        tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
-        q = quality_cells(r)
-        lines.append(
-            f"{r.strategy:<12} {fmt_seconds(r.latency):>10} {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
-            f"{f'{r.output_length:,} chars':>12} {fmt_ratio(v.speedup[r.strategy]):>9} {v.token_multiplier[r.strategy]:>7.2f}×"
-            f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}" + (f" {fmt_judged(r.judged):>7}" if judged else "")
-        )
+        cells = " ".join(f"{cell:>{width}}" for cell, width in zip(figures(r, v), widths))
+        lines.append(f"{r.strategy:<12} {cells}" + (f" {fmt_judged(r.judged):>7}" if judged else ""))
     fastest = next((r for r in rows if r.strategy == v.fastest), None)
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
     lines += [
@@ -149,6 +145,21 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
 
 def fmt_judged(score: float | None) -> str:
     return "-" if score is None else f"{score:.2f}"
+
+
+def figures(r: Row, v: Verdict) -> tuple[str, ...]:
+    """A row's figures as every table writes them: latency, tokens, calls, cost, output, speed-up and token
+    multiplier against sequential, then the quality cells."""
+    return (
+        fmt_seconds(r.latency),
+        f"~{r.tokens}" if r.tokens_estimated else str(r.tokens),
+        str(r.calls),
+        fmt_cost(r.cost),
+        f"{r.output_length:,} chars",
+        fmt_ratio(v.speedup[r.strategy]),
+        f"{v.token_multiplier[r.strategy]:.2f}×",
+        *quality_cells(r),
+    )
 
 
 def quality_cells(r: Row) -> tuple[str, str, str, str]:

@@ -31,7 +31,7 @@ async def test_the_overlap_follows_the_cursor_and_the_export_holds_the_whole_pic
     for line in ("  parallel    ████████████████████████████████████████ 67 %", "Least redundant: sequential",
                  "## Overlap under hybrid", "hardware         —     100%       0%"):
         assert line in md
-    for figure in ("8000ms", "4200ms", "6000ms", "67 %", "38 %", "$0.0138"):
+    for figure in ("8.00 s", "4.20 s", "6.00 s", "67 %", "38 %", "$0.0138"):
         assert figure in shown and figure in md
 
 

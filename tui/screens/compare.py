@@ -16,9 +16,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from fanout.frontends.compare import Row, fmt_judged, fmt_ratio, overlap_lines, quality_cells, shared_span, table, verdict
+from fanout.frontends.compare import Row, figures, fmt_judged, overlap_lines, shared_span, table, verdict
 from fanout.frontends.judge import judge_text
-from fanout.frontends.report import fmt_cost, fmt_seconds
+from fanout.frontends.report import fmt_seconds
 from fanout.frontends.state import RunState
 
 from .. import exporting
@@ -34,25 +34,9 @@ Judge = Callable[[dict[str, str]], Awaitable[dict[str, Any]]]
 
 
 def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
-    """Each figure formatted exactly as `compare.table` prints it."""
+    """Each figure as `compare.table` prints it (`compare.figures`), with the status and the judge's score."""
     v = verdict(rows)
-    out = []
-    for r in rows:
-        tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
-        out.append((
-            r.strategy,
-            r.status,
-            f"{r.latency * 1000:.0f}ms",
-            tokens,
-            str(r.calls),
-            fmt_cost(r.cost),
-            str(r.output_length),
-            fmt_ratio(v.speedup[r.strategy]),
-            f"{v.token_multiplier[r.strategy]:.2f}×",
-            *quality_cells(r),
-            fmt_judged(r.judged),
-        ))
-    return out
+    return [(r.strategy, r.status, *figures(r, v), fmt_judged(r.judged)) for r in rows]
 
 
 def summary(rows: Sequence[Row]) -> str:
