@@ -2,8 +2,8 @@
 
 Both SDKs share one generated client base. Each request joins the client's base URL with the endpoint's path in
 `_prepare_url(url)`, parsing both again every call (tens of microseconds, at a thousand branches a measurable
-share of the client's CPU: bench/README.md). fanout remembers the joined URL per path while `_base_url` stays the
-same object (`http_client.URLMemo`). If an SDK release renames or reshapes either, the client is used as it is:
+share of the client's CPU: bench/README.md). fanout remembers the joined URL per path while the client's public
+`base_url` stays the same object (`http_client.URLMemo`; setting `base_url` anew forgets them). If an SDK release renames or reshapes either, the client is used as it is:
 slower, never wrong. tests/providers/test_compat.py fails loudly when that happens, so the bound in pyproject.toml
 is raised on purpose.
 """
@@ -34,8 +34,8 @@ def with_remembered_urls(client_class: type) -> type:
         _fanout_urls: URLMemo | None = None
 
         def _prepare_url(self, url: str) -> Any:
-            base = self.__dict__.get("_base_url", _MISSING)
-            if base is _MISSING:  # not where the memo can see a new base URL: never cache
+            base = getattr(self, "base_url", _MISSING)  # public: the SDKs moved the field behind it (openai 3.63)
+            if base is _MISSING:  # no base URL the memo can watch for change: never cache
                 return super()._prepare_url(url)
             if self._fanout_urls is None:
                 self._fanout_urls = URLMemo()

@@ -21,11 +21,13 @@ def test_the_sdks_still_join_urls_where_fanout_remembers_them(client_class):
     remembered = compat_sdks.with_remembered_urls(client_class)
     assert remembered is not client_class and issubclass(remembered, client_class)
     client = remembered(api_key="k", base_url="http://127.0.0.1:1/v1")
-    assert "_base_url" in client.__dict__, "the SDK no longer keeps its base URL where the memo looks"
+    assert client.base_url is client.base_url, "the SDK makes its base URL anew on each read: the memo never hits"
     first = client._prepare_url("/chat/completions")
     assert client._prepare_url("/chat/completions") is first  # remembered
     plain = client_class(api_key="k", base_url="http://127.0.0.1:1/v1")
     assert str(first) == str(plain._prepare_url("/chat/completions"))
+    client.base_url = "http://127.0.0.1:2/v2"  # a new base URL: what was remembered is stale
+    assert str(client._prepare_url("/chat/completions")) == "http://127.0.0.1:2/v2/chat/completions"
 
 
 def test_httpx2_still_merges_urls_where_fanout_remembers_them():
