@@ -9,7 +9,9 @@ five topics. For every run it reports
   of six words repeat its prompt) or came back empty;
 - for every branch, the same flag computed here over the branch's text and the prompt it was sent;
 - for deep-research, the planner's titles and how many repeat an earlier title of the same plan (casefolded);
-- fence markers, whole or partial, that reached a final text (`<<<`, `<‹`, `report`/`end` + hex).
+- fence markers, whole or partial, that reached a final text (`<<<`, `<‹`, `report`/`end` + hex);
+- texts that loop (not a flag fanout raises; a readability figure for this benchmark only): zlib packs them to
+  under a quarter of their size, as it does a sentence repeated until max_tokens or a line of `>`.
 The provider's `stream` is wrapped to see each call's prompt and raw answer; nothing else is changed.
 Writes bench/results/<out>.json with every text, so the outputs can be read, not only counted.
 """
@@ -21,6 +23,7 @@ import asyncio
 import re
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 
 import _common as C
@@ -29,6 +32,11 @@ TOPICS = ("solid-state batteries", "tidal power", "the history of the printing p
           "CRISPR gene editing in agriculture")
 # What a leaked marker looks like in a final text: the fence syntax, a look-alike, or a marker word and a nonce.
 _LEAK = re.compile(r"<<<|<‹|‹‹|\b(?:report|end)\s+[0-9a-f]{5,16}\b")
+
+
+def loops(text: str) -> bool:
+    data = text.encode()
+    return len(data) >= 200 and len(zlib.compress(data, 9)) < len(data) / 4
 
 
 @dataclass
@@ -121,6 +129,7 @@ async def one_run(calls: list[Call], label: str, recipe: str, strategy: str | No
         "plan_duplicates": duplicate_titles(titles),
         "plan_warnings": list(state.plan.warnings) if state.plan else [],
         "marker_leaks": leaks,
+        "looping": sorted(k for k, v in texts.items() if k != "plan" and loops(v)),
         "texts": texts,
     }
     flagged_branches = sum(bool(f) for f in flags.values())
@@ -128,7 +137,8 @@ async def one_run(calls: list[Call], label: str, recipe: str, strategy: str | No
           f"{'FLAGGED ' + row['aggregate_flag'][6:16] if row['aggregate_flag'] else ('EMPTY' if row['aggregate_empty'] else 'ok')}"
           f"  branches flagged {flagged_branches}/{len(flags)}"
           + (f"  duplicate titles {row['plan_duplicates']}/{len(titles)}" if titles else "")
-          + (f"  marker leaks {sum(len(v) for v in leaks.values())}" if leaks else ""), file=sys.stderr)
+          + (f"  marker leaks {sum(len(v) for v in leaks.values())}" if leaks else "")
+          + (f"  looping {len(row['looping'])}" if row["looping"] else ""), file=sys.stderr)
     return row
 
 
@@ -152,6 +162,8 @@ async def main() -> int:
     titles = sum(len(r["plan_titles"]) for r in rows)
     dups = sum(r["plan_duplicates"] for r in rows)
     leaks = sum(len(v) for r in rows for v in r["marker_leaks"].values())
+    looping = sum(len(r["looping"]) for r in rows)
+    texts = sum(len(r["texts"]) - ("plan" in r["texts"]) for r in rows)
     print(f"\nThe embedded model, cache off: {len(rows)} runs ({len(aggregates)} with an aggregate)")
     print(f"machine: {C.machine_line()}\n")
     print(C.table(
@@ -162,6 +174,7 @@ async def main() -> int:
             ["branches flagged (echo)", f"{branch_bad} of {len(branch_all)} ({branch_bad / max(1, len(branch_all)):.0%})"],
             ["planner titles repeating an earlier one", f"{dups} of {titles}"],
             ["fence markers leaked into final texts", str(leaks)],
+            ["texts that loop (aggregates and branches)", f"{looping} of {texts}"],
             ["wall per run (s)", ", ".join(f"{r['wall']:.0f}" for r in rows)],
         ],
     ))
@@ -174,6 +187,8 @@ async def main() -> int:
         "plan_duplicate_titles": dups,
         "plan_titles": titles,
         "marker_leaks": leaks,
+        "looping": looping,
+        "texts": texts,
     })
     C.cleanup_home()
     return 0

@@ -13,13 +13,22 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from .base import GenerationRequest, Message, ProviderError, StreamItem
-from .llama_batch import DONE, BatchDecoder, Job
+from .llama_batch import DONE, BatchDecoder, Job, Sampling
 
 DEFAULT_MODEL = "smollm2"
 # Sequences one context holds by default, hence the embedded provider's default concurrency. Eight keep two
 # cores busy (measured: bench/embedded_batch.py); each costs its own n_ctx cells of KV cache.
 DEFAULT_SEQUENCES = 8
 MAX_SEQUENCES = 16  # a higher concurrency queues branches for a free sequence rather than reserve more KV cache
+# Without penalties SmolLM2-135M repeats one sentence until max_tokens, or copies its prompt out word for word
+# (bench/echo_share.py measures both on the Quick start's runs).
+SAMPLING = Sampling(repeat_penalty=1.15, penalty_last_n=64, dry_multiplier=0.8, penalize_prompt=True)
+# A schema's grammar repeats every key, quote and brace: the repeat penalty fights it (the grammar then rejects
+# nearly every token the penalised chain picks: a plan took minutes and came back garbled). Schema calls get DRY
+# alone, strong, with the JSON syntax as breakers: a run repeated inside the strings (the same angle title again
+# and again) is what it stops.
+CONSTRAINED = Sampling(dry_multiplier=2.5, dry_base=2.0, dry_allowed_length=1,
+                       dry_breakers=("\n", '"', ":", ",", "{", "}", "[", "]"))
 
 
 def resolve_model_path(model: str) -> Path:
@@ -51,6 +60,7 @@ class LocalProvider:
         self.name = name
         self.model = model or DEFAULT_MODEL
         self.concurrency = max(1, concurrency)
+        self.sampling = SAMPLING
         self.decoder = BatchDecoder(
             lambda: resolve_model_path(self.model), sequences=min(self.concurrency, MAX_SEQUENCES), n_ctx=n_ctx
         )
@@ -73,6 +83,7 @@ class LocalProvider:
             json_schema=request.json_schema,
             loop=loop,
             sink=queue.put_nowait,
+            sampling=self.sampling if request.json_schema is None else CONSTRAINED,
         )
         self.decoder.submit(job)
         try:
