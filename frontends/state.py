@@ -114,6 +114,12 @@ class AggregateState:
     def text(self) -> str:
         return self.final_text if self.final_text is not None else "".join(self.chunks)
 
+    @property
+    def flag(self) -> str:
+        """Why the result is no result of the model's own ("echo: 93% of this result repeats its own prompt ...",
+        "empty: ..."), or "": what every front end shows beside it."""
+        return str(self.result.get("flagged") or "") if self.status == DONE else ""
+
 
 @dataclass
 class PlanState:

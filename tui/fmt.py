@@ -20,6 +20,7 @@ GLYPH = {
     "streaming": "▸",
     "retrying": "↻",
     "done": "✓",
+    "flagged": "⚑",  # done, but no result of the model's own (an echo of its prompt, or empty)
     "cached": "✓",
     "failed": "✗",
     "skipped": "–",

@@ -38,7 +38,7 @@ METRICS_PERIOD = 0.5  # seconds between redraws of a streaming pane's metrics li
 LIVE_STEP = 48  # a followed streaming document grows by at least this many rows at a time (doc_view)
 TAIL, LIVE, FINAL = "tail", "live", "final"  # what the pane shows: plain text, streaming Markdown, final Markdown
 STATUS_COLOR = {"streaming": "accent", "retrying": "warning", "done": "success", "cached": "success",
-                "failed": "error", "cancelled": "warning", "skipped": "warning"}  # theme variables
+                "flagged": "warning", "failed": "error", "cancelled": "warning", "skipped": "warning"}  # theme variables
 BLANK = Strip([])
 
 
