@@ -14,7 +14,7 @@ from fanout.core.errors import UserError
 
 from . import catalog, completion, run, serve, sessions
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from .parser import build_parser
+from .parser import APP_RECIPE, build_parser
 
 COMMANDS = {
     "tui": run.cmd_tui,
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command is None:
             from fanout.wiring.launch import RunOptions
 
-            return run.open_app(RunOptions(), start=False)
+            return run.open_app(RunOptions(recipe=APP_RECIPE), start=False)
         if command == "run":
             return asyncio.run(run.cmd_run(args))
         if command == "resume":
