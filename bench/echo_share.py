@@ -10,8 +10,9 @@ five topics. For every run it reports
 - for every branch, the same flag computed here over the branch's text and the prompt it was sent;
 - for deep-research, the planner's titles and how many repeat an earlier title of the same plan (casefolded);
 - fence markers, whole or partial, that reached a final text (`<<<`, `<‹`, `report`/`end` + hex);
-- texts that loop (not a flag fanout raises; a readability figure for this benchmark only): zlib packs them to
-  under a quarter of their size, as it does a sentence repeated until max_tokens or a line of `>`.
+- texts that loop (not a flag fanout raises; a readability figure for this benchmark only): a third or more of
+  their runs of four words, or of their characters, repeat what they already wrote (a sentence or a phrase
+  repeated until max_tokens, a line of `>`).
 The provider's `stream` is wrapped to see each call's prompt and raw answer; nothing else is changed.
 Writes bench/results/<out>.json with every text, so the outputs can be read, not only counted.
 """
@@ -23,7 +24,6 @@ import asyncio
 import re
 import sys
 import time
-import zlib
 from dataclasses import dataclass
 
 import _common as C
@@ -31,12 +31,26 @@ import _common as C
 TOPICS = ("solid-state batteries", "tidal power", "the history of the printing press", "urban beekeeping",
           "CRISPR gene editing in agriculture")
 # What a leaked marker looks like in a final text: the fence syntax, a look-alike, or a marker word and a nonce.
+_NONCE = re.compile(r"<<<report ([0-9a-f]{16}) ")
 _LEAK = re.compile(r"<<<|<‹|‹‹|\b(?:report|end)\s+[0-9a-f]{5,16}\b")
 
 
+def self_repeat(text: str, n: int = 4) -> float:
+    """The share of the text's runs of `n` words that it already wrote earlier."""
+    words = re.findall(r"\w+", text.lower())
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    seen: set = set()
+    again = 0
+    for g in grams:
+        again += g in seen
+        seen.add(g)
+    return again / len(grams) if grams else 0.0
+
+
 def loops(text: str) -> bool:
-    data = text.encode()
-    return len(data) >= 200 and len(zlib.compress(data, 9)) < len(data) / 4
+    from fanout.strategies.echoes import repeated_share
+
+    return len(text) >= 200 and (self_repeat(text) >= 1 / 3 or repeated_share(text) >= 1 / 3)
 
 
 @dataclass
@@ -131,6 +145,10 @@ async def one_run(calls: list[Call], label: str, recipe: str, strategy: str | No
         "marker_leaks": leaks,
         "looping": sorted(k for k, v in texts.items() if k != "plan" and loops(v)),
         "texts": texts,
+        # Every call's answer as the model wrote it, before any marker was cut, with the nonce its prompt's
+        # fences carried: what tests/strategies/test_echoes.py's recorded outputs come from.
+        "raw": [{"nonce": _NONCE.search(c.prompt).group(1) if _NONCE.search(c.prompt) else "", "output": c.output}
+                for c in calls],
     }
     flagged_branches = sum(bool(f) for f in flags.values())
     print(f"  {label:<40} {state.status:<8} {wall:6.1f} s  aggregate "
