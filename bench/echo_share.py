@@ -35,22 +35,10 @@ _NONCE = re.compile(r"<<<report ([0-9a-f]{16}) ")
 _LEAK = re.compile(r"<<<|<‹|‹‹|\b(?:report|end)\s+[0-9a-f]{5,16}\b")
 
 
-def self_repeat(text: str, n: int = 4) -> float:
-    """The share of the text's runs of `n` words that it already wrote earlier."""
-    words = re.findall(r"\w+", text.lower())
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    seen: set = set()
-    again = 0
-    for g in grams:
-        again += g in seen
-        seen.add(g)
-    return again / len(grams) if grams else 0.0
-
-
 def loops(text: str) -> bool:
-    from fanout.strategies.echoes import repeated_share
+    from fanout.strategies.echoes import loop_share, repeated_share
 
-    return len(text) >= 200 and (self_repeat(text) >= 1 / 3 or repeated_share(text) >= 1 / 3)
+    return len(text) >= 200 and (loop_share(text) >= 1 / 3 or repeated_share(text) >= 1 / 3)
 
 
 @dataclass

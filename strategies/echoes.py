@@ -77,7 +77,7 @@ def echo_share(text: str, prompt: str, n: int = 6) -> float:
     words = _WORDS.findall(text.lower())
     if len(words) < n:
         return 0.0
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = _grams(words, n)
     wanted = set(grams)
     firsts = {g[0] for g in grams}
     source = _WORDS.findall(prompt.lower())
@@ -88,6 +88,22 @@ def echo_share(text: str, prompt: str, n: int = 6) -> float:
         and (gram := tuple(source[i:i + n])) in wanted
     }
     return sum(g in known for g in grams) / len(grams)
+
+
+def loop_share(text: str, n: int = 4) -> float:
+    """The share of `text`'s runs of `n` words that it already wrote earlier: near 0 for prose, near 1 for a small
+    model's loop ("quantum computing, quantum computing, ..."). A measure for benchmarks and tests, not a flag."""
+    grams = _grams(_WORDS.findall(text.lower()), n)
+    seen: set[tuple[str, ...]] = set()
+    again = 0
+    for g in grams:
+        again += g in seen
+        seen.add(g)
+    return again / len(grams) if grams else 0.0
+
+
+def _grams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
 
 
 ECHO_THRESHOLD = 0.5

@@ -4,7 +4,6 @@ sentence until max_tokens (real tokens, fixed seeds), and the chat template used
 from __future__ import annotations
 
 import ctypes
-import re
 
 import jinja2
 import pytest
@@ -16,20 +15,8 @@ from fanout.providers.chat_template import _meta
 from fanout.providers.llama_batch import Job, Sampling
 from fanout.providers.local import SAMPLING, LocalProvider
 from fanout.strategies import recipe as recipes
+from fanout.strategies.echoes import loop_share
 from fanout.strategies.prompting import branch_messages
-
-
-def repeated_share(text: str, n: int = 4) -> float:
-    """The share of the text's runs of `n` words that it already wrote earlier: near 0 for prose, near 1 for a
-    loop ("quantum computing, quantum computing, ...")."""
-    words = re.findall(r"\w+", text.lower())
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    seen: set = set()
-    again = 0
-    for g in grams:
-        again += g in seen
-        seen.add(g)
-    return again / len(grams) if grams else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +38,8 @@ async def test_the_embedded_sampler_stops_the_loop_plain_sampling_falls_into(pro
     finally:
         provider.sampling = SAMPLING
     penalised, _ = await collect(provider, request)
-    assert repeated_share(plain) > 0.5, plain  # the loop this test is about: there without the penalties
-    assert repeated_share(penalised) < 0.1, penalised
+    assert loop_share(plain) > 0.5, plain  # the loop this test is about: there without the penalties
+    assert loop_share(penalised) < 0.1, penalised
 
 
 async def test_the_penalties_and_dry_act_on_the_tokens_the_chain_has_seen(provider):
