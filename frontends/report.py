@@ -236,8 +236,8 @@ def to_markdown(state: RunState, *, unsaved: str = "") -> str:
         parts.append("**Failed branches:** " + "; ".join(f"{b.title} (`{b.id}`): {strip_controls(b.error)}" for b in failed))
     a = state.aggregate
     parts.append(f"## Result ({a.method})")
-    if a.flag:
-        parts.append(f"> **Flagged:** {strip_controls(a.flag)}")
+    if a.result.get("flagged"):
+        parts.append(f"> **Flagged:** {strip_controls(str(a.result['flagged']))}")
     parts.append(strip_controls(a.text).strip() or f"_{a.error or 'no result'}_")
     items = a.result.get("items")
     if items and a.method != "concat":

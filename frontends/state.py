@@ -117,8 +117,9 @@ class AggregateState:
     @property
     def flag(self) -> str:
         """Why the result is no result of the model's own ("echo: 93% of this result repeats its own prompt ...",
-        "empty: ..."), or "": what every front end shows beside it."""
-        return str(self.result.get("flagged") or "") if self.status == DONE else ""
+        "empty: ..."), or "". A `checks` aggregate's `flagged` is its verdict on the input (a bool), not this."""
+        flag = self.result.get("flagged")
+        return flag if isinstance(flag, str) and self.status == DONE else ""
 
 
 @dataclass

@@ -36,3 +36,11 @@ async def test_an_aggregate_of_its_own_stays_done(loopback, fanout_home):
         screen = await finished(pilot)
         assert screen.state.aggregate.flag == ""
         assert screen.aggregate_pane.badges_shown[-1] == "done" and not screen.aggregate_pane.flag_line.display
+
+
+def test_a_checks_verdict_is_no_flag_on_the_result():
+    """`checks` says whether the input is flagged (a bool, shown by the tally): the result itself is the model's."""
+    from fanout.frontends.state import DONE, AggregateState
+
+    assert AggregateState(status=DONE, result={"flagged": True, "status": "flagged"}).flag == ""
+    assert AggregateState(status=DONE, result={"flagged": "echo: 90% of ..."}).flag == "echo: 90% of ..."
