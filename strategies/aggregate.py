@@ -24,7 +24,7 @@ from typing import Any, Callable
 from .answers import extract_findings, normalise
 from .calls import Caller
 from .events import AggregateDone, AggregateStarted, AggregateToken, BranchMetrics, Event
-from .echoes import MarkerScrubber, echo_flag
+from .echoes import MarkerScrubber, result_flag
 from .prompting import Fence, Prior, aggregate_messages
 from .recipe import AGGREGATE_ID, Recipe
 from .reduce import BudgetTooSmall, Reducer, input_budget, size
@@ -294,7 +294,7 @@ async def aggregate(
         emit(AggregateToken(clock(), rest))
     text = scrubber.scrub(result.text)
     verdict = _judge_result(text, candidates) if method == "judge" and result.ok else {}
-    flag = echo_flag(text, "\n\n".join(m.content for m in messages)) if result.ok else ""
+    flag = result_flag(text, result.text, "\n\n".join(m.content for m in messages)) if result.ok else ""
     if flag:
         verdict["flagged"] = flag
     emit(AggregateDone(clock(), method, text, failed, result={**base, **verdict}, metrics=result.metrics,

@@ -172,3 +172,14 @@ def echo_flag(text: str, prompt: str) -> str:
         return (f"echo: {runs:.0%} of this result is one character repeated (as from echoing the prompt's "
                 "markers); the model did not write a result of its own")
     return ""
+
+
+def result_flag(text: str, raw: str, prompt: str) -> str:
+    """The flag a result carries when it is no result of the model's own: empty once fanout's markers were cut
+    from what the model wrote (`raw`), or mostly its prompt repeated (echo_flag); "" when it is its own."""
+    if not text.strip():
+        if raw.strip():
+            return ("empty: all this result held was copies of fanout's fence markers from its prompt, which are "
+                    "cut from every text; the model did not write a result of its own")
+        return "empty: the model wrote nothing"
+    return echo_flag(text, prompt)

@@ -97,6 +97,30 @@ def test_an_aggregate_that_echoes_its_prompt_is_flagged_in_the_report_and_json()
     assert f"> **Flagged:** {flag}" in to_markdown(state)
 
 
+class MarkersOnly(Echoing):
+    """Answers the aggregate with nothing but its prompt's marker lines (a resumed run's synthesis was 400 tokens
+    of them)."""
+
+    async def stream(self, request):
+        if self.key_of(request) != "aggregate":
+            async for item in super().stream(request):
+                yield item
+            return
+        lines = [line for line in request.messages[-1].content.splitlines() if line.startswith("<<<")]
+        for line in lines:
+            yield TextDelta(line + "\n")
+        yield StreamEnd(10, 400, "length", "m")
+
+
+def test_an_aggregate_emptied_by_cutting_the_markers_is_flagged_never_ok_with_no_result():
+    state, _ = run(research_like(), MarkersOnly(lambda key, n: Step()))
+    assert state.aggregate.status == "done" and state.aggregate.text.strip() == ""
+    flag = state.aggregate.result.get("flagged", "")
+    assert flag.startswith("empty: ") and "fence markers" in flag
+    assert to_json(state)["aggregate"]["flagged"] == flag
+    assert f"> **Flagged:** {flag}" in to_markdown(state)
+
+
 def test_an_aggregate_written_afresh_is_not_flagged():
     state, _ = run(research_like(), ScriptedProvider(lambda key, n: Step(tokens=30)))
     assert state.status == "ok" and "flagged" not in state.aggregate.result
