@@ -72,6 +72,11 @@ def record_calls() -> list[Call]:
     return calls
 
 
+def nonce_of(prompt: str) -> str:
+    m = _NONCE.search(prompt)
+    return m.group(1) if m else ""
+
+
 def duplicate_titles(titles: list[str]) -> int:
     seen: set[str] = set()
     dups = 0
@@ -135,12 +140,11 @@ async def one_run(calls: list[Call], label: str, recipe: str, strategy: str | No
         "texts": texts,
         # Every call's answer as the model wrote it, before any marker was cut, with the nonce its prompt's
         # fences carried: what tests/strategies/test_echoes.py's recorded outputs come from.
-        "raw": [{"nonce": _NONCE.search(c.prompt).group(1) if _NONCE.search(c.prompt) else "", "output": c.output}
-                for c in calls],
+        "raw": [{"nonce": nonce_of(c.prompt), "output": c.output} for c in calls],
     }
     flagged_branches = sum(bool(f) for f in flags.values())
-    print(f"  {label:<40} {state.status:<8} {wall:6.1f} s  aggregate "
-          f"{'FLAGGED ' + row['aggregate_flag'][6:16] if row['aggregate_flag'] else ('EMPTY' if row['aggregate_empty'] else 'ok')}"
+    shown = "FLAGGED " + row["aggregate_flag"][:16] if row["aggregate_flag"] else "EMPTY" if row["aggregate_empty"] else "ok"
+    print(f"  {label:<40} {state.status:<8} {wall:6.1f} s  aggregate {shown}"
           f"  branches flagged {flagged_branches}/{len(flags)}"
           + (f"  duplicate titles {row['plan_duplicates']}/{len(titles)}" if titles else "")
           + (f"  marker leaks {sum(len(v) for v in leaks.values())}" if leaks else "")

@@ -3,8 +3,9 @@
 Earlier outputs are model text and so untrusted: they go inside markers that carry a nonce, after one line
 saying what the markers are, and any copy of the nonce inside the text is removed, so no branch can close its
 block and write instructions of its own. The material comes first and the task last, in a few short sentences:
-a small model (the embedded one) follows the last thing it read, and copies out whatever follows its task. The nonce is a hash of the very texts it fences: no model can write text that contains
-the hash of itself, and the same texts give the same prompt on every run, so the response cache still hits.
+a small model (the embedded one) follows the last thing it read, and copies out whatever follows its task. The
+nonce is a hash of the very texts it fences: no model can write text that contains the hash of itself, and the
+same texts give the same prompt on every run, so the response cache still hits.
 """
 
 from __future__ import annotations
