@@ -143,7 +143,8 @@ async def one_run(calls: list[Call], label: str, recipe: str, strategy: str | No
         "raw": [{"nonce": nonce_of(c.prompt), "output": c.output} for c in calls],
     }
     flagged_branches = sum(bool(f) for f in flags.values())
-    shown = "FLAGGED " + row["aggregate_flag"][:16] if row["aggregate_flag"] else "EMPTY" if row["aggregate_empty"] else "ok"
+    flag = row["aggregate_flag"]
+    shown = "FLAGGED " + flag[:16] if flag else "EMPTY" if row["aggregate_empty"] else "ok"
     print(f"  {label:<40} {state.status:<8} {wall:6.1f} s  aggregate {shown}"
           f"  branches flagged {flagged_branches}/{len(flags)}"
           + (f"  duplicate titles {row['plan_duplicates']}/{len(titles)}" if titles else "")
@@ -181,7 +182,8 @@ async def main() -> int:
         [
             ["runs that failed", str(sum(r["status"] == "failed" for r in rows))],
             ["aggregates flagged (echo) or empty", f"{agg_bad} of {len(rows)} ({agg_bad / len(rows):.0%})"],
-            ["branches flagged (echo)", f"{branch_bad} of {len(branch_all)} ({branch_bad / max(1, len(branch_all)):.0%})"],
+            ["branches flagged (echo)",
+             f"{branch_bad} of {len(branch_all)} ({branch_bad / max(1, len(branch_all)):.0%})"],
             ["planner titles repeating an earlier one", f"{dups} of {titles}"],
             ["fence markers leaked into final texts", str(leaks)],
             ["texts that loop (aggregates and branches)", f"{looping} of {texts}"],
