@@ -118,6 +118,13 @@ class AggregateState:
     def text(self) -> str:
         return self.final_text if self.final_text is not None else "".join(self.chunks)
 
+    @property
+    def flag(self) -> str:
+        """Why the result is no result of the model's own ("echo: 93% of this result repeats its own prompt ...",
+        "empty: ..."), or "". A `checks` aggregate's `flagged` is its verdict on the input (a bool), not this."""
+        flag = self.result.get("flagged")
+        return flag if isinstance(flag, str) and self.status == DONE else ""
+
 
 @dataclass
 class PlanState:

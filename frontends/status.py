@@ -1,9 +1,10 @@
 """How a branch's (or the aggregate's) status is named and drawn: one vocabulary for every front end.
 
 `Status` is what the fold (`state.py`) stores and what every front end shows. The fold keeps the seven a call
-passes through; `CACHED` and `SKIPPED` are ways of being done or failed that a front end shows apart (a cache hit
-made no call; a skipped branch never ran). `LOOK` is the one table of glyph, word and colour: the printer, the
-panes, the compact list and the timeline read it, so a status looks the same everywhere.
+passes through; `CACHED`, `FLAGGED` and `SKIPPED` are ways of being done or failed that a front end shows apart (a
+cache hit made no call; a flagged result is no answer of the model's own; a skipped branch never ran). `LOOK` is
+the one table of glyph, word and colour: the printer, the panes, the compact list and the timeline read it, so a
+status looks the same everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     # How a front end shows some of them apart.
     CACHED = "cached"  # done, served from the cache
+    FLAGGED = "flagged"  # done, but no result of the model's own (an echo of its prompt, or empty)
     SKIPPED = "skipped"  # failed without running
 
     @property
@@ -36,7 +38,7 @@ class Status(StrEnum):
         return self in _UNSUCCESSFUL
 
 
-_OVER = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED, Status.CACHED, Status.SKIPPED})
+_OVER = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED, Status.CACHED, Status.FLAGGED, Status.SKIPPED})
 _UNSUCCESSFUL = frozenset({Status.FAILED, Status.CANCELLED, Status.SKIPPED})
 
 
@@ -54,6 +56,7 @@ LOOK: dict[Status, Look] = {
     Status.RETRYING: Look("↻", "retrying", "warning"),
     Status.DONE: Look("✓", "done", "success"),
     Status.CACHED: Look("✓", "cached", "success"),
+    Status.FLAGGED: Look("⚑", "flagged", "warning"),
     Status.FAILED: Look("✗", "failed", "error"),
     Status.SKIPPED: Look("–", "skipped", "warning"),
     Status.CANCELLED: Look("⊘", "cancelled", "warning"),

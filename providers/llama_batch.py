@@ -26,7 +26,28 @@ from .compat_llama import quiet_llama
 from .base import LocalModelError, ProviderError, SetupError, StreamEnd, TextDelta
 
 DONE = object()  # the last item a job's sink receives
-_SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05}  # llama-cpp-python's create_chat_completion defaults
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a sequence picks its next token: top-k, the penalties and DRY (when any is on), then greedy, or top-p,
+    min-p, temperature and a seeded draw. The defaults are llama-cpp-python's `create_chat_completion` ones with
+    every penalty off; the embedded provider sets its own (providers/local.py)."""
+
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0  # llama.cpp's penalty_repeat: 1.0 is off
+    penalty_last_n: int = 64  # the tokens the repeat, frequency and presence penalties look back on
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    dry_multiplier: float = 0.0  # DRY ("don't repeat yourself"): 0 is off
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2  # a repeated run up to this many tokens long costs nothing
+    dry_breakers: tuple[str, ...] = ("\n", ":", '"', "*")  # a run never continues across these
+    # The penalties and DRY also see the prompt (control tokens aside), as llama.cpp's server does: a long run of
+    # the prompt copied out costs what a run of the answer's own repeated would.
+    penalize_prompt: bool = False
 
 
 @dataclass
@@ -40,6 +61,7 @@ class Job:
     json_schema: dict | None
     loop: asyncio.AbstractEventLoop
     sink: Callable[[Any], None]  # runs on `loop`; receives TextDelta, StreamEnd, ProviderError, then DONE
+    sampling: Sampling = Sampling()
     cancelled: bool = False  # set from the loop; the decode thread drops the sequence at its next step
 
 
@@ -227,16 +249,43 @@ class BatchDecoder:
                 constrained = SchemaSampler(lib, self._vocab, job.json_schema)
             except Exception as err:  # noqa: BLE001 - a schema the converter or llama.cpp rejects
                 return LocalModelError(f"embedded model: cannot build a grammar from the JSON schema: {err}")
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if job.temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-        else:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(_SAMPLING["top_k"]))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(_SAMPLING["top_p"], 1))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(_SAMPLING["min_p"], 1))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(job.temperature))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(job.seed & 0xFFFFFFFF))
+        chain = self._sampler_chain(job, prompt)
         return _Seq(job, -1, chain, prompt, constrained)
+
+    def _sampler_chain(self, job: Job, prompt: list[int]) -> Any:
+        lib, sp = self._lib, job.sampling
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+
+        def add(sampler: Any) -> None:
+            lib.llama_sampler_chain_add(chain, sampler)
+
+        penalised = sp.repeat_penalty != 1.0 or sp.frequency_penalty or sp.presence_penalty or sp.dry_multiplier > 0
+        if penalised:
+            # Top-k first: the penalties and DRY over the whole vocabulary (llama.cpp's own order) cost about 2 ms a
+            # token each on two cores, as much as a decode step; over 40 candidates, nothing measurable.
+            add(lib.llama_sampler_init_top_k(sp.top_k))
+        if sp.repeat_penalty != 1.0 or sp.frequency_penalty or sp.presence_penalty:
+            add(lib.llama_sampler_init_penalties(lib.llama_vocab_n_tokens(self._vocab), sp.penalty_last_n,
+                                                 sp.repeat_penalty, sp.frequency_penalty, sp.presence_penalty))
+        if sp.dry_multiplier > 0:
+            breakers = (ctypes.c_char_p * len(sp.dry_breakers))(*(b.encode() for b in sp.dry_breakers))
+            # The window is a count of tokens: this llama.cpp reads -1 ("the whole context") as no window at all.
+            add(lib.llama_sampler_init_dry(self._vocab, sp.dry_multiplier, sp.dry_base, sp.dry_allowed_length,
+                                           self.n_ctx, breakers, len(sp.dry_breakers)))
+        if job.temperature <= 0:
+            add(lib.llama_sampler_init_greedy())
+        else:
+            if not penalised:
+                add(lib.llama_sampler_init_top_k(sp.top_k))
+            add(lib.llama_sampler_init_top_p(sp.top_p, 1))
+            add(lib.llama_sampler_init_min_p(sp.min_p, 1))
+            add(lib.llama_sampler_init_temp(job.temperature))
+            add(lib.llama_sampler_init_dist(job.seed & 0xFFFFFFFF))
+        if sp.penalize_prompt:
+            for token in prompt:
+                if not lib.llama_vocab_is_control(self._vocab, token):
+                    lib.llama_sampler_accept(chain, token)
+        return chain
 
     def _drop(self, seq: _Seq, active: dict[int, _Seq], free: list[int], keep: bool = True) -> None:
         """Frees a sequence and its sampler; the other sequences' cells are untouched. Its own cells stay as they

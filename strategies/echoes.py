@@ -3,8 +3,10 @@ an answer that mostly repeats its prompt, recognised so that it is flagged rathe
 
 A small model (the embedded one especially) often echoes the prompt it was given, markers and all. The markers
 are fanout's own syntax, never the user's content: they are cut out of the stream as it arrives, so no front end,
-report or JSON document ever shows one. The nonce is known (it fenced this very prompt); a 16-hex-digit look-alike
-is cut too, since a model echoing an earlier step's prompt may quote that step's nonce.
+report or JSON document ever shows one. A small model copies them badly: a prefix of the nonce (`<<<end 6ac084e`),
+look-alike brackets (`<‹report`), no brackets at all ("report 81ef8c3911c752c1"); each form is cut. The nonce is
+known (it fenced this very prompt); any 16 hex digits are cut too, since a model echoing an earlier step's prompt
+may quote that step's nonce.
 """
 
 from __future__ import annotations
@@ -12,60 +14,101 @@ from __future__ import annotations
 import re
 
 _HELD_MAX = 400  # a marker is one line of an id and a title: longer than this, it was not one
-_PREFIX = re.compile(r"<{1,3}(?:[ \t]*(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?|e(?:n(?:d)?)?))?")
-_STARTED = re.compile(r"<{1,3}[ \t]*(?:report|end)[ \t]+[0-9a-f]{0,16}")
-
-
-def _body(nonce: str) -> str:
-    return rf"<{{1,3}}[ \t]*(?:report|end)[ \t]+(?:{re.escape(nonce)}|[0-9a-f]{{16}})\b[^<>\n]*"
+# What a small model writes for the markers' angle brackets: the brackets themselves and their look-alikes.
+_OPEN, _CLOSE = "<‹«＜〈⟨", ">›»＞〉⟩"
+_O, _C = f"[{_OPEN}]", f"[{_CLOSE}]"
+_REST = f"[^{_OPEN}{_CLOSE}\\n]*"  # the rest of a marker's line: its id and title
+_WORD = r"(?:report|end)(?![a-z])"
+_PARTIAL_WORD = r"(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?|e(?:n(?:d)?)?)"
+_BARE = rf"(?<!\w){_WORD}[ \t]+(?P<hex>[0-9a-f]{{6,16}})(?![0-9a-z])(?:[ \t]+id=[^\s{_OPEN}{_CLOSE}]*)?"
+# A whole marker as a small model copies it: with two or three brackets (or look-alikes) and the word, whatever
+# follows; with one bracket, the word and at least four hex digits; with none, the word and six or more hex digits
+# (kept only when they are this prompt's nonce's first digits, or 16 of them: an earlier step's nonce) and what a
+# marker carries. Compiled once: the nonce is checked in _is_marker, so a scrubber costs nothing to make.
+_MARKER = re.compile(
+    rf"{_O}{{2,3}}[ \t]*{_WORD}{_REST}(?:{_C}{{1,3}})?"
+    rf"|{_O}[ \t]*{_WORD}[ \t]+[0-9a-f]{{4,16}}(?![0-9a-z]){_REST}(?:{_C}{{1,3}})?"
+    rf"|{_BARE}(?:[ \t]+title={_REST})?(?:{_C}{{1,3}})?"
+)
+# What may still grow into a marker when more text comes: the start of one, up to its hex digits, and a bare one
+# up to the start of its title.
+_BEGINNING = re.compile(
+    rf"{_O}{{1,3}}[ \t]*(?:{_PARTIAL_WORD}|{_WORD}[ \t]*[0-9a-f]{{0,16}})?"
+    rf"|{_PARTIAL_WORD}|{_WORD}[ \t]*[0-9a-f]{{0,16}}"
+    rf"|{_BARE}[ \t]*(?:t(?:i(?:t(?:l(?:e)?)?)?)?|i(?:d)?)?"
+)
+_CANDIDATE = re.compile(rf"{_O}|(?<!\w)(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?$|report|en?d?$|end)")
+_SUSPECT = re.compile(rf"{_O}|(?:report|end)[ \t]+[0-9a-f]")  # in every marker; in most text, neither
+# Where a marker could start: a bracket, or the marker's word (or its beginning, ending the piece) starting a word.
+# Most pieces have no such place.
+_QUICK = re.compile(rf"{_O}|\b(?:{_WORD}|{_PARTIAL_WORD}$)")
 
 
 class MarkerScrubber:
-    """Removes fence markers from a stream of text pieces. A piece that might be the start of a marker is held
-    back until the next one settles it, so a marker split across tokens is removed whole."""
+    """Removes fence markers from a stream of text pieces, copied whole or in part: a small model copies a prefix
+    of the nonce, drops the brackets or writes look-alikes (`<‹`). A piece that might be the start of a marker
+    is held back until the next one settles it, so a marker split across tokens is removed whole."""
 
     def __init__(self, nonce: str) -> None:
-        body = _body(nonce)
-        self._complete = re.compile(body + r"(?:>{1,3}|(?=\n))")
-        self._final = re.compile(body + r"(?:>{1,3}|(?=\n)|$)")
-        self._open = re.compile(body + r">{0,2}")
+        self._nonce = nonce
         self._held = ""
+        self._before = ""  # the last character let through: a bare marker's word must start a word
 
     def feed(self, piece: str) -> str:
-        if not self._held and "<" not in piece:  # nearly every piece: nothing that could be a marker
+        if not self._held and not _QUICK.search(piece):  # nearly every piece
+            if piece:
+                self._before = piece[-1]
             return piece
         buf = self._held + piece
-        self._held = ""
-        out: list[str] = []
-        i = 0
-        while True:
-            j = buf.find("<", i)
-            if j < 0:
-                out.append(buf[i:])
-                return "".join(out)
-            out.append(buf[i:j])
-            m = self._complete.match(buf, j)
-            if m and (m.end() < len(buf) or buf.endswith(">>>")):
-                i = m.end()
-                continue
-            tail = buf[j:]
-            if len(tail) < _HELD_MAX and "\n" not in tail and self._may_become_marker(tail):
-                self._held = tail
-                return "".join(out)
-            out.append("<")
-            i = j + 1
+        cut = self._hold_from(buf)
+        self._held = buf[cut:]
+        return self._release(buf[:cut])
 
     def flush(self) -> str:
         """The end of the stream: whatever was held back, less any marker in it."""
         held, self._held = self._held, ""
-        return self._final.sub("", held)
+        return self._release(held)
 
     def scrub(self, text: str) -> str:
         """A whole text at once (the final answer), with the same result as feeding it piece by piece."""
-        return self._final.sub("", text)
+        return self._cut(text, 0)
+
+    def _is_marker(self, m: re.Match) -> bool:
+        digits = m.group("hex")
+        return digits is None or len(digits) == 16 or self._nonce.startswith(digits)
+
+    def _cut(self, text: str, start: int) -> str:
+        out, i = [], start
+        for m in _MARKER.finditer(text, start):
+            if self._is_marker(m):
+                out.append(text[i:m.start()])
+                i = m.end()
+        out.append(text[i:])
+        return "".join(out)
+
+    def _release(self, text: str) -> str:
+        if not text:
+            return ""
+        before, self._before = self._before, text[-1]
+        if not _SUSPECT.search(text):  # nearly every piece: no marker can be in it
+            return text
+        return self._cut(before + text, len(before))  # the character before is context, never cut
+
+    def _hold_from(self, buf: str) -> int:
+        """Where the part that may still become a marker starts (len(buf): none). Only the last line counts."""
+        start = max(buf.rfind("\n") + 1, len(buf) - _HELD_MAX)
+        seen = self._before + buf
+        for m in _CANDIDATE.finditer(seen, start + len(self._before)):
+            i = m.start() - len(self._before)
+            if self._may_become_marker(buf[i:]):
+                return i
+        return len(buf)
 
     def _may_become_marker(self, tail: str) -> bool:
-        return any(p.fullmatch(tail) for p in (_PREFIX, _STARTED, self._open))
+        if _BEGINNING.fullmatch(tail):
+            return True
+        m = _MARKER.match(tail)  # a marker that reaches the end so far may go on (more title, its close)
+        return m is not None and m.end() == len(tail) and not tail.endswith((">>>", "›››", "»»»"))
 
 
 _WORDS = re.compile(r"\w+")
@@ -77,7 +120,7 @@ def echo_share(text: str, prompt: str, n: int = 6) -> float:
     words = _WORDS.findall(text.lower())
     if len(words) < n:
         return 0.0
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = _grams(words, n)
     wanted = set(grams)
     firsts = {g[0] for g in grams}
     source = _WORDS.findall(prompt.lower())
@@ -88,6 +131,22 @@ def echo_share(text: str, prompt: str, n: int = 6) -> float:
         and (gram := tuple(source[i:i + n])) in wanted
     }
     return sum(g in known for g in grams) / len(grams)
+
+
+def loop_share(text: str, n: int = 4) -> float:
+    """The share of `text`'s runs of `n` words that it already wrote earlier: near 0 for prose, near 1 for a small
+    model's loop ("quantum computing, quantum computing, ..."). A measure for benchmarks and tests, not a flag."""
+    grams = _grams(_WORDS.findall(text.lower()), n)
+    seen: set[tuple[str, ...]] = set()
+    again = 0
+    for g in grams:
+        again += g in seen
+        seen.add(g)
+    return again / len(grams) if grams else 0.0
+
+
+def _grams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
 
 
 ECHO_THRESHOLD = 0.5
@@ -113,3 +172,14 @@ def echo_flag(text: str, prompt: str) -> str:
         return (f"echo: {runs:.0%} of this result is one character repeated (as from echoing the prompt's "
                 "markers); the model did not write a result of its own")
     return ""
+
+
+def result_flag(text: str, raw: str, prompt: str) -> str:
+    """The flag a result carries when it is no result of the model's own: empty once fanout's markers were cut
+    from what the model wrote (`raw`), or mostly its prompt repeated (echo_flag); "" when it is its own."""
+    if not text.strip():
+        if raw.strip():
+            return ("empty: all this result held was copies of fanout's fence markers from its prompt, which are "
+                    "cut from every text; the model did not write a result of its own")
+        return "empty: the model wrote nothing"
+    return echo_flag(text, prompt)

@@ -48,7 +48,8 @@ def plan_schema(dependencies: bool, min_items: int = 1, max_items: int = 64) -> 
     no others) and llama.cpp turns into a grammar (which also holds a small model to the number of angles)."""
     # The lengths bound a small model that would otherwise repeat itself until max_tokens (providers that reject
     # length keywords in strict mode drop them; the parser cuts titles and briefs anyway).
-    angle: dict[str, Any] = {"title": {"type": "string", "maxLength": 80},
+    # minLength: a grammar with none lets a small model answer every title with "".
+    angle: dict[str, Any] = {"title": {"type": "string", "minLength": 4, "maxLength": 80},
                              "brief": {"type": "string", "maxLength": 240}}
     if dependencies:
         angle["after"] = {"type": "array", "maxItems": max(1, min(3, max_items - 1)),

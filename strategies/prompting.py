@@ -1,9 +1,11 @@
 """The text each call is sent: a branch's prompt with what it may see of earlier branches, and the aggregator's.
 
-Earlier outputs are model text and so untrusted: they go after the instructions, inside markers that carry a
-nonce, and any copy of the nonce inside the text is removed, so no branch can close its block and write
-instructions of its own. The nonce is a hash of the very texts it fences: no model can write text that contains
-the hash of itself, and the same texts give the same prompt on every run, so the response cache still hits.
+Earlier outputs are model text and so untrusted: they go inside markers that carry a nonce, after one line
+saying what the markers are, and any copy of the nonce inside the text is removed, so no branch can close its
+block and write instructions of its own. The material comes first and the task last, in a few short sentences:
+a small model (the embedded one) follows the last thing it read, and copies out whatever follows its task. The
+nonce is a hash of the very texts it fences: no model can write text that contains the hash of itself, and the
+same texts give the same prompt on every run, so the response cache still hits.
 """
 
 from __future__ import annotations
@@ -72,25 +74,26 @@ def branch_messages(
     strategy: str,
     priors: list[Prior],
 ) -> tuple[Message, ...]:
-    """A branch's messages. Sequential steps see every earlier step; hybrid steps see their own dependencies."""
+    """A branch's messages. Sequential steps see every earlier step; hybrid steps see their own dependencies.
+    What earlier steps wrote comes first and the branch's own task last (unless the prompt places `{context}`
+    itself): a small model follows the last thing it read, and copies out what comes after its task."""
     fence = Fence.around(priors)
-    context = ""
     usable = [p for p in priors if not p.error]
     failed = [p for p in priors if p.error]
-    if strategy == "sequential" and priors:
-        covered = "; ".join(p.title for p in priors)
-        parts = [f"Previously covered angles: {covered}.", "Avoid repeating what they already covered."]
+    material: list[str] = []
+    notes: list[str] = []
+    if strategy in ("sequential", "hybrid") and priors:
         if usable:
-            parts += [fence.rule(), *(fence.block(p, branch.context) for p in usable)]
-        context = "\n\n".join(parts)
-    elif strategy == "hybrid" and priors:
-        parts = ["Context from the steps this one builds on."]
-        if usable:
-            parts += [fence.rule(), *(fence.block(p, branch.context) for p in usable)]
-        context = "\n\n".join(parts)
+            header = ("Reports from the earlier steps." if strategy == "sequential"
+                      else "Context from the steps this one builds on.")
+            material = [header, fence.rule(), *(fence.block(p, branch.context) for p in usable)]
+        if strategy == "sequential":
+            covered = "; ".join(p.title for p in priors)
+            notes.append(f"Previously covered angles: {covered}. Avoid repeating what they already covered.")
     if failed:
         names = ", ".join(f"{p.title} ({p.id})" for p in failed)
-        context = (context + "\n\n" if context else "") + f"These earlier steps failed and gave nothing: {names}."
+        notes.append(f"These earlier steps failed and gave nothing: {names}.")
+    context = "\n\n".join(material + notes)
     labels = ", ".join(branch.labels)
     local = {**values, "id": branch.id, "title": branch.title, "context": context, "labels": labels,
              "schema": branch.schema, "item": branch.item or "", "brief": branch.brief, **dict(branch.fills)}
@@ -98,7 +101,7 @@ def branch_messages(
     if branch.brief and "{brief}" not in branch.prompt:
         text = f"{text}\n\nWhat this angle must cover: {branch.brief}"
     if context and "{context}" not in branch.prompt:
-        text = f"{text}\n\n{context}"
+        text = f"{context}\n\n{text}"
     return _with_system(recipe, values, text + answer_format(branch))
 
 
@@ -141,10 +144,10 @@ def _with_system(recipe: Recipe, values: dict[str, str], user: str) -> tuple[Mes
 
 
 _HOW = {
-    "parallel": "The reports were produced independently and at the same time: their authors could not "
+    "parallel": "The reports below were produced independently and at the same time: their authors could not "
     "coordinate, so they may overlap or contradict each other.",
-    "sequential": "The reports were produced one after another, each seeing the ones before it.",
-    "hybrid": "The reports were produced in dependency order: some steps saw the steps they build on, "
+    "sequential": "The reports below were produced one after another, each seeing the ones before it.",
+    "hybrid": "The reports below were produced in dependency order: some steps saw the steps they build on, "
     "the rest could not coordinate.",
 }
 
@@ -152,49 +155,48 @@ _HOW = {
 def aggregate_messages(
     recipe: Recipe, values: dict[str, str], strategy: str, priors: list[Prior], *, judge: bool = False
 ) -> tuple[Message, ...]:
-    """Instructions first, then every report fenced. Failed branches are named so nothing is silently dropped."""
+    """Every report fenced, then the instructions: the material first and the task last, which a small model
+    follows instead of copying it out. Failed branches are named so nothing is silently dropped."""
     fence = Fence.around(priors)
     instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": "",
                                                     "labels": "", "schema": "", "brief": ""})
     usable = [p for p in priors if not p.error]
     failed = [p for p in priors if p.error]
-    if judge:
-        parts = [
-            instructions.strip(),
-            f"There are {len(usable)} candidates, numbered in their titles. Reply first with one line "
-            "`Winner: <number>`, then one paragraph saying why it is the best.",
-        ]
-    else:
-        parts = [
-            instructions.strip(),
-            _HOW.get(strategy, _HOW["hybrid"])
-            + " Flag every contradiction between reports explicitly instead of smoothing it over.",
-        ]
+    parts = [] if judge else [_HOW.get(strategy, _HOW["hybrid"])]
+    parts += [fence.rule(), *(fence.block(p) for p in usable)]
     if failed:
         parts.append(
             "These branches failed and produced no report; say so in your answer: "
             + "; ".join(f"{p.title} ({p.id}): {p.error}" for p in failed)
         )
-    parts.append(fence.rule())
-    parts += [fence.block(p) for p in usable]
+    if judge:
+        parts += [
+            instructions.strip(),
+            f"There are {len(usable)} candidates, numbered in their titles. Reply first with one line "
+            "`Winner: <number>`, then one paragraph saying why it is the best.",
+        ]
+    else:
+        parts += ["Flag every contradiction between the reports explicitly instead of smoothing it over.",
+                  instructions.strip()]
     return _with_system(recipe, values, "\n\n".join(parts))
 
 
 def reduce_messages(
     recipe: Recipe, values: dict[str, str], priors: list[Prior], part: int, parts: int, total: int
 ) -> tuple[Message, ...]:
-    """A reduce step's messages: the aggregate's instructions, told it sees only part of the material and that
-    its answer is merged with the others' later, so it condenses instead of concluding."""
+    """A reduce step's messages: its reports, then the aggregate's instructions as context, and last its own task:
+    it sees only part of the material and its answer is merged with the others' later, so it condenses instead
+    of concluding."""
     fence = Fence.around(priors)
     instructions = render(recipe.aggregate.prompt, {**values, "id": "aggregate", "title": "", "context": "",
                                                     "labels": "", "schema": ""})
     parts_text = [
+        fence.rule(),
+        *(fence.block(p) for p in priors),
         "The final task, for context: " + instructions.strip(),
         f"You see only part {part} of {parts} of the material ({len(priors)} of {total} reports); the other parts "
         "go to other steps, and a last step merges every partial result. Do not conclude about the whole: "
         "condense these reports into one partial result that keeps every distinct point, figure and "
         "contradiction, each with the title of the report it came from.",
-        fence.rule(),
-        *(fence.block(p) for p in priors),
     ]
     return _with_system(recipe, values, "\n\n".join(parts_text))

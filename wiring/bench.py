@@ -12,6 +12,7 @@ from fanout.frontends.judge import judge_text
 from fanout.wiring.judge import JudgeRun, judge, task_of
 from fanout.wiring.launch import Prepared, RunOptions, execute, prepare
 from fanout.frontends.state import RunState
+from fanout.core.errors import UserError
 from fanout.strategies.recipe.model import STRATEGIES
 
 
@@ -65,7 +66,10 @@ async def bench_across(options: RunOptions, field: str, values: list[str], repea
     """The recipe on one strategy (`options.strategy`, else the recipe's) once per model or provider (`field`),
     `repeat` rounds interleaved like `bench`; each row is labelled with its model or provider."""
     changed = {"model": lambda v: {"model": v}, "provider": lambda v: {"provider": v, "base_url": None}}[field]
-    prepared = [prepare(replace(options, cache=options.cache or "off", **changed(v))) for v in values]
+    try:
+        prepared = [prepare(replace(options, cache=options.cache or "off", **changed(v))) for v in values]
+    except UserError as err:  # each value went in as --model or --provider: say which flag the user gave
+        raise UserError(f"--{field}s {','.join(values)}: {err}") from None
     rounds: list[list[Row]] = []
     try:
         for n in range(repeat):

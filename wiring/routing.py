@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from fanout.core.errors import UserError
 from fanout.wiring.config import Config, ProviderConfig
 from fanout.providers.base import Provider
+from fanout.providers.local import DEFAULT_MODEL, model_file
 from fanout.providers.registry import build
 from fanout.strategies.calls import Target
 from fanout.strategies.limits import ProviderLimiter
@@ -36,7 +38,8 @@ class Targets:
     def __init__(self, config: Config, overrides: Overrides | None = None) -> None:
         self.config = config
         self.overrides = overrides or Overrides()
-        self._built: dict[str, tuple[Provider, ProviderConfig, ProviderLimiter]] = {}
+        # An embedded provider is one model file in memory: one per (name, model). Any other is one per name.
+        self._built: dict[tuple[str, str], tuple[Provider, ProviderConfig, ProviderLimiter]] = {}
         if self.overrides.base_url:
             self.config.providers[ADHOC] = ProviderConfig(
                 ADHOC, "openai", self.overrides.model or "default", self.overrides.base_url, "OPENAI_API_KEY"
@@ -56,9 +59,17 @@ class Targets:
         target = self.resolve(recipe_default)
         return target.provider.name, target.model
 
-    def provider(self, name: str) -> tuple[Provider, ProviderConfig, ProviderLimiter]:
-        if name not in self._built:
-            pc = self.config.provider(name)
+    def provider(self, name: str, model: str | None = None,
+                 origin: str = "") -> tuple[Provider, ProviderConfig, ProviderLimiter]:
+        """The provider `name`, built once. Only the embedded kind depends on `model`: it loads that file, so it is
+        built once per model (`origin` says where the model was named, for the message when no such file exists)."""
+        pc = self.config.provider(name)
+        if pc.kind == "local" and model:
+            pc = replace(pc, model=model)
+        key = (name, pc.model if pc.kind == "local" else "")
+        if key not in self._built:
+            if pc.kind == "local":
+                _check_model_file(pc.model, origin or f"{self.config.source}: providers.{name}.model")
             limits = pc.limits
             if self.overrides.concurrency:
                 limits = replace(limits, concurrency=self.overrides.concurrency)
@@ -75,14 +86,16 @@ class Targets:
                 key_optional=name == ADHOC,
             )
             limiter = ProviderLimiter(limits.concurrency, adaptive=limits.adaptive, rpm=limits.rpm, tpm=limits.tpm)
-            self._built[name] = (provider, replace(pc, limits=limits), limiter)
-        return self._built[name]
+            self._built[key] = (provider, replace(pc, limits=limits), limiter)
+        return self._built[key]
 
     def resolve(self, settings: CallSettings) -> Target:
         o = self.overrides
         name = self.forced or settings.provider or self.config.default_provider
-        provider, pc, limiter = self.provider(name)
-        model = o.model or (None if self.forced else settings.model) or pc.model
+        recipe_model = None if self.forced else settings.model
+        model = o.model or recipe_model or self.config.provider(name).model
+        origin = "--model" if o.model else "the recipe's model" if recipe_model else ""
+        provider, pc, limiter = self.provider(name, model, origin)
         if model not in pc.limits.prices:
             found = prices.resolve(name, pc.kind, pc.base_url, model, pc.limits.prices)
             if found is not None:
@@ -117,3 +130,12 @@ class Targets:
         for provider, _, _ in self._built.values():
             await provider.aclose()
         self._built.clear()
+
+
+def _check_model_file(model: str, origin: str) -> None:
+    """The embedded provider's model is its shipped default or a path to a GGUF file: a path with no file is the
+    user's input at fault, reported before the run (exit 2) rather than as every branch failing."""
+    path = model_file(model)
+    if path is not None and not path.is_file():
+        raise UserError(f"{origin} {model}: no GGUF file at {path}; the embedded provider takes "
+                        f"`{DEFAULT_MODEL}` (the shipped SmolLM2-135M) or a path to a .gguf file")

@@ -13,6 +13,11 @@ from fanout.strategies.recipe.model import ON_ERROR, STRATEGIES
 if TYPE_CHECKING:
     from fanout.wiring.launch import RunOptions
 
+# The recipe the app opens on (`fanout`, `fanout tui`, `fanout serve`): the form's topic box is all a new user
+# fills in, and a planner picks the angles of whatever topic that is (`research` has five fixed angles, of
+# quantum computing, whatever the topic).
+APP_RECIPE = "deep-research"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, keeping what it was given where completion and the tests can read it (argparse keeps
@@ -59,8 +64,8 @@ class _Parser(argparse.ArgumentParser):
         return action
 
 
-def _run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recipe", nargs="?", default="research", help="a shipped recipe's name or a path (default: research)")
+def _run_flags(p: argparse.ArgumentParser, recipe: str = "research") -> None:
+    p.add_argument("recipe", nargs="?", default=recipe, help=f"a shipped recipe's name or a path (default: {recipe})")
     p.add_argument("--strategy", choices=STRATEGIES, help="default: the recipe's")
     p.add_argument("--provider", help="a configured provider's name (default: the config's, else the embedded model)")
     p.add_argument("--model", help="the model to ask (default: the provider's)")
@@ -96,11 +101,11 @@ def build_parser() -> _Parser:
                         help="for the branches that run again (default: the session's)")
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
-    _run_flags(tui)
+    _run_flags(tui, APP_RECIPE)
     tui.add_argument("--run", action="store_true", help="start the run at once instead of showing the form")
 
     serve = sub.add_parser("serve", help="serve the app to a browser (textual-serve), on 127.0.0.1 by default")
-    _run_flags(serve)
+    _run_flags(serve, APP_RECIPE)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
 

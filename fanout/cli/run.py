@@ -12,7 +12,7 @@ import sys
 from fanout.core.errors import UserError
 
 from .exits import EXIT_FAILED, EXIT_OK, status_exit
-from .parser import run_options
+from .parser import APP_RECIPE, run_options
 
 
 def cancel_on_signals(engine) -> None:
@@ -140,4 +140,4 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     from fanout.wiring.launch import RunOptions
 
-    return open_app(RunOptions(), start=False)
+    return open_app(RunOptions(recipe=APP_RECIPE), start=False)

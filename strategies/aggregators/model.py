@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..echoes import MarkerScrubber, echo_flag
+from ..echoes import MarkerScrubber, result_flag
 from ..events import AggregateToken
 from ..prompting import Fence, Prior, aggregate_messages
 from ..recipe import AGGREGATE_ID, Aggregate, Branch
@@ -58,7 +58,7 @@ class ModelAggregator(Aggregator):
             ctx.emit(AggregateToken(ctx.clock(), rest))
         text = scrubber.scrub(result.text)
         verdict = self.verdict(text, candidates) if result.ok else {}
-        flag = echo_flag(text, "\n\n".join(m.content for m in messages)) if result.ok else ""
+        flag = result_flag(text, result.text, "\n\n".join(m.content for m in messages)) if result.ok else ""
         if flag:
             verdict["flagged"] = flag
         return ctx.done(text, verdict, metrics=result.metrics, error=result.error)

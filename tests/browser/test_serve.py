@@ -51,7 +51,8 @@ def fanout_home(tmp_path) -> Path:
 def served(loopback_thread, fanout_home):
     port = free_port()
     env = {**os.environ, "FANOUT_HOME": str(fanout_home)}
-    proc = subprocess.Popen([sys.executable, "-m", "fanout", "serve", "--port", str(port), "--base-url",
+    # research by name: the app's default recipe plans first, which the loopback server's answers are not
+    proc = subprocess.Popen([sys.executable, "-m", "fanout", "serve", "research", "--port", str(port), "--base-url",
                              f"{loopback_thread.base_url}/v1", "--model", "m"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

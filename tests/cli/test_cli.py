@@ -91,7 +91,8 @@ def test_run_json_document(fanout_cli, loopback_thread, strategy):
     agg = doc["aggregate"]
     assert agg["method"] == "synthesize" and agg["status"] == "done" and agg["failed"] == []
     assert agg["text"] == default_text(server.requests[-1].prompt, "m", server.tokens)
-    assert server.requests[-1].prompt.startswith("Synthesise the research reports")
+    last = server.requests[-1].prompt  # the reports fenced first, the recipe's task after them
+    assert last.rindex("<<<end") < last.index("Synthesise the research reports above")
     assert len({b["text"] for b in doc["branches"]} | {agg["text"]}) == 6
 
     m = doc["metrics"]

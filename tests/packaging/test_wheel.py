@@ -104,7 +104,7 @@ def test_the_installed_app_opens_in_a_terminal_and_quits(venv, tmp_path, loopbac
         tmux("send-keys", "-t", tmux.name, f"cd {tmp_path} && export FANOUT_HOME={tmp_path}/home PS1='READY$ '",
              "Enter")
         tmux.wait(lambda s: "READY$" in s, "the shell")
-        tmux("send-keys", "-t", tmux.name, f"{venv}/bin/fanout tui --run --base-url {loopback_thread.base_url}/v1 "
+        tmux("send-keys", "-t", tmux.name, f"{venv}/bin/fanout tui research --run --base-url {loopback_thread.base_url}/v1 "
              "--model m; echo EXIT=$?", "Enter")
         tmux.wait(lambda s: "research · hybrid · custom/m" in s, "the run screen", timeout=60)
         tmux("send-keys", "-t", tmux.name, "C-q")

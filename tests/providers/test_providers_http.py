@@ -301,7 +301,7 @@ async def test_synthesize_aggregate_over_http(loopback):
     state, _, _ = await run(make_provider("anthropic", loopback.base_url), recipe(3, "synthesize"))
     assert state.status == "ok" and state.aggregate.text
     agg = loopback.requests[-1]
-    assert agg.prompt.startswith("Combine") and "b2" in agg.prompt
+    assert agg.prompt.endswith("Combine") and "b2" in agg.prompt  # the reports, then the task
 
 
 async def test_load_300_branches_at_concurrency_50_all_complete():

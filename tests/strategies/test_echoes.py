@@ -94,6 +94,30 @@ def test_an_aggregate_that_echoes_its_prompt_is_flagged_in_the_report_and_json()
     assert f"> **Flagged:** {flag}" in to_markdown(state)
 
 
+class MarkersOnly(Echoing):
+    """Answers the aggregate with nothing but its prompt's marker lines (a resumed run's synthesis was 400 tokens
+    of them)."""
+
+    async def stream(self, request):
+        if self.key_of(request) != "aggregate":
+            async for item in super().stream(request):
+                yield item
+            return
+        lines = [line for line in request.messages[-1].content.splitlines() if line.startswith("<<<")]
+        for line in lines:
+            yield TextDelta(line + "\n")
+        yield StreamEnd(10, 400, "length", "m")
+
+
+def test_an_aggregate_emptied_by_cutting_the_markers_is_flagged_never_ok_with_no_result():
+    state, _ = run(research_like(), MarkersOnly(lambda key, n: Step()))
+    assert state.aggregate.status == "done" and state.aggregate.text.strip() == ""
+    flag = state.aggregate.result.get("flagged", "")
+    assert flag.startswith("empty: ") and "fence markers" in flag
+    assert to_json(state)["aggregate"]["flagged"] == flag
+    assert f"> **Flagged:** {flag}" in to_markdown(state)
+
+
 def test_an_aggregate_written_afresh_is_not_flagged():
     state, _ = run(research_like(), ScriptedProvider(lambda key, n: Step(tokens=30)))
     assert state.status == "ok" and "flagged" not in state.aggregate.result
@@ -114,6 +138,42 @@ def test_markers_split_anywhere_across_tokens_are_removed_whole():
             i += k
         out.append(s.flush())
         assert "".join(out) == whole, seed
+
+
+def scrubbed_in_pieces(nonce: str, text: str, seed: int) -> str:
+    rng, s, out, i = random.Random(seed), MarkerScrubber(nonce), [], 0
+    while i < len(text):
+        k = rng.randint(1, 9)
+        out.append(s.feed(text[i:i + k]))
+        i += k
+    return "".join(out) + s.flush()
+
+
+# How SmolLM2 copied the markers (issue 26): a prefix of the nonce, no brackets at all, look-alike brackets.
+MANGLED = {
+    f"Findings.\n<<<end {NONCE[:7]}\nMore.": "Findings.\n\nMore.",
+    "<<<report cc056 id=hardware title=Hardware progress>>>\nQubits doubled.": "\nQubits doubled.",
+    f"As the report {NONCE} id=hardware title=Hardware progress\nsays, qubits doubled.": "As the \nsays, qubits doubled.",
+    f"<‹report {NONCE[:9]} id=a title=A›> text": " text",
+    f"«end {NONCE[:5]}» and more": " and more",
+    "<<<report id=academic title=Academic research landscape>>>\nDone.": "\nDone.",
+    f"two markers <<<end {NONCE[:4]}>><<report {NONCE[:12]} id=x>>> here": "two markers  here",
+}
+PROSE = ("In the end, 2024 was good: the report 2024 says a < b, x << y and <b>bold</b>; the end 12345 came, "
+         "and the report on end users and <end> tags stays. Report 9f. The report abcdef1234 stands.")
+
+
+def test_partial_and_mangled_copies_of_the_markers_are_removed():
+    for text, want in MANGLED.items():
+        assert MarkerScrubber(NONCE).scrub(text) == want, text
+        for seed in range(60):
+            assert scrubbed_in_pieces(NONCE, text, seed) == want, (text, seed)
+
+
+def test_prose_that_only_resembles_a_marker_is_kept():
+    assert MarkerScrubber(NONCE).scrub(PROSE) == PROSE
+    for seed in range(60):
+        assert scrubbed_in_pieces(NONCE, PROSE, seed) == PROSE, seed
 
 
 def test_text_that_only_looks_like_a_start_is_released():

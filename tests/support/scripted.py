@@ -50,10 +50,14 @@ class ScriptedProvider:
         self.keys: list[str] = []
 
     def key_of(self, request: GenerationRequest) -> str:
+        """The branch whose `[key]` tag opens a line of its own task: the text after the last fenced report,
+        since what earlier branches wrote (which may quote their own tags) comes first."""
         text = request.messages[-1].content
-        for key in self.keys:
-            if f"[{key}]" in text.split("\n", 1)[0]:
-                return key
+        task = text[text.rfind("<<<end"):].split("\n", 1)[-1] if "<<<end" in text else text
+        for line in task.splitlines():
+            for key in self.keys:
+                if f"[{key}]" in line:
+                    return key
         return "aggregate"
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:

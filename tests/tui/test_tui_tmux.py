@@ -20,9 +20,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("tmux") is None,
 
 
 def start_app(tmux: Tmux, fanout_home: Path, server, *flags: str) -> None:
-    """A shell in a 120x40 tmux window running `fanout tui --run FLAGS` against `server`, then `echo EXIT=$?`."""
+    """A shell in a 120x40 tmux window running `fanout tui research --run FLAGS` against `server`, then
+    `echo EXIT=$?` (research by name: the app's default recipe plans first, which the loopback server does not)."""
     env_line = f"export FANOUT_HOME={fanout_home} PS1='READY$ '"
-    command = (f"cd {ROOT} && {sys.executable} -m fanout tui --run {' '.join(flags)} --base-url {server.base_url}/v1 "
+    command = (f"cd {ROOT} && {sys.executable} -m fanout tui research --run {' '.join(flags)} --base-url {server.base_url}/v1 "
                f"--model m; echo EXIT=$?")
     tmux("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "40", "bash --norc --noprofile")
     tmux("send-keys", "-t", tmux.name, env_line, "Enter")

@@ -15,11 +15,15 @@ SHARED = ["Qubit counts doubled to 1,000 in 2025", "Error correction crossed the
 SYNTHESIS = "1. Overall state\nGrowing.\n\n3. Contradictions or tensions between findings\n- counts differ\n\n4. What is missing\n- costs"
 
 
+def synthesis(prompt: str) -> bool:
+    return "Synthesise the research reports" in prompt  # the aggregate's task, after the reports
+
+
 def responder(req) -> str:
     """What a model does in the story behind the comparison: alone, every angle finds the same headline facts; shown what
     earlier steps covered, it finds something else."""
     prompt = req.prompt
-    if prompt.startswith("Synthesise"):
+    if synthesis(prompt):
         distinct = {line for line in prompt.splitlines() if line.startswith("- ")}
         return SYNTHESIS + "\n" + "detail " * len(distinct)  # the more the reports found, the longer
     angle = re.search(r"focusing on: (.*?)\.\n", prompt).group(1)
@@ -86,10 +90,10 @@ def test_a_judge_that_cannot_run_is_reported_before_the_runs(loopback_thread, fa
 def test_bench_across_models_compares_one_strategy_with_the_same_columns(loopback_thread, fanout_cli):
     def by_model(req) -> str:
         """"small" answers every angle with the same findings; "big" gives each angle its own."""
-        if req.body.get("model") == "big" and not req.prompt.startswith("Synthesise"):
+        if req.body.get("model") == "big" and not synthesis(req.prompt):
             angle = re.search(r"focusing on: (.*?)\.\n", req.prompt).group(1)
             return "\n".join(f"- {default_text(f'{angle} {k}', tokens=4)}" for k in range(3))
-        return responder(req) if req.prompt.startswith("Synthesise") else "\n".join(f"- {f}" for f in SHARED)
+        return responder(req) if synthesis(req.prompt) else "\n".join(f"- {f}" for f in SHARED)
 
     loopback_thread.responder = by_model
     url = ["--base-url", f"{loopback_thread.base_url}/v1"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.content import Content
 from textual.widgets import Static
 
+from fanout.core.text import strip_controls
 from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import DONE, FAILED, QUEUED, STREAMING, WAITING, AggregateState, RunState
 from fanout.frontends.status import Status
@@ -25,15 +28,23 @@ def left_out(state: RunState) -> str:
     return "left out: " + "; ".join(names)
 
 
+def flag_label(flag: str) -> str:
+    """A flag's badge: its kind and figure ("flagged: echo 93%"), the whole sentence going on the line below."""
+    m = re.match(r"(\w+): (\d+%)?", flag)
+    return "flagged: " + " ".join(g for g in m.groups() if g) if m else "flagged"
+
+
 class AggregatePane(StreamPane):
     def __init__(self, state: RunState, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="pane aggregate-pane")
         self.state = state
         self.tally = VoteTally(classes="pane-tally")
         self.failed_line = Static("", classes="pane-left-out", markup=False)
-        self._missing = ""
+        self.flag_line = Static("", classes="pane-left-out", markup=False)
+        self._missing = self._flag = ""
 
     def compose(self):
+        yield self.flag_line
         yield self.failed_line
         yield self.tally
         yield from super().compose()
@@ -42,6 +53,7 @@ class AggregatePane(StreamPane):
         super().on_mount()
         self.tally.display = False
         self.failed_line.display = False
+        self.flag_line.display = False
 
     @property
     def agg(self) -> AggregateState:
@@ -66,6 +78,8 @@ class AggregatePane(StreamPane):
         label = a.status if a.status != WAITING else "waiting for the branches"
         if self.state.done is not None and a.status == WAITING:
             kind, label = Status.SKIPPED, f"not run (run {self.state.done.status})"
+        if a.flag:  # done, but an echo of its prompt or empty: never a plain "done"
+            kind, label = Status.FLAGGED, flag_label(a.flag)
         m = a.metrics
         metrics = (
             f"{m.output_tokens} tok · ttft {fmt_seconds(m.ttft)} · {fmt_seconds(m.latency)} · {fmt_cost(m.cost)}"
@@ -93,3 +107,8 @@ class AggregatePane(StreamPane):
             self._missing = missing
             self.failed_line.display = bool(missing)
             self.failed_line.update(Content(missing))
+        flag = self.agg.flag
+        if flag != self._flag:
+            self._flag = flag
+            self.flag_line.display = bool(flag)
+            self.flag_line.update(Content(strip_controls(flag)))
