@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Protocol
 
+from fanout.providers.tokens import estimate_tokens
 from fanout.providers.base import (
     GenerationRequest,
     Limits,
@@ -157,11 +158,6 @@ def usage(
         "".join(m.content for m in request.messages)
     )
     return input_tokens, reported_out if reported_out is not None else deltas, estimated
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters a token: used only when a provider reports no usage, and marked as an estimate."""
-    return max(1, round(len(text) / 4)) if text else 0
 
 
 class Caller:

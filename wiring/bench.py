@@ -60,12 +60,17 @@ async def bench(options: RunOptions, repeat: int = 1, progress=None, on_plan=Non
     return rounds
 
 
+def across_options(options: RunOptions, field: str, value: str) -> RunOptions:
+    """The options of one row of a comparison across models or providers (`field`), cache off unless asked."""
+    changed = {"model": {"model": value}, "provider": {"provider": value, "base_url": None}}[field]
+    return replace(options, cache=options.cache or "off", **changed)
+
+
 async def bench_across(options: RunOptions, field: str, values: list[str], repeat: int = 1,
                        progress=None) -> list[list[Row]]:
     """The recipe on one strategy (`options.strategy`, else the recipe's) once per model or provider (`field`),
     `repeat` rounds interleaved like `bench`; each row is labelled with its model or provider."""
-    changed = {"model": lambda v: {"model": v}, "provider": lambda v: {"provider": v, "base_url": None}}[field]
-    prepared = [prepare(replace(options, cache=options.cache or "off", **changed(v))) for v in values]
+    prepared = [prepare(across_options(options, field, v)) for v in values]
     rounds: list[list[Row]] = []
     try:
         for n in range(repeat):

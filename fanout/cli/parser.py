@@ -36,6 +36,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
 
 
+def _estimate_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--estimate", action="store_true",
+                   help="print what the run would cost (calls, tokens, low and high cost) and make no call")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fanout",
@@ -49,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a recipe headless: progress on stderr, the report on stdout")
     _run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
+    _estimate_flag(run)
 
     resume = sub.add_parser("resume", help="go on with an interrupted, cancelled or partly failed session")
     resume.add_argument("id", help="the session to go on with (`fanout sessions` lists them)")
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(bench)
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
     bench.add_argument("--json", action="store_true", help="print the table as one JSON document")
+    _estimate_flag(bench)
     bench.add_argument("--judge", action="store_true",
                        help="a blind judge compares the strategies' outputs, every pair in both orders")
     bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")

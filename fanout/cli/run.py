@@ -28,7 +28,27 @@ def cancel_on_signals(engine) -> None:
 async def cmd_run(args: argparse.Namespace) -> int:
     from fanout.wiring.launch import prepare
 
-    return await run_headless(prepare(run_options(args)), as_json=args.json)
+    prepared = prepare(run_options(args))
+    if args.estimate:
+        return await print_estimate([prepared], None, 1, as_json=args.json)
+    return await run_headless(prepared, as_json=args.json)
+
+
+async def print_estimate(prepared: list, strategies, repeat: int, *, as_json: bool, note: str = "") -> int:
+    """`--estimate`: the table on stderr (and the JSON document on stdout with --json); no call is made."""
+    from fanout.wiring.estimate import Estimate, estimate, render
+
+    total = Estimate()
+    try:
+        for p in prepared:
+            total = total + await estimate(p, strategies, repeat)
+    finally:
+        for p in prepared:
+            await p.aclose()
+    print(render(total) + (f"\n  {note}" if note else ""), file=sys.stderr)
+    if as_json:
+        print(json.dumps({"estimate": total.as_dict()}, indent=2))
+    return EXIT_OK
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
@@ -97,6 +117,9 @@ async def cmd_bench(args: argparse.Namespace) -> int:
               f"{', cached' if m.cached else ''}.\n", file=sys.stderr)
 
     options = run_options(args)
+    if args.estimate:
+        return await estimate_bench(options, across, values if across else [], args.repeat, as_json=args.json,
+                                    judged=args.judge)
     if args.judge:
         await check_judge(options, provider=args.judge_provider, model=args.judge_model)
     try:
@@ -121,6 +144,24 @@ async def cmd_bench(args: argparse.Namespace) -> int:
     else:
         print(render(rounds, rows, judged, across[0] if across else ""))
     return EXIT_OK
+
+
+async def estimate_bench(options, across, values: list[str], repeat: int, *, as_json: bool, judged: bool) -> int:
+    """`fanout bench --estimate`: every strategy (or the one strategy across models or providers), every round."""
+    from dataclasses import replace
+
+    from fanout.strategies.recipe import load
+    from fanout.strategies.recipe.model import STRATEGIES
+    from fanout.wiring.bench import across_options
+    from fanout.wiring.launch import prepare
+
+    options = replace(options, cache="off")
+    note = "the judge's calls are not counted" if judged else ""
+    if not across:
+        return await print_estimate([prepare(options)], list(STRATEGIES), repeat, as_json=as_json, note=note)
+    strategy = options.strategy or load(options.recipe).strategy
+    prepared = [prepare(across_options(replace(options, strategy=strategy), across[0], v)) for v in values]
+    return await print_estimate(prepared, [strategy], repeat, as_json=as_json, note=note)
 
 
 def open_app(options, *, start: bool, replay_id: str | None = None, replay_speed: float = 1.0) -> int:
