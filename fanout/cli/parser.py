@@ -34,6 +34,20 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
+    _budget_flag(p)
+
+
+def _budget_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=float, metavar="USD",
+                   help="spend at most this (US dollars): a call that could take the run past it does not start, "
+                        "and the run stops there, resumable (default: the recipe's, else the config's [cost] budget)")
+
+
+def _confirm_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--confirm-above", type=float, metavar="USD",
+                   help="ask first when the estimate's high figure is above this; with no terminal, refuse unless "
+                        "--yes (default: the config's [cost] confirm_above)")
+    p.add_argument("--yes", action="store_true", help="run without asking, whatever --confirm-above says")
 
 
 def _estimate_flag(p: argparse.ArgumentParser) -> None:
@@ -55,12 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     _estimate_flag(run)
+    _confirm_flags(run)
 
     resume = sub.add_parser("resume", help="go on with an interrupted, cancelled or partly failed session")
     resume.add_argument("id", help="the session to go on with (`fanout sessions` lists them)")
     resume.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
                         help="for the branches that run again (default: the session's)")
+    _budget_flag(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui)
@@ -76,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
     bench.add_argument("--json", action="store_true", help="print the table as one JSON document")
     _estimate_flag(bench)
+    _confirm_flags(bench)
     bench.add_argument("--judge", action="store_true",
                        help="a blind judge compares the strategies' outputs, every pair in both orders")
     bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")
@@ -168,4 +185,5 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         temperature=args.temperature,
         on_error=args.on_error,
         cache=getattr(args, "cache", None),
+        budget=args.budget,
     )

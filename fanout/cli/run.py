@@ -11,6 +11,7 @@ import sys
 
 from fanout.core.errors import UserError
 
+from .cost import bench_estimate, confirmed, estimate_of, show_estimate, wants_confirmation
 from .exits import EXIT_FAILED, EXIT_OK, status_exit
 from .parser import run_options
 
@@ -29,32 +30,23 @@ async def cmd_run(args: argparse.Namespace) -> int:
     from fanout.wiring.launch import prepare
 
     prepared = prepare(run_options(args))
-    if args.estimate:
-        return await print_estimate([prepared], None, 1, as_json=args.json)
+    if args.estimate or wants_confirmation(args):
+        try:
+            est = await estimate_of([prepared])
+        except BaseException:
+            await prepared.aclose()
+            raise
+        if args.estimate:
+            await prepared.aclose()
+            return show_estimate(est, as_json=args.json)
+        await confirmed(est, args, prepared)
     return await run_headless(prepared, as_json=args.json)
-
-
-async def print_estimate(prepared: list, strategies, repeat: int, *, as_json: bool, note: str = "") -> int:
-    """`--estimate`: the table on stderr (and the JSON document on stdout with --json); no call is made."""
-    from fanout.wiring.estimate import Estimate, estimate, render
-
-    total = Estimate()
-    try:
-        for p in prepared:
-            total = total + await estimate(p, strategies, repeat)
-    finally:
-        for p in prepared:
-            await p.aclose()
-    print(render(total) + (f"\n  {note}" if note else ""), file=sys.stderr)
-    if as_json:
-        print(json.dumps({"estimate": total.as_dict()}, indent=2))
-    return EXIT_OK
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
     from fanout.wiring.resume import prepare_resume
 
-    return await run_headless(prepare_resume(args.id, cache=args.cache), as_json=args.json)
+    return await run_headless(prepare_resume(args.id, cache=args.cache, budget=args.budget), as_json=args.json)
 
 
 async def run_headless(prepared, *, as_json: bool) -> int:
@@ -117,9 +109,11 @@ async def cmd_bench(args: argparse.Namespace) -> int:
               f"{', cached' if m.cached else ''}.\n", file=sys.stderr)
 
     options = run_options(args)
-    if args.estimate:
-        return await estimate_bench(options, across, values if across else [], args.repeat, as_json=args.json,
-                                    judged=args.judge)
+    if args.estimate or wants_confirmation(args):
+        est = await bench_estimate(options, across, values if across else [], args.repeat)
+        if args.estimate:
+            return show_estimate(est, as_json=args.json, note="the judge's calls are not counted" if args.judge else "")
+        await confirmed(est, args)
     if args.judge:
         await check_judge(options, provider=args.judge_provider, model=args.judge_model)
     try:
@@ -144,24 +138,6 @@ async def cmd_bench(args: argparse.Namespace) -> int:
     else:
         print(render(rounds, rows, judged, across[0] if across else ""))
     return EXIT_OK
-
-
-async def estimate_bench(options, across, values: list[str], repeat: int, *, as_json: bool, judged: bool) -> int:
-    """`fanout bench --estimate`: every strategy (or the one strategy across models or providers), every round."""
-    from dataclasses import replace
-
-    from fanout.strategies.recipe import load
-    from fanout.strategies.recipe.model import STRATEGIES
-    from fanout.wiring.bench import across_options
-    from fanout.wiring.launch import prepare
-
-    options = replace(options, cache="off")
-    note = "the judge's calls are not counted" if judged else ""
-    if not across:
-        return await print_estimate([prepare(options)], list(STRATEGIES), repeat, as_json=as_json, note=note)
-    strategy = options.strategy or load(options.recipe).strategy
-    prepared = [prepare(across_options(replace(options, strategy=strategy), across[0], v)) for v in values]
-    return await print_estimate(prepared, [strategy], repeat, as_json=as_json, note=note)
 
 
 def open_app(options, *, start: bool, replay_id: str | None = None, replay_speed: float = 1.0) -> int:
