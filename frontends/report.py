@@ -138,7 +138,8 @@ def metrics_table(state: RunState) -> str:
         tokens = f"{fmt_tokens(m.input_tokens, m.tokens_estimated)} / {fmt_tokens(m.output_tokens, m.tokens_estimated)}"
         retries = f"{m.retries}" + (f" ({m.throttles}× 429, {m.backoff:.1f} s)" if m.retries else "")
         rows.append(
-            f"| {title} | {status} | {'-' if m.cached else fmt_seconds(m.ttft)} | {fmt_latency(m)} | {tokens} | "
+            f"| {title} | {status} | {'batch' if m.batch else '-' if m.cached else fmt_seconds(m.ttft)} | "
+            f"{fmt_latency(m)} | {tokens} | "
             f"{fmt_cost(m.cost)} | {retries} |"
         )
     return "\n".join(rows)

@@ -266,7 +266,8 @@ class Caller:
         model = end.model or request.model
         metrics = tally.metrics(
             self.clock(),
-            ttft=attempt.ttft,
+            ttft=None if end.batch else attempt.ttft,  # a batch's answer arrives whole: no first token to time
+            batch=end.batch,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             tokens_estimated=estimated,

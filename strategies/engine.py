@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Callable
 
 from . import aggregators
+from .batching import Batcher, BatchSpec
 from .budget import Budget
 from .calls import Caller, CallResult, ResponseSource, Target
 from .dag import topological_order
@@ -97,6 +98,7 @@ class RunSpec:
     clock_offset: float = 0.0
     resumed_from: str = ""
     budget: Budget | None = None  # the ledger every call reserves from (shared by a bench's runs)
+    batch: BatchSpec | None = None  # provider batches: which steps go in them, and where
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:  # a caller's mistake, never quietly run as some other strategy
@@ -129,6 +131,7 @@ class Engine:
         self._finished: dict[str, asyncio.Event] = {}
         self._start_branch: Callable[[Branch], None] | None = None  # set while branches may still be retried
         self._retried: dict[str, BranchMetrics] = {}  # the failed try's metrics of a branch retried by hand
+        self._batcher: Batcher | None = None
 
     # --- control from a front end --------------------------------------------------------------------------
 
@@ -195,6 +198,9 @@ class Engine:
             await self._run_inner()
         except Exception as err:  # noqa: BLE001
             self.emit(RunDone(self.clock(), "failed", error=f"internal error: {type(err).__name__}: {err}"))
+        finally:
+            if self._batcher is not None:
+                self._batcher.close()
 
     async def _run_inner(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -289,11 +295,16 @@ class Engine:
                 self.emit(BranchFailed(self.clock(), branch.id, error))
             results[branch.id] = result
             finished[branch.id].set()
+            if self._batcher is not None:  # its batch need not wait for it any longer
+                self._batcher.leave(branch.id)
 
         def start(branch: Branch) -> None:
             self._tasks[branch.id] = asyncio.create_task(run_branch(branch))
 
         self._start_branch = start
+        if self.spec.batch is not None:
+            self._batcher = Batcher(self.spec.batch, self.emit, self.clock)
+            targets = self._batcher.wrap(self.recipe.branches, self.waits, targets)
         for branch in self.recipe.branches:
             start(branch)
         while pending := [t for t in self._tasks.values() if not t.done()]:

@@ -197,7 +197,8 @@ async def dry_run(prepared: Prepared, strategy: str, *, high: bool,
             stand_ins[key] = StandIn(target, high, count_for(target), log)
         return replace(target, provider=stand_ins[key], limiter=limiter)
 
-    spec = replace(prepared.spec, strategy=strategy, resolve=resolve, source=None, session_id="estimate", budget=None)
+    spec = replace(prepared.spec, strategy=strategy, resolve=resolve, source=None, session_id="estimate", budget=None,
+                   batch=None)
     async for _ in Engine(spec).events():
         pass
     return log

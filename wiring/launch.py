@@ -16,6 +16,7 @@ from fanout.providers.embedded_check import ensure_embedded_works
 from fanout.core.urls import base_url_problem
 from fanout.stores.sessions import Recorder, new_header, session_path
 from fanout.strategies import recipe as recipes
+from fanout.strategies.batching import MODES as BATCH_MODES, BatchSpec
 from fanout.strategies.budget import Budget
 from fanout.strategies.control import RunControl
 from fanout.strategies.engine import Engine, RunSpec
@@ -41,6 +42,7 @@ class RunOptions:
     on_error: str | None = None
     cache: str | None = None  # use | refresh | off | only; None: the config's
     budget: float | None = None  # US dollars the run may spend; None: the recipe's, else the config's
+    batch: str | None = None  # provider batches: "first" (the steps that wait on nothing), "all"; None: the recipe's
 
     def check(self) -> None:
         if self.concurrency is not None and self.concurrency < 1:
@@ -53,6 +55,8 @@ class RunOptions:
             raise UserError(f"--base-url: {problem}")
         if self.budget is not None and not self.budget > 0:
             raise UserError(f"--budget must be more than 0 (US dollars), not {self.budget:g}")
+        if self.batch is not None and self.batch not in BATCH_MODES:
+            raise UserError(f"--batch must be one of {', '.join(BATCH_MODES)}, not {self.batch!r}")
 
     def recorded(self) -> dict:
         """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
@@ -155,8 +159,25 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
         on_error=options.on_error,
         source=cache,
         budget=Budget(budget) if budget is not None else None,
+        batch=batch_spec(options.batch or ("first" if declared.batch else None), targets, recipe),
     )
     return Prepared(spec, targets, options, cache)
+
+
+def batch_spec(mode: str | None, targets: Targets, recipe: recipes.Recipe) -> BatchSpec | None:
+    """Provider batches, if asked for: every provider a batched step may go to must have a batch API."""
+    if mode is None:
+        return None
+    steps = [b.settings for b in recipe.branches]
+    if recipe.plan is not None:
+        steps.append(recipe.plan.branch_settings)
+    configs = {pc.name: pc for pc in (targets.config_of(s) for s in steps)}
+    for pc in configs.values():
+        if not pc.batches or pc.kind not in ("openai", "anthropic"):
+            raise UserError(f"--batch: provider {pc.name!r} cannot take a batch (batch_api = false: batches are "
+                            "OpenAI's Batch API and Anthropic's Message Batches; set batch_api = true under "
+                            f"[providers.{pc.name}] for a server that has one)")
+    return BatchSpec(mode, targets.resolve_batch, poll=min(pc.batch_poll for pc in configs.values()))
 
 
 def call_settings(recipe: recipes.Recipe) -> list[recipes.CallSettings]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from fanout.wiring.config import Config, ProviderConfig
 from fanout.providers.base import Provider
+from fanout.providers.batch import WINDOW as BATCH_WINDOW
 from fanout.providers.registry import build
 from fanout.strategies.calls import Target
 from fanout.strategies.limits import ProviderLimiter
@@ -96,6 +97,20 @@ class Targets:
             max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
             context_tokens=pc.n_ctx if pc.kind == "local" else None,
         )
+
+    def resolve_batch(self, settings: CallSettings) -> Target:
+        """A call that goes in a provider batch: at the batch's prices, and as patient as a batch (its answer may
+        take the provider's whole window; a request of a batch is never retried on its own)."""
+        target = self.resolve(settings)
+        pc = self._built[target.provider.name][1]
+        rates = prices.batch_rates(pc.name, pc.kind, pc.base_url, target.model, pc.limits.prices, pc.batch_discount)
+        wait = BATCH_WINDOW + 3600
+        limits = replace(pc.limits, timeout=wait, stall_timeout=wait, max_retries=0,
+                         prices={target.model: rates} if rates is not None else {})
+        return replace(target, limits=limits)
+
+    def config_of(self, settings: CallSettings) -> ProviderConfig:
+        return self._built[self.resolve(settings).provider.name][1]
 
     def configs_in_use(self) -> list[ProviderConfig]:
         """The configurations of the providers this run's calls resolved to so far."""

@@ -43,6 +43,12 @@ def _budget_flag(p: argparse.ArgumentParser) -> None:
                         "and the run stops there, resumable (default: the recipe's, else the config's [cost] budget)")
 
 
+def _batch_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", nargs="?", const="first", choices=("first", "all"),
+                   help="send the branches that wait on no other step as one provider batch, at half price "
+                        "(answers in minutes to hours); `--batch all`: each later layer as a batch of its own too")
+
+
 def _confirm_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm-above", type=float, metavar="USD",
                    help="ask first when the estimate's high figure is above this; with no terminal, refuse unless "
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     _estimate_flag(run)
     _confirm_flags(run)
+    _batch_flag(run)
 
     resume = sub.add_parser("resume", help="go on with an interrupted, cancelled or partly failed session")
     resume.add_argument("id", help="the session to go on with (`fanout sessions` lists them)")
@@ -77,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
                         help="for the branches that run again (default: the session's)")
     _budget_flag(resume)
+    _batch_flag(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui)
@@ -93,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the table as one JSON document")
     _estimate_flag(bench)
     _confirm_flags(bench)
+    _batch_flag(bench)
     bench.add_argument("--judge", action="store_true",
                        help="a blind judge compares the strategies' outputs, every pair in both orders")
     bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")
@@ -186,4 +195,5 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         on_error=args.on_error,
         cache=getattr(args, "cache", None),
         budget=args.budget,
+        batch=getattr(args, "batch", None),
     )

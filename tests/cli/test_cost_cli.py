@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from test_cli import no_traceback
+from fanout.strategies import recipe as recipes
+
+from test_cli import kill_when, no_traceback, session_lines
 
 
 def test_estimate_makes_no_call_and_names_unknown_prices(fanout_cli, loopback_thread):
@@ -94,3 +97,42 @@ def test_confirm_above_refuses_without_a_terminal_unless_yes(fanout_cli, loopbac
     assert below.returncode == 0 and json.loads(below.stdout)["status"] == "ok"
     forced = fanout_cli.run("run", "research", *flags, "--confirm-above", "0.0001", "--yes", "--cache", "off")
     assert forced.returncode == 0, forced.stderr
+
+
+def test_tickets_through_a_batch_cost_half(fanout_cli, loopback_thread):
+    server = loopback_thread
+    flags = priced(fanout_cli, server, batch_api="true", batch_poll="0.05")
+    streamed = fanout_cli.json("run", "tickets", *flags, "--cache", "off", "--json")
+    proc = fanout_cli.run("run", "tickets", *flags, "--cache", "off", "--batch", "--json", timeout=60)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert server.batches.created == 1 and len(server.batches.lines) == 8
+    assert all(b["status"] == "done" and b["metrics"]["batch"] for b in doc["branches"])
+    assert all(b["metrics"]["ttft"] is None for b in doc["branches"])
+    assert [b["text"] for b in doc["branches"]] == [b["text"] for b in streamed["branches"]]
+    assert doc["metrics"]["cost"] == streamed["metrics"]["cost"] / 2
+    assert "requests submitted" in proc.stderr and "completed · 8 of 8 answered" in proc.stderr
+
+
+def test_a_batch_run_killed_while_it_waits_is_resumed_without_a_second_submission(fanout_cli, loopback_thread):
+    server = loopback_thread
+    server.batch_delay = None  # held at the provider until released
+    flags = priced(fanout_cli, server, batch_api="true", batch_poll="0.05")
+    # The items file by its full path: a resumed session's recipe is read from the session, not its folder.
+    tickets = str(Path(recipes.resolve("tickets")).with_name("tickets.txt"))
+    proc = fanout_cli.popen("run", "tickets", *flags, "--batch", "--json", "--set", f"tickets={tickets}")
+    path = kill_when(proc, lambda: session_lines(fanout_cli.sessions_dir, "batch_progress", 2),
+                     what="the batch submitted and looked at")
+    assert server.batches.created == 1 and not server.batches.lines  # killed while it waited
+    server.batches.release()
+
+    again = fanout_cli.run("resume", path.stem, "--json")
+    no_traceback(again)
+    assert again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert server.batches.created == 1, "the batch was submitted twice"
+    assert sum(1 for r in server.requests if r.path in ("/v1/batches", "/v1/files")) == 2  # one upload, one batch
+    assert doc["status"] == "ok" and len(doc["branches"]) == 8
+    assert all(b["status"] == "done" and b["metrics"]["batch"] for b in doc["branches"])
+    assert len(server.batches.lines) == 8 and not [r for r in server.requests if r.path == "/v1/chat/completions"]
