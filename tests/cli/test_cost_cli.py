@@ -136,3 +136,12 @@ def test_a_batch_run_killed_while_it_waits_is_resumed_without_a_second_submissio
     assert doc["status"] == "ok" and len(doc["branches"]) == 8
     assert all(b["status"] == "done" and b["metrics"]["batch"] for b in doc["branches"])
     assert len(server.batches.lines) == 8 and not [r for r in server.requests if r.path == "/v1/chat/completions"]
+
+
+def test_batch_on_a_provider_that_cannot_is_refused_naming_it(fanout_cli, loopback_thread):
+    proc = fanout_cli.run("run", "tickets", *fanout_cli.net(loopback_thread), "--batch")
+    no_traceback(proc)
+    assert proc.returncode == 2 and not loopback_thread.requests
+    assert "--batch: provider 'custom' cannot take a batch" in proc.stderr
+    local = fanout_cli.run("run", "tickets", "--batch")
+    assert local.returncode == 2 and "provider 'local' cannot take a batch" in local.stderr
