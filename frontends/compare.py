@@ -121,7 +121,7 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
         tokens = f"~{r.tokens}" if r.tokens_estimated else str(r.tokens)
         q = quality_cells(r)
         lines.append(
-            f"{r.strategy:<12} {r.latency * 1000:>8.0f}ms {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
+            f"{r.strategy:<12} {fmt_wall(r.latency):>10} {tokens:>8} {r.calls:>6} {fmt_cost(r.cost):>9} "
             f"{r.output_length:>7} {fmt_ratio(v.speedup[r.strategy]):>9} {v.token_multiplier[r.strategy]:>7.2f}×"
             f" {q[0]:>8} {q[1]:>8} {q[2]:>10} {q[3]:>7}" + (f" {fmt_judged(r.judged):>7}" if judged else "")
         )
@@ -129,7 +129,7 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
     lines += [
         "",
-        f"Fastest: {v.fastest} ({fastest.latency * 1000:.0f}ms)" if fastest
+        f"Fastest: {v.fastest} ({fmt_wall(fastest.latency)})" if fastest
         else "Fastest: not measured (every run had cached calls; `fanout bench` runs with the cache off)",
         f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, {fmt_cost(cheapest.cost)})",
         f"Longest output: {v.longest_output}",
@@ -145,6 +145,11 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
         best = next(r for r in rows if r.strategy == v.best_judged)
         lines.append(f"Best judged: {v.best_judged} (score {fmt_judged(best.judged)})")
     return "\n".join(lines)
+
+
+def fmt_wall(seconds: float) -> str:
+    """A row's latency: milliseconds, or minutes from one minute up (a provider batch's)."""
+    return f"{seconds / 60:.1f}min" if seconds >= 60 else f"{seconds * 1000:.0f}ms"
 
 
 def fmt_judged(score: float | None) -> str:

@@ -16,6 +16,9 @@ from fanout.strategies.recipe.model import STRATEGIES
 
 
 
+BATCH_ROW = "batch"  # `--batch`: the parallel run through a provider batch
+
+
 async def run_once(prepared: Prepared, strategy: str) -> RunState:
     state = RunState()
     await execute(prepared.again(strategy), [state.apply], record=False)
@@ -41,6 +44,8 @@ async def bench(options: RunOptions, repeat: int = 1, progress=None, on_plan=Non
     `on_plan(state)` sees the planner's run of a planned recipe."""
     # Off unless asked: a latency table of cache hits measures the disk, not the strategies.
     prepared = prepare(replace(options, cache=options.cache or "off"))
+    # --batch: the three strategies stream as ever, and a fourth row runs every branch through a provider batch.
+    batch, prepared = prepared.spec.batch, replace(prepared, spec=replace(prepared.spec, batch=None))
     rounds: list[list[Row]] = []
     try:
         if prepared.planned:
@@ -54,6 +59,11 @@ async def bench(options: RunOptions, repeat: int = 1, progress=None, on_plan=Non
                 row.append(Row.of(state))
                 if progress:
                     progress(n + 1, strategy, state)
+            if batch is not None:
+                state = await run_once(replace(prepared, spec=replace(prepared.spec, batch=batch)), "parallel")
+                row.append(replace(Row.of(state), strategy=BATCH_ROW))
+                if progress:
+                    progress(n + 1, BATCH_ROW, state)
             rounds.append(row)
     finally:
         await prepared.aclose()

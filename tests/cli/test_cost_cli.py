@@ -145,3 +145,14 @@ def test_batch_on_a_provider_that_cannot_is_refused_naming_it(fanout_cli, loopba
     assert "--batch: provider 'custom' cannot take a batch" in proc.stderr
     local = fanout_cli.run("run", "tickets", "--batch")
     assert local.returncode == 2 and "provider 'local' cannot take a batch" in local.stderr
+
+
+def test_bench_batch_adds_a_batch_row_at_half_the_parallel_cost(fanout_cli, loopback_thread):
+    flags = priced(fanout_cli, loopback_thread, batch_api="true", batch_poll="0.05")
+    doc = fanout_cli.json("bench", "tickets", *flags, "--batch", "--json", timeout=120)
+    rows = {r["strategy"]: r for r in doc["rows"]}
+    assert list(rows) == ["sequential", "parallel", "hybrid", "batch"]
+    assert rows["batch"]["cost"] == rows["parallel"]["cost"] / 2 and rows["batch"]["status"] == "ok"
+    assert loopback_thread.batches.created == 1
+    text = fanout_cli.run("bench", "tickets", *flags, "--batch", timeout=120)
+    assert text.returncode == 0 and "\nbatch " in text.stdout, text.stderr
