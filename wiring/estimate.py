@@ -242,14 +242,21 @@ def render(est: Estimate) -> str:
     return "\n".join(lines + [f"  {n}" for n in notes])
 
 
+def confirm_question(est: Estimate, limit: float) -> str | None:
+    """What to ask before a run whose high figure is above `limit` (or unknown); None: nothing to ask."""
+    high = est.cost_high
+    if high is not None and high <= limit:
+        return None
+    what = f"up to {fmt_cost(high)}" if high is not None else f"an unknown amount (no price for {', '.join(est.unknown_prices)})"
+    return f"this run may cost {what}, above --confirm-above ${limit:g}"
+
+
 def check_confirm(est: Estimate, limit: float, *, ask: Callable[[str], bool] | None, yes: bool) -> None:
     """`--confirm-above`: a high figure above the limit (or unknown) is asked about on a terminal; without one the
     run is refused unless `--yes`."""
-    high = est.cost_high
-    if yes or (high is not None and high <= limit):
+    question = None if yes else confirm_question(est, limit)
+    if question is None:
         return
-    what = f"up to {fmt_cost(high)}" if high is not None else f"an unknown amount (no price for {', '.join(est.unknown_prices)})"
-    question = f"this run may cost {what}, above --confirm-above ${limit:g}"
     if ask is None:
         raise UserError(f"{question}; no terminal to ask on: add --yes to run it anyway")
     if not ask(f"{question}. Run it? [y/N] "):
