@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fanout.strategies import recipe as recipes
 
+from priced import priced_config
 from test_cli import kill_when, no_traceback, session_lines
 
 
@@ -38,17 +39,7 @@ def test_estimate_on_the_embedded_model_counts_with_its_own_tokenizer(fanout_cli
 def priced(fanout_cli, server, **extra: str) -> list[str]:
     """A config whose provider `lb` is the loopback server with a price for its model; the flags to use it."""
     fanout_cli.home.mkdir(parents=True, exist_ok=True)
-    lines = "\n".join(f"{k} = {v}" for k, v in extra.items())
-    (fanout_cli.home / "config.toml").write_text(f"""
-[providers.lb]
-kind = "openai"
-base_url = "{server.base_url}/v1"
-model = "m"
-{lines}
-[providers.lb.prices.m]
-input = 3.0
-output = 15.0
-""")
+    (fanout_cli.home / "config.toml").write_text(priced_config(server, **extra))
     return ["--provider", "lb"]
 
 

@@ -12,22 +12,14 @@ from fanout.tui.screens.setup import SetupScreen
 from fanout.tui.widgets.budget_bar import BudgetBar
 from fanout.tui.widgets.estimate_line import EstimateLine
 from fanout.wiring.launch import RunOptions, prepare
+from priced import priced_config
 from tuikit import screen_text, wait_for
 
 SIZE = (140, 44)
 
 
 def priced(home, server, extra: str = "") -> RunOptions:
-    (home / "config.toml").write_text(f"""
-{extra}
-[providers.lb]
-kind = "openai"
-base_url = "{server.base_url}/v1"
-model = "m"
-[providers.lb.prices.m]
-input = 3.0
-output = 15.0
-""")
+    (home / "config.toml").write_text(extra + "\n" + priced_config(server))
     return RunOptions(provider="lb")
 
 

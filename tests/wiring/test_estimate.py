@@ -22,6 +22,7 @@ from fanout.frontends.state import RunState
 from fanout.providers.tokens import Count
 from fanout.wiring.estimate import StandIn, estimate
 from fanout.wiring.launch import RunOptions, execute, prepare
+from priced import priced_config
 
 WORDS = ["the", "and", "for", "are", "but", "not", "you", "all", "any", "can"]
 PLAN = json.dumps({"angles": [
@@ -65,16 +66,7 @@ def home(tmp_path, monkeypatch):
     def configure(server: LoopbackServer) -> None:
         home = tmp_path / "home"
         home.mkdir(exist_ok=True)
-        (home / "config.toml").write_text(f"""
-default_provider = "lb"
-[providers.lb]
-kind = "openai"
-base_url = "{server.base_url}/v1"
-model = "m"
-[providers.lb.prices.m]
-input = 3.0
-output = 15.0
-""")
+        (home / "config.toml").write_text('default_provider = "lb"\n' + priced_config(server))
         monkeypatch.setenv("FANOUT_HOME", str(home))
         for var in ("OPENAI_API_KEY", "FANOUT_CONFIG"):
             monkeypatch.delenv(var, raising=False)
