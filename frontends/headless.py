@@ -48,6 +48,8 @@ def describe(b: BranchState, now: float) -> str:
 
 
 def batch_counts(b: BatchProgress) -> str:
+    if not b.total:  # not counted yet (OpenAI's validating)
+        return b.status
     return f"{b.status} · {b.succeeded} of {b.total} answered" + (f" · {b.failed} failed" if b.failed else "")
 
 
