@@ -34,6 +34,15 @@ def finished_branches(events: list[Event]) -> dict[str, BranchDone]:
     return dict(sorted(done.items(), key=lambda item: order.get(item[0], len(order))))
 
 
+def recipe_source(recipe: str, session_id: str) -> str:
+    """Where the session's recipe came from, when that file is still there: its relative paths (an items file,
+    such as the shipped tickets.txt) are read from beside it again. The recipe itself is the session's copy."""
+    try:
+        return str(recipes.resolve(recipe))
+    except recipes.RecipeError:
+        return f"session {session_id} (its recipe)"
+
+
 def waiting_in_batches(events: list[Event]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     """The provider batches the session submitted that still hold unfinished branches: each such branch's batch,
     and every branch each of those batches holds. A branch cancelled while it waited (ctrl+c, a kill) is still
@@ -59,7 +68,7 @@ def prepare_resume(session_id: str, cache: str | None = None, budget: float | No
     header = session.header
     if not header.recipe_data:
         raise UserError(f"session {session_id!r} keeps no recipe: it cannot be resumed")
-    declared = recipes.from_data(header.recipe_data, f"session {session_id} (its recipe)")
+    declared = recipes.from_data(header.recipe_data, recipe_source(header.recipe, session_id))
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
     if cache is not None:
         flags["cache"] = cache

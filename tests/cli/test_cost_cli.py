@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-from fanout.strategies import recipe as recipes
 
 from priced import priced_config
 from test_cli import kill_when, no_traceback, session_lines
@@ -110,9 +107,7 @@ def test_a_batch_run_killed_while_it_waits_is_resumed_without_a_second_submissio
     server = loopback_thread
     server.batch_delay = None  # held at the provider until released
     flags = priced(fanout_cli, server, batch_api="true", batch_poll="0.05")
-    # The items file by its full path: a resumed session's recipe is read from the session, not its folder.
-    tickets = str(Path(recipes.resolve("tickets")).with_name("tickets.txt"))
-    proc = fanout_cli.popen("run", "tickets", *flags, "--batch", "--json", "--set", f"tickets={tickets}")
+    proc = fanout_cli.popen("run", "tickets", *flags, "--batch", "--json")
     path = kill_when(proc, lambda: session_lines(fanout_cli.sessions_dir, "batch_progress", 2),
                      what="the batch submitted and looked at")
     assert server.batches.created == 1 and not server.batches.lines  # killed while it waited
