@@ -26,6 +26,7 @@ from fanout.frontends.report import fmt_cost
 from fanout.providers.base import GenerationRequest, StreamEnd, StreamItem, TextDelta
 from fanout.providers.tokens import Counter, counter_for
 from fanout.strategies.calls import Target
+from fanout.strategies.batching import members
 from fanout.strategies.engine import Engine, RunSpec
 from fanout.strategies.limits import ProviderLimiter
 from fanout.strategies.plan import BRIEF_MAX, TITLE_MAX
@@ -188,20 +189,37 @@ async def dry_run(prepared: Prepared, strategy: str, *, high: bool,
     stand_ins: dict[str, StandIn] = {}
     limiter = ProviderLimiter(1_000_000, adaptive=False)
     count_for = counter or (lambda target: counter_for(target.provider))
-    real = prepared.spec.resolve
 
-    def resolve(settings: CallSettings) -> Target:
-        target = real(settings)
-        key = f"{target.provider.name}\0{target.model}"
-        if key not in stand_ins:
-            stand_ins[key] = StandIn(target, high, count_for(target), log)
-        return replace(target, provider=stand_ins[key], limiter=limiter)
+    def standing_in(resolve: Callable[[CallSettings], Target], kind: str) -> Callable[[CallSettings], Target]:
+        def stand_in(settings: CallSettings) -> Target:
+            target = resolve(settings)
+            key = f"{kind}\0{target.provider.name}\0{target.model}"
+            if key not in stand_ins:
+                stand_ins[key] = StandIn(target, high, count_for(target), log)
+            return replace(target, provider=stand_ins[key], limiter=limiter)
 
-    spec = replace(prepared.spec, strategy=strategy, resolve=resolve, source=None, session_id="estimate", budget=None,
-                   batch=None)
-    async for _ in Engine(spec).events():
+        return stand_in
+
+    batch = prepared.spec.batch
+    spec = replace(prepared.spec, strategy=strategy, resolve=standing_in(prepared.spec.resolve, "call"), source=None,
+                   session_id="estimate", budget=None, batch=None)
+    engine = Engine(spec) if batch is None else DryBatches(spec, batch.mode, standing_in(batch.resolve, "batch"))
+    async for _ in engine.events():
         pass
     return log
+
+
+class DryBatches(Engine):
+    """A dry run of a batched run: the steps that would go in a batch are priced at the batch's rates."""
+
+    def __init__(self, spec: RunSpec, mode: str, resolve: Callable[[CallSettings], Target]) -> None:
+        super().__init__(spec)
+        self.mode, self.resolve_batched = mode, resolve
+
+    async def _run_branches(self, caller, targets: dict[str, Target]) -> None:
+        for bid in members(self.recipe.branches, self.waits, self.mode):
+            targets[bid] = self.resolve_batched(self._branches[bid].settings)
+        await super()._run_branches(caller, targets)
 
 
 async def estimate(prepared: Prepared, strategies: Sequence[str] | None = None, repeat: int = 1, *,

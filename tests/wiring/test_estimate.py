@@ -63,10 +63,10 @@ def answering(share: float):
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    def configure(server: LoopbackServer) -> None:
+    def configure(server: LoopbackServer, **extra: str) -> None:
         home = tmp_path / "home"
         home.mkdir(exist_ok=True)
-        (home / "config.toml").write_text('default_provider = "lb"\n' + priced_config(server))
+        (home / "config.toml").write_text('default_provider = "lb"\n' + priced_config(server, **extra))
         monkeypatch.setenv("FANOUT_HOME", str(home))
         for var in ("OPENAI_API_KEY", "FANOUT_CONFIG"):
             monkeypatch.delenv(var, raising=False)
@@ -167,3 +167,19 @@ def test_the_stand_in_answers_at_both_ends():
 
     unusable, usable = asyncio.run(plans())
     assert unusable == "no plan" and len(json.loads(usable)["angles"]) == 5
+
+
+
+async def test_a_batched_run_is_estimated_at_the_batch_price(home):
+    """--batch: the steps that wait on no other are priced at the batch price (half, here), the rest as ever."""
+    home(LoopbackServer(), batch_api="true")  # configured, never started: no call is made
+    streamed = prepare(RunOptions(recipe="research", cache="off"))
+    batched = prepare(RunOptions(recipe="research", cache="off", batch="first"))
+    whole, cheaper = [await estimate(p, counter=words_counter) for p in (streamed, batched)]
+    for p in (streamed, batched):
+        await p.aclose()
+    assert (cheaper.calls, cheaper.input_tokens) == (whole.calls, whole.input_tokens)
+    # research under hybrid: hardware, software and commercial wait on nothing; security, academic and the
+    # aggregate are ordinary calls. Those three (the smallest prompts: shown no earlier step) at half price:
+    first = sorted(whole.high, key=lambda c: c.input_tokens)[:3]
+    assert cheaper.cost_high == pytest.approx(whole.cost_high - sum(c.cost for c in first) / 2)
