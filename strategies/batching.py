@@ -3,8 +3,9 @@ turn) go to their provider as one batch, at the batch price, and their answers c
 
 A batched branch runs like any other — cache, budget, retries, events — except that its call's provider is a
 `BatchLine`: it hands its request to its group and waits. A group goes once each of its members has handed in its
-request or will not (a cache hit, a branch kept or stopped), or when none has come for `GATHER` seconds (a member
-waiting on another's answer: an identical request, or room in the budget). The batch's id is published the moment
+request or will not (a cache hit, a branch kept or stopped), or when none has come for `GATHER` seconds and
+`QUIET_TURNS` turns of the event loop (a member waiting on another's answer: an identical request, or room in the
+budget). The batch's id is published the moment
 it exists (BatchSubmitted, so the session keeps it), its request counts as the provider reports them
 (BatchProgress), and each request's answer or the provider's reason it has none goes to its branch. A resumed run
 waits in the batch its session submitted instead of submitting another; a request that arrives after its group
@@ -26,7 +27,8 @@ from .events import BatchProgress, BatchSubmitted, Event
 from .limits import ProviderLimiter
 from .recipe import Branch, CallSettings
 
-GATHER = 0.5  # seconds without a new request before a group goes with what it has
+GATHER = 0.5  # seconds without a new request before a group may go with what it has...
+QUIET_TURNS = 100  # ...once that many turns of the event loop brought none either (a starved process is no sign)
 FIRST_LOOK = 1.0  # seconds before the first look at a batch; each wait doubles, up to the provider's batch_poll
 MODES = ("first", "all")
 
@@ -87,8 +89,15 @@ class Group:
         self._stamp += 1
         asyncio.get_running_loop().call_later(GATHER, self._stale, self._stamp)
 
-    def _stale(self, stamp: int) -> None:
-        if stamp == self._stamp and self.lines and not self.gone:
+    def _stale(self, stamp: int, turns: int = QUIET_TURNS) -> None:
+        """No request for GATHER seconds: the members still out may be waiting on one in this group (an identical
+        request, room in the budget). The group goes once the loop has also turned without one arriving, so a
+        process the machine merely starved does not split its batch."""
+        if stamp != self._stamp or not self.lines or self.gone:
+            return
+        if turns:
+            asyncio.get_running_loop().call_soon(self._stale, stamp, turns - 1)
+        else:
             self._go()
 
     def _go(self) -> None:
@@ -190,10 +199,16 @@ class Batcher:
 
     def line(self, branch_id: str, request: GenerationRequest) -> asyncio.Future[tuple[LineResult, str]]:
         group = self.group_of[branch_id]
-        if group.gone:  # its batch went without it: it makes one of its own
-            group = self.group_of[branch_id] = Group(self, self.targets[branch_id])
-            group.expected.add(branch_id)
+        if group.gone:  # its batch went without it: it and the others still out make the next one
+            group = self._next(group, branch_id)
         return group.add(branch_id, request)
+
+    def _next(self, went: Group, branch_id: str) -> Group:
+        late = Group(self, self.targets[branch_id])
+        late.expected = went.expected - set(went.lines) - went.out
+        for bid in late.expected:
+            self.group_of[bid] = late
+        return late
 
     def leave(self, branch_id: str) -> None:
         """The branch is over: if it never handed in a request, its group no longer waits for it."""

@@ -5,6 +5,8 @@ batch it submitted before."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fanout.devserver import Fault, LoopbackServer, default_text
@@ -145,3 +147,43 @@ def test_custom_ids_keep_branch_ids_apart_in_the_providers_alphabet():
     assert len(set(made)) == len(ids)
     assert all(len(c) <= 64 and all(ch.isalnum() or ch in "-_" for ch in c) for c in made)
     assert made[0] == "ticket_2e1" and made[1] == "ticket_5f2e1" and made[2] == "ticket-1"
+
+
+async def within(engine: Engine, seconds: float = 60) -> list:
+    """The run's events; a batch that waits forever fails the test instead of hanging it."""
+    async def collect():
+        return [e async for e in engine.events()]
+
+    return await asyncio.wait_for(collect(), seconds)
+
+
+async def test_members_waiting_on_the_batch_itself_go_in_the_next_one(tmp_path):
+    """Two identical requests: the second waits on the first's answer (the cache makes it once), so the batch goes
+    without it and it is served from the cache. A budget with room for two requests at a time: the other two
+    wait for the first two to settle, then go in the batches after it."""
+    from fanout.stores.cache import ResponseCache
+    from fanout.strategies.budget import Budget
+
+    async with LoopbackServer() as server:
+        provider, resolve, resolve_batch = targets(server, "openai")
+        twins = from_data({"name": "d", "strategy": "parallel", "prompt": "Classify {item}",
+                           "defaults": {"max_tokens": 16},
+                           "branches": [{"id": "t", "items": ["same", "same", "other"]}]}, "d.toml")
+        cache = ResponseCache("use", directory=tmp_path / "cache")
+        spec = RunSpec(twins, {}, "parallel", resolve, source=cache,
+                       batch=BatchSpec("first", resolve_batch, poll=0.02))
+        state = RunState.from_events(await within(Engine(spec)))
+        cache.close()
+        assert state.status == "ok" and server.batches.created == 1 and len(server.batches.lines) == 2
+        assert state.branches["t.2"].cached and state.branches["t.2"].text == state.branches["t.1"].text
+
+        before = len(server.batches.lines)
+        one = HALF["m"].cost(len("Classify alpha (Ticket)") + 2 * 16, 16)  # a request's worst case, batch price
+        spec = RunSpec(recipe(), {}, "parallel", resolve, budget=Budget(2.5 * one),
+                       batch=BatchSpec("first", resolve_batch, poll=0.02))
+        events = await within(Engine(spec))
+        await provider.aclose()
+    state = RunState.from_events(events)
+    sizes = [len(e.branch_ids) for e in events if isinstance(e, ev.BatchSubmitted)]
+    assert sizes[0] == 2 and len(sizes) >= 2 and max(sizes) <= 2  # never more in flight than the budget holds
+    assert state.status in ("ok", "budget") and sum(sizes) == len(server.batches.lines) - before
