@@ -129,6 +129,9 @@ class SetupScreen(Screen):
         if rows:  # the topic (the first input) is what a new user types first
             self.query_one("#input-0", Input).focus()
 
+    def on_screen_resume(self) -> None:
+        self._form_changed()  # back on the form: its estimate is made again (none is made while it is hidden)
+
     @on(Input.Changed)
     @on(Select.Changed)
     def _form_changed(self) -> None:

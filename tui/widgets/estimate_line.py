@@ -3,8 +3,6 @@ the inputs stop changing."""
 
 from __future__ import annotations
 
-import asyncio
-
 from textual import work
 from textual.content import Content
 from textual.timer import Timer
@@ -41,19 +39,19 @@ class EstimateLine(Static):
         self._timer = self.set_timer(SETTLE, self._make)
 
     def _make(self) -> None:
-        if self._options is not None:
+        # Only for the form in sight: a form under a run screen would lay the app out for nobody (its screen asks
+        # again when it is back).
+        if self._options is not None and self.screen.is_current:
             self._estimate(self._options)
 
-    @work(exclusive=True, group="estimate", exit_on_error=False, thread=True)
-    def _estimate(self, options: RunOptions) -> None:
-        """In a thread of its own (reading the embedded model's vocabulary, dry-running a thousand branches):
-        the form stays responsive while it is made."""
-        text = asyncio.run(estimate_text(options))
-        self.app.call_from_thread(self._show, text)
-
-    def _show(self, text: str) -> None:
-        self.update(Content(text))
-        self.made += 1
+    @work(exclusive=True, group="estimate", exit_on_error=False)
+    async def _estimate(self, options: RunOptions) -> None:
+        """On the app's loop: the dry run yields between its steps like a run, so the form stays responsive
+        (a thread would contend with the app for the interpreter instead)."""
+        text = await estimate_text(options)
+        if self.screen.is_current:
+            self.update(Content(text))
+            self.made += 1
 
 
 async def estimate_text(options: RunOptions) -> str:
