@@ -39,6 +39,7 @@ if [ "$QUICK" = 1 ]; then
   step loop_fairness   "$PY" bench/loop_fairness.py --rounds 1
   step soak            "$PY" bench/soak.py --branches 500
   step sources_index   "$PY" bench/sources_index.py --rounds 1 --queries 20
+  step cost            "$PY" bench/cost.py
 else
   step overhead        "$PY" bench/overhead.py
   step vs_plain        "$PY" bench/vs_plain.py
@@ -51,6 +52,7 @@ else
   step loop_fairness   "$PY" bench/loop_fairness.py
   step soak            "$PY" bench/soak.py
   step sources_index   "$PY" bench/sources_index.py
+  step cost            "$PY" bench/cost.py
 fi
 
 # The TUI streaming benchmark belongs to the TUI; run it when it exists.

@@ -30,6 +30,8 @@ from fanout.strategies.events import (
     RunDone,
     RunStarted,
     BranchAdded,
+    BatchProgress,
+    BatchSubmitted,
 )
 
 
@@ -57,6 +59,12 @@ def heartbeat(state: RunState) -> str:
     if state.aggregate.status not in (WAITING, DONE):
         parts.append(f"aggregate {state.aggregate.status}")
     return "still running · " + " · ".join(parts)
+
+
+def batch_counts(b: BatchProgress) -> str:
+    if not b.total:  # not counted yet (OpenAI's validating)
+        return b.status
+    return f"{b.status} · {b.succeeded} of {b.total} answered" + (f" · {b.failed} failed" if b.failed else "")
 
 
 class Printer:
@@ -113,6 +121,11 @@ class Printer:
                 return f"plan failed: {event.error}"
             lines = [f"plan: {len(event.branches)} branches: {', '.join(b.id for b in event.branches)}"]
             return "\n".join(lines + [f"plan warning: {w}" for w in event.warnings])
+        if isinstance(event, BatchSubmitted):
+            return (f"batch {event.batch} ({event.provider}/{event.model}): {len(event.branch_ids)} requests "
+                    "submitted, answers within 24 hours at the batch price")
+        if isinstance(event, BatchProgress):
+            return f"batch {event.batch}: {batch_counts(event)}"
         if isinstance(event, AggregateStarted):
             return f"aggregate ({event.method}) started"
         if isinstance(event, AggregateDone):
@@ -142,6 +155,7 @@ class Printer:
             lines.append(f" {look(b.status).glyph} {b.id:<{width}}  {describe(b, s.now)}")
         agg = s.aggregate
         lines.append(f" {look(agg.status).glyph} {'aggregate':<{width}}  {agg.method} · {agg.status}")
+        lines += [f"   batch {b.batch}: {batch_counts(b)}" for b in s.batches.values()]
         if self._drawn:
             self.out.write(f"\x1b[{self._drawn}F")  # back to the block's first line
         self.out.write("".join(f"\x1b[2K{strip_controls(line)}\n" for line in lines))

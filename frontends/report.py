@@ -14,6 +14,8 @@ from fanout.strategies.events import BranchMetrics, RunMetrics
 def fmt_seconds(value: float | None) -> str:
     if value is None:
         return "-"
+    if value >= 60:  # a provider batch's wait, a long embedded run
+        return f"{value / 60:.1f} min"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
@@ -138,7 +140,8 @@ def metrics_table(state: RunState) -> str:
         tokens = f"{fmt_tokens(m.input_tokens, m.tokens_estimated)} / {fmt_tokens(m.output_tokens, m.tokens_estimated)}"
         retries = f"{m.retries}" + (f" ({m.throttles}× 429, {m.backoff:.1f} s)" if m.retries else "")
         rows.append(
-            f"| {title} | {status} | {'-' if m.cached else fmt_seconds(m.ttft)} | {fmt_latency(m)} | {tokens} | "
+            f"| {title} | {status} | {'batch' if m.batch else '-' if m.cached else fmt_seconds(m.ttft)} | "
+            f"{fmt_latency(m)} | {tokens} | "
             f"{fmt_cost(m.cost)} | {retries} |"
         )
     return "\n".join(rows)

@@ -13,6 +13,8 @@ from fanout.strategies.events import (
     AggregateDone,
     AggregateStarted,
     AggregateToken,
+    BatchProgress,
+    BatchSubmitted,
     BranchAdded,
     BranchDone,
     BranchFailed,
@@ -159,6 +161,7 @@ class RunState:
     # The quality figures change only when a branch or the aggregate finishes: measured then, once, on demand.
     _quality: Quality | None = field(default=None, repr=False, compare=False)
     resumed: RunResumed | None = None  # the run went on from its session: the latest such part
+    batches: dict[str, BatchProgress] = field(default_factory=dict)  # provider batches by id: the latest counts
 
     @property
     def status(self) -> str:
@@ -341,6 +344,12 @@ class RunState:
         for info in event.branches:
             self._add_branch(info, event.t)
 
+    def _batch_submitted(self, event: BatchSubmitted) -> None:
+        self.batches[event.batch] = BatchProgress(event.t, event.batch, "submitted", len(event.branch_ids))
+
+    def _batch_progress(self, event: BatchProgress) -> None:
+        self.batches[event.batch] = event
+
     def lanes(self) -> list[BranchState]:
         """Every call's lane in run order: the planner's (when there is one), then the branches'."""
         return ([self.plan.lane] if self.plan else []) + list(self.branches.values())
@@ -403,6 +412,8 @@ _FOLDS: dict[type[Event], Callable[[RunState, Any], BranchState | None]] = {
     AggregateStarted: RunState._aggregate_started,
     AggregateToken: RunState._aggregate_token,
     AggregateDone: RunState._aggregate_done,
+    BatchSubmitted: RunState._batch_submitted,
+    BatchProgress: RunState._batch_progress,
     RunDone: RunState._run_done,
 }
 # The events after which the quality figures must be measured again.

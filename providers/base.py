@@ -48,6 +48,7 @@ class StreamEnd:
     output_tokens: int | None = None
     finish_reason: str = ""
     model: str = ""
+    batch: str = ""  # the answer came whole from this provider batch (no token timing)
 
 
 StreamItem = TextDelta | StreamEnd

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Protocol
 
+from fanout.providers.tokens import estimate_tokens
 from fanout.providers.base import (
     GenerationRequest,
     Limits,
@@ -23,6 +24,7 @@ from fanout.providers.base import (
 )
 
 from .backoff import decide
+from .budget import Budget, worst_case_cost
 from .events import BranchMetrics, BranchRetrying, BranchStarted, Event
 from .health import Reachability
 from .limits import ProviderLimiter
@@ -67,6 +69,7 @@ class CallResult:
     finish_reason: str = ""
     error: str = ""
     cancelled: bool = False
+    over_budget: bool = False  # not started: its worst case did not fit in the budget
 
     @property
     def ok(self) -> bool:
@@ -159,11 +162,6 @@ def usage(
     return input_tokens, reported_out if reported_out is not None else deltas, estimated
 
 
-def estimate_tokens(text: str) -> int:
-    """About four characters a token: used only when a provider reports no usage, and marked as an estimate."""
-    return max(1, round(len(text) / 4)) if text else 0
-
-
 class Caller:
     def __init__(
         self,
@@ -172,6 +170,7 @@ class Caller:
         *,
         source: ResponseSource | None = None,
         rng: random.Random | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.emit = emit
         self.clock = clock
@@ -179,6 +178,7 @@ class Caller:
         self.rng = rng or random.Random()
         self.calls = 0  # provider calls actually made, attempts included
         self.health = Reachability()
+        self.budget = budget
 
     async def call(
         self,
@@ -210,10 +210,17 @@ class Caller:
         prompt_tokens = estimate_tokens("".join(m.content for m in request.messages))
         tally = _Tally()
         while True:
+            held = None
             if self.health.gone(name) is None:
                 await limiter.acquire(prompt_tokens + request.max_tokens)
                 if self.health.gone(name) is not None:  # found out while this call waited for its slot
                     await limiter.release(None)
+                elif self.budget is not None:  # its worst case is reserved, or it does not start
+                    held = await self.budget.reserve(worst_case_cost(request, target.cost), request.model)
+                    if held is None:
+                        await limiter.release(None)
+                        return CallResult("", tally.metrics(self.clock()), error=self.budget.stopped,
+                                          over_budget=True)
             if (gone := self.health.gone(name)) is not None:
                 return CallResult("", tally.metrics(self.clock()), error=f"not tried: {gone}")
             start = self.clock()
@@ -224,15 +231,19 @@ class Caller:
                 self.calls += 1
                 await self._consume(target, request, attempt, on_token, start)
             except ProviderError as err:
+                self._settle(held, 0.0)
                 await limiter.release("throttled" if err.rate_limited else "error")
                 failure = err
             except BaseException:
+                self._settle(held, 0.0)
                 await limiter.release(None)
                 raise
             else:
                 self.health.answered(name)
                 await limiter.release("ok")
-                return self._answered(target, request, attempt, tally)
+                result = self._answered(target, request, attempt, tally)
+                self._settle(held, result.metrics.cost)
+                return result
             if self.health.failed(name, failure):
                 return CallResult("", tally.metrics(self.clock()), error=str(failure))
             decision = decide(failure, tally.attempts, target.limits, self.rng)
@@ -244,6 +255,10 @@ class Caller:
             tally.retry(failure, decision.delay)
             await asyncio.sleep(decision.delay)
 
+    def _settle(self, held: int | None, cost: float | None) -> None:
+        if self.budget is not None:
+            self.budget.settle(held, cost)
+
     def _answered(self, target: Target, request: GenerationRequest, attempt: Attempt, tally: _Tally) -> CallResult:
         """The result of the attempt that succeeded: its text, usage and cost."""
         end = attempt.end
@@ -251,7 +266,8 @@ class Caller:
         model = end.model or request.model
         metrics = tally.metrics(
             self.clock(),
-            ttft=attempt.ttft,
+            ttft=None if end.batch else attempt.ttft,  # a batch's answer arrives whole: no first token to time
+            batch=end.batch,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             tokens_estimated=estimated,

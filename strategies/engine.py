@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Callable
 
 from . import aggregators
+from .batching import Batcher, BatchSpec
+from .budget import Budget
 from .calls import Caller, CallResult, ResponseSource, Target
 from .dag import topological_order
 from .events import (
@@ -95,6 +97,8 @@ class RunSpec:
     kept: dict[str, BranchDone] = field(default_factory=dict)
     clock_offset: float = 0.0
     resumed_from: str = ""
+    budget: Budget | None = None  # the ledger every call reserves from (shared by a bench's runs)
+    batch: BatchSpec | None = None  # provider batches: which steps go in them, and where
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:  # a caller's mistake, never quietly run as some other strategy
@@ -127,6 +131,7 @@ class Engine:
         self._finished: dict[str, asyncio.Event] = {}
         self._start_branch: Callable[[Branch], None] | None = None  # set while branches may still be retried
         self._retried: dict[str, BranchMetrics] = {}  # the failed try's metrics of a branch retried by hand
+        self._batcher: Batcher | None = None
 
     # --- control from a front end --------------------------------------------------------------------------
 
@@ -193,12 +198,15 @@ class Engine:
             await self._run_inner()
         except Exception as err:  # noqa: BLE001
             self.emit(RunDone(self.clock(), "failed", error=f"internal error: {type(err).__name__}: {err}"))
+        finally:
+            if self._batcher is not None:
+                self._batcher.close()
 
     async def _run_inner(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
         spec = self.spec
-        caller = Caller(self.emit, self.clock, source=spec.source, rng=random.Random(spec.seed))
+        caller = Caller(self.emit, self.clock, source=spec.source, rng=random.Random(spec.seed), budget=spec.budget)
         if spec.resumed_from:
             kept = tuple(spec.kept)  # planned branches too: their ids are known only once the plan is
             self.emit(RunResumed(self.clock(), spec.resumed_from, kept, time.time()))
@@ -216,7 +224,8 @@ class Engine:
                 return
         await self._run_branches(caller, targets)
         failed = [bid for bid, r in self._results.items() if not r.ok]
-        aggregated = _Aggregated() if self._cancelled or self._failfast else await self._aggregate(caller)
+        stopped = self._cancelled or self._failfast or self._over_budget()
+        aggregated = _Aggregated() if stopped else await self._aggregate(caller)
         self._finish(caller, self._status(failed, aggregated), aggregated, plan_metrics, failed=len(failed))
 
     def _start(self) -> dict[str, Target] | None:
@@ -249,7 +258,8 @@ class Engine:
             error = "cancelled while planning" if outcome is None else outcome.error
             metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0,
                                   plan=outcome.metrics if outcome and not reused else None)
-            self.emit(RunDone(self.clock(), "cancelled" if self._cancelled else "failed", metrics, error=error))
+            status = "cancelled" if self._cancelled else "budget" if self._over_budget() else "failed"
+            self.emit(RunDone(self.clock(), status, metrics, error=error))
             return False, None
         planned = planned_branches(outcome.plan, recipe.plan)
         try:
@@ -285,11 +295,16 @@ class Engine:
                 self.emit(BranchFailed(self.clock(), branch.id, error))
             results[branch.id] = result
             finished[branch.id].set()
+            if self._batcher is not None:  # its batch need not wait for it any longer
+                self._batcher.leave(branch.id)
 
         def start(branch: Branch) -> None:
             self._tasks[branch.id] = asyncio.create_task(run_branch(branch))
 
         self._start_branch = start
+        if self.spec.batch is not None:
+            self._batcher = Batcher(self.spec.batch, self.emit, self.clock)
+            targets = self._batcher.wrap(self.recipe.branches, self.waits, targets)
         for branch in self.recipe.branches:
             start(branch)
         while pending := [t for t in self._tasks.values() if not t.done()]:
@@ -313,9 +328,14 @@ class Engine:
             return _Aggregated(error=f"internal error in the aggregate: {type(err).__name__}: {err}")
         return _Aggregated(outcome.metrics, outcome.error, outcome.steps, outcome.step_deps)
 
+    def _over_budget(self) -> bool:
+        return self.spec.budget is not None and bool(self.spec.budget.stopped)
+
     def _status(self, failed: list[str], aggregated: _Aggregated) -> str:
         if self._cancelled:
             return "cancelled"
+        if self._over_budget():
+            return "budget"
         if self._failfast or aggregated.error or len(failed) == len(self._results):
             return "failed"
         return "partial" if failed else "ok"
@@ -333,7 +353,16 @@ class Engine:
         )
         # An unreachable provider is the run's one message: every branch failed for that single reason.
         error = "; ".join(e for e in dict.fromkeys([*caller.health.reasons, aggregated.error]) if e)
+        if status == "budget":
+            error = self._budget_message()
         self.emit(RunDone(self.clock(), status, metrics, error=error))
+
+    def _budget_message(self) -> str:
+        budget = self.spec.budget
+        assert budget is not None
+        left = sum(1 for r in self._results.values() if r.over_budget)
+        return (f"{budget.stopped}; not run: {left} branch{'es' if left != 1 else ''} and the aggregate "
+                f"(`fanout resume {self.spec.session_id} --budget USD` runs them)")
 
     def _infos(self, branches, targets: dict[str, Target]) -> tuple[BranchInfo, ...]:
         return tuple(
@@ -394,6 +423,8 @@ class Engine:
             error = "skipped: an earlier branch failed"
             self.emit(BranchFailed(self.clock(), branch.id, error, skipped=True))
             return CallResult("", BranchMetrics(), error=error)
+        if self._over_budget():
+            return self._not_run(branch.id)
         self._active.add(branch.id)
         self.emit(BranchQueued(self.clock(), branch.id))
         priors = [self._prior(d, results) for d in self.sees[branch.id]]
@@ -407,6 +438,8 @@ class Engine:
 
         request = target.request(messages, branch.sample, json_schema_for(branch.schema))
         result = await caller.call(branch.id, target, request, on_token)
+        if result.over_budget:
+            return self._not_run(branch.id)
         if rest := scrubber.flush():
             self.emit(BranchToken(self.clock(), branch.id, rest))
         result = replace(result, text=scrubber.scrub(result.text))
@@ -449,6 +482,13 @@ class Engine:
         if "json_error" in answer:
             answer["flagged"] = f"invalid JSON after one repair: {answer['json_error']}"
         return CallResult(second.text, metrics, second.finish_reason), answer
+
+    def _not_run(self, branch_id: str) -> CallResult:
+        """The budget stopped the run before this branch's call: it did not run (a resume runs it)."""
+        assert self.spec.budget is not None
+        error = f"not run: {self.spec.budget.stopped}"
+        self.emit(BranchFailed(self.clock(), branch_id, error, skipped=True))
+        return CallResult("", BranchMetrics(), error=error, over_budget=True)
 
     def _prior(self, branch_id: str, results: dict[str, CallResult]) -> Prior:
         branch = self._branches[branch_id]

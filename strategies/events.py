@@ -140,6 +140,7 @@ class BranchMetrics:
     saved_tokens: int = 0  # served from cache: tokens not spent again
     model: str = ""  # the model the provider reported
     cached_latency: float | None = None  # served from cache: the latency recorded when the call was made
+    batch: str = ""  # answered in this provider batch: no token timing (ttft None), its latency the batch's
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,31 @@ class AggregateDone(Event):
     result: dict[str, Any] = field(default_factory=dict)
     metrics: BranchMetrics | None = None  # the aggregate's own LLM call, when it made one
     error: str = ""
+
+
+@dataclass(frozen=True)
+class BatchSubmitted(Event):
+    """A provider batch exists: its id is kept the moment it is known, so a resumed run waits in it instead of
+    submitting the same requests again."""
+
+    kind: ClassVar[str] = "batch_submitted"
+    batch: str  # the provider's batch id
+    provider: str
+    model: str
+    branch_ids: tuple[str, ...]  # the branches whose requests it holds (custom_id: each one's id)
+
+
+@dataclass(frozen=True)
+class BatchProgress(Event):
+    """A provider batch's status and request counts, as the provider reported them (published when they change)."""
+
+    kind: ClassVar[str] = "batch_progress"
+    batch: str
+    status: str  # the provider's word: validating, in_progress, finalizing, completed, ended, expired...
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0  # errored, expired and cancelled requests
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +270,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AggregateStarted,
         AggregateToken,
         AggregateDone,
+        BatchSubmitted,
+        BatchProgress,
         RunDone,
     )
 }

@@ -13,6 +13,8 @@ from textual.screen import Screen
 
 from fanout.core.errors import UserError
 from fanout.wiring.judge import judge, task_of
+from fanout.wiring import config as config_mod
+from fanout.wiring.estimate import confirm_question, estimate
 from fanout.wiring.launch import Prepared, RunOptions, prepare
 from fanout.stores.sessions import load
 from fanout.strategies.events import Event
@@ -20,6 +22,7 @@ from fanout.strategies.recipe import STRATEGIES
 
 from . import gc_freeze
 from .screens.compare import CompareScreen
+from .screens.confirm_spend import ConfirmSpend
 from .screens.history import HistoryScreen
 from .screens.run import RunScreen
 from .feeds import LiveRun, Replay
@@ -87,6 +90,19 @@ class FanoutApp(App[int]):
                 self.screen.show_error(str(err))
             else:
                 self.notify(str(err), title="Cannot run", severity="error", markup=False)
+            return
+        limit = config_mod.load().cost.confirm_above
+        if limit is not None:  # [cost] confirm_above: asked first when the run may cost more
+            self.confirm_then_start(prepared, limit)
+            return
+        self.start_run(prepared)
+
+    @work(exclusive=True, group="confirm", exit_on_error=False)
+    async def confirm_then_start(self, prepared: Prepared, limit: float) -> None:
+        question = confirm_question(await estimate(prepared), limit)
+        if question is not None and not await self.push_screen_wait(ConfirmSpend(question[0].upper() + question[1:]
+                                                                                 + ". Run it?")):
+            await prepared.aclose()
             return
         self.start_run(prepared)
 

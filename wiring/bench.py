@@ -17,6 +17,9 @@ from fanout.strategies.recipe.model import STRATEGIES
 
 
 
+BATCH_ROW = "batch"  # `--batch`: the parallel run through a provider batch
+
+
 async def run_once(prepared: Prepared, strategy: str) -> RunState:
     state = RunState()
     await execute(prepared.again(strategy), [state.apply], record=False)
@@ -42,6 +45,8 @@ async def bench(options: RunOptions, repeat: int = 1, progress=None, on_plan=Non
     `on_plan(state)` sees the planner's run of a planned recipe."""
     # Off unless asked: a latency table of cache hits measures the disk, not the strategies.
     prepared = prepare(replace(options, cache=options.cache or "off"))
+    # --batch: the three strategies stream as ever, and a fourth row runs every branch through a provider batch.
+    batch, prepared = prepared.spec.batch, replace(prepared, spec=replace(prepared.spec, batch=None))
     rounds: list[list[Row]] = []
     try:
         if prepared.planned:
@@ -55,19 +60,29 @@ async def bench(options: RunOptions, repeat: int = 1, progress=None, on_plan=Non
                 row.append(Row.of(state))
                 if progress:
                     progress(n + 1, strategy, state)
+            if batch is not None:
+                state = await run_once(replace(prepared, spec=replace(prepared.spec, batch=batch)), "parallel")
+                row.append(replace(Row.of(state), strategy=BATCH_ROW))
+                if progress:
+                    progress(n + 1, BATCH_ROW, state)
             rounds.append(row)
     finally:
         await prepared.aclose()
     return rounds
 
 
+def across_options(options: RunOptions, field: str, value: str) -> RunOptions:
+    """The options of one row of a comparison across models or providers (`field`), cache off unless asked."""
+    changed = {"model": {"model": value}, "provider": {"provider": value, "base_url": None}}[field]
+    return replace(options, cache=options.cache or "off", **changed)
+
+
 async def bench_across(options: RunOptions, field: str, values: list[str], repeat: int = 1,
                        progress=None) -> list[list[Row]]:
     """The recipe on one strategy (`options.strategy`, else the recipe's) once per model or provider (`field`),
     `repeat` rounds interleaved like `bench`; each row is labelled with its model or provider."""
-    changed = {"model": lambda v: {"model": v}, "provider": lambda v: {"provider": v, "base_url": None}}[field]
     try:
-        prepared = [prepare(replace(options, cache=options.cache or "off", **changed(v))) for v in values]
+        prepared = [prepare(across_options(options, field, v)) for v in values]
     except UserError as err:  # each value went in as --model or --provider: say which flag the user gave
         raise UserError(f"--{field}s {','.join(values)}: {err}") from None
     rounds: list[list[Row]] = []

@@ -21,7 +21,10 @@ from fanout.providers.local import DEFAULT_SEQUENCES
 
 from fanout.providers import registry
 
-from .config_schema import LIMIT_KEYS, ConfigFile, ProviderTable
+from .config_schema import LIMIT_KEYS, ConfigFile, CostTable, ProviderTable
+
+BATCH_DISCOUNT = 0.5  # both providers' batch APIs today: half price
+BATCH_POLL = 60.0  # seconds between looks at a batch, at most (the first looks come sooner)
 
 
 @dataclass
@@ -33,6 +36,16 @@ class ProviderConfig:
     api_key_env: str = ""
     limits: Limits = field(default_factory=Limits)
     n_ctx: int = 4096
+    batch_api: bool | None = None  # None: the default for its kind and endpoint (`batches`)
+    batch_discount: float = BATCH_DISCOUNT
+    batch_poll: float = BATCH_POLL
+
+    @property
+    def batches(self) -> bool:
+        """Can it take a provider batch: said in the config, else the anthropic kind and OpenAI's own endpoint."""
+        if self.batch_api is not None:
+            return self.batch_api
+        return self.kind == "anthropic" or (self.kind == "openai" and "//api.openai.com" in self.base_url)
 
 
 @dataclass
@@ -58,6 +71,7 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     keymap: dict[str, str] = field(default_factory=dict)
     inputs: InputsConfig = field(default_factory=InputsConfig)
+    cost: CostTable = field(default_factory=CostTable)
 
     def provider(self, name: str) -> ProviderConfig:
         if name not in self.providers:
@@ -114,7 +128,8 @@ def from_data(data: dict[str, Any], source: str) -> Config:
     if f.default_provider not in providers:
         raise UserError(f"{source}: default_provider: names no provider ({', '.join(sorted(providers))})")
     cache = CacheConfig(mode=f.cache.mode, size_limit_mb=f.cache.size_limit_mb)
-    return Config(source, f.default_provider, providers, cache, dict(f.keymap), InputsConfig(f.inputs.max_file_mb))
+    return Config(source, f.default_provider, providers, cache, dict(f.keymap), InputsConfig(f.inputs.max_file_mb),
+                  f.cost)
 
 
 def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: str) -> ProviderConfig:
@@ -137,4 +152,7 @@ def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: 
         raise UserError(f"{source}: providers.{name}.base_url: is required for an openai-kind provider")
     api_key_env = t.api_key_env if t.api_key_env is not None else (base.api_key_env if base else "")
     n_ctx = t.n_ctx or (base.n_ctx if base else 4096)
-    return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx)
+    batch = (t.batch_api if t.batch_api is not None else (base.batch_api if base else None),
+             t.batch_discount if t.batch_discount is not None else (base.batch_discount if base else BATCH_DISCOUNT),
+             t.batch_poll if t.batch_poll is not None else (base.batch_poll if base else BATCH_POLL))
+    return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx, *batch)

@@ -16,6 +16,7 @@ from fanout.providers import registry
 from fanout.stores.cache_modes import CacheMode
 
 Seconds = Annotated[float, Field(ge=0.1, le=3600)]
+USD = Annotated[float, Field(gt=0, le=1_000_000)]
 
 
 class PricesTable(Table):
@@ -43,7 +44,11 @@ class ProviderTable(Table):
     backoff_base: Optional[Annotated[float, Field(ge=0, le=600)]] = None
     backoff_max: Optional[Annotated[float, Field(ge=0, le=3600)]] = None
     adaptive: Optional[bool] = None
-
+    # Provider batches (--batch): does it have a batch API (default: the anthropic kind and OpenAI's own endpoint),
+    # and its discount where genai-prices knows no batch price (the share of the price taken off).
+    batch_api: Optional[bool] = None
+    batch_discount: Optional[Annotated[float, Field(ge=0, lt=1)]] = None
+    batch_poll: Optional[Annotated[float, Field(ge=0.01, le=3600)]] = None  # seconds between looks, at most
 
     @field_validator("base_url")
     @classmethod
@@ -75,12 +80,21 @@ class InputsTable(Table):
     max_file_mb: Annotated[float, Field(ge=0.001, le=1024)] = DEFAULT_MAX_FILE_BYTES / (1024 * 1024)
 
 
+class CostTable(Table):
+    """What runs may spend: `budget` (US dollars a run may spend, unless --budget or the recipe says), and
+    `confirm_above` (a run whose estimate may cost more is asked about first)."""
+
+    budget: Optional[USD] = None
+    confirm_above: Optional[Annotated[float, Field(ge=0, le=1_000_000)]] = None
+
+
 class ConfigFile(Table):
     default_provider: str = "local"
     providers: dict[str, ProviderTable] = {}
     cache: CacheTable = CacheTable()
     keymap: dict[str, str] = {}
     inputs: InputsTable = InputsTable()
+    cost: CostTable = CostTable()
 
 
 def json_schema() -> dict[str, Any]:

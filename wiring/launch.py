@@ -16,6 +16,8 @@ from fanout.providers.embedded_check import ensure_embedded_works
 from fanout.core.urls import base_url_problem
 from fanout.stores.sessions import Recorder, new_header, session_path
 from fanout.strategies import recipe as recipes
+from fanout.strategies.batching import MODES as BATCH_MODES, BatchSpec
+from fanout.strategies.budget import Budget
 from fanout.strategies.control import RunControl
 from fanout.strategies.engine import Engine, RunSpec
 from fanout.strategies.events import BranchMetrics, Event
@@ -23,7 +25,7 @@ from fanout.strategies.plan import parse_plan
 from fanout.strategies.planner import PlanOutcome
 from fanout.frontends.state import RunState
 from fanout.wiring.inputs import read_file_inputs
-from fanout.wiring.routing import Overrides, Targets
+from fanout.wiring.routing import ADHOC, Overrides, Targets
 
 
 @dataclass
@@ -39,6 +41,8 @@ class RunOptions:
     temperature: float | None = None
     on_error: str | None = None
     cache: str | None = None  # use | refresh | off | only; None: the config's
+    budget: float | None = None  # US dollars the run may spend; None: the recipe's, else the config's
+    batch: str | None = None  # provider batches: "first" (the steps that wait on nothing), "all"; None: the recipe's
 
     def check(self) -> None:
         if self.concurrency is not None and self.concurrency < 1:
@@ -49,6 +53,10 @@ class RunOptions:
             raise UserError(f"--temperature must be between 0 and 2, not {self.temperature}")
         if self.base_url is not None and (problem := base_url_problem(self.base_url)):
             raise UserError(f"--base-url: {problem}")
+        if self.budget is not None and not self.budget > 0:
+            raise UserError(f"--budget must be more than 0 (US dollars), not {self.budget:g}")
+        if self.batch is not None and self.batch not in BATCH_MODES:
+            raise UserError(f"--batch must be one of {', '.join(BATCH_MODES)}, not {self.batch!r}")
 
     def recorded(self) -> dict:
         """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
@@ -125,12 +133,14 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
             temperature=options.temperature,
         ),
     )
-    for branch in recipe.branches:  # a missing key or an unknown provider is reported now, not mid-run
-        targets.resolve(branch.settings)
-    if recipe.plan is not None:  # the planner, and the branches it will plan
-        targets.resolve(recipe.plan.settings)
-        targets.resolve(recipe.plan.branch_settings)
+    for settings in call_settings(recipe):  # a missing key or an unknown provider is reported now, not mid-run
+        targets.resolve(settings)
     provider, model = targets.label(recipe.aggregate.settings)
+    budgets = [("--budget", options.budget), (f"{declared.source}: budget", declared.budget),
+               (f"{cfg.source}: cost.budget", cfg.cost.budget)]
+    said, budget = next(((w, b) for w, b in budgets if b is not None), ("", None))
+    if budget is not None:
+        require_prices(targets, call_settings(recipe), f"{said} {budget:g}", cfg.source)
     mode = options.cache or cfg.cache.mode
     if mode not in MODES:
         raise UserError(f"--cache must be one of {', '.join(MODES)}, not {mode!r}")
@@ -148,8 +158,47 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
         model_label=model,
         on_error=options.on_error,
         source=cache,
+        budget=Budget(budget) if budget is not None else None,
+        batch=batch_spec(options.batch or ("first" if declared.batch else None), targets, recipe),
     )
     return Prepared(spec, targets, options, cache)
+
+
+def batch_spec(mode: str | None, targets: Targets, recipe: recipes.Recipe) -> BatchSpec | None:
+    """Provider batches, if asked for: every provider a batched step may go to must have a batch API."""
+    if mode is None:
+        return None
+    steps = [b.settings for b in recipe.branches]
+    if recipe.plan is not None:
+        steps.append(recipe.plan.branch_settings)
+    configs = {pc.name: pc for pc in (targets.config_of(s) for s in steps)}
+    for pc in configs.values():
+        if not pc.batches or pc.kind not in ("openai", "anthropic"):
+            raise UserError(f"--batch: provider {pc.name!r} cannot take a batch (batch_api = false: batches are "
+                            "OpenAI's Batch API and Anthropic's Message Batches; set batch_api = true under "
+                            f"[providers.{pc.name}] for a server that has one)")
+    return BatchSpec(mode, targets.resolve_batch, poll=min(pc.batch_poll for pc in configs.values()))
+
+
+def call_settings(recipe: recipes.Recipe) -> list[recipes.CallSettings]:
+    """Where every call of the run goes: each branch, the planner and what it plans, the aggregate."""
+    plan = [recipe.plan.settings, recipe.plan.branch_settings] if recipe.plan is not None else []
+    return [b.settings for b in recipe.branches] + plan + [recipe.aggregate.settings]
+
+
+def require_prices(targets: Targets, settings: list[recipes.CallSettings], budget: str, config: str) -> None:
+    """A budget is kept in money: every model the run may call needs a known price, or the run does not start."""
+    for s in settings:
+        target = targets.resolve(s)
+        if target.prices(target.model) is not None:
+            continue
+        name, model = target.provider.name, target.model
+        where = (f"set [providers.{name}.prices.\"{model}\"] input = ..., output = ... (US dollars per million "
+                 f"tokens) in {config}" if name != ADHOC else
+                 f"--base-url servers have no prices: configure the server as a provider in {config} with "
+                 f"[providers.NAME.prices.\"{model}\"] and run with --provider NAME")
+        raise UserError(f"{budget}: no price is known for model {model!r} of provider {name!r}, so the "
+                        f"budget cannot be kept; {where}")
 
 
 @dataclass

@@ -18,6 +18,19 @@ PRICE_LISTS = {"openai": "openai", "anthropic": "anthropic"}
 _MILLION = 1_000_000
 
 
+def batch_rates(name: str, kind: str, base_url: str, model: str, configured: dict[str, Prices],
+                discount: float) -> Prices | None:
+    """A provider batch's rates: genai-prices' batch price where it knows one, else the standard price less the
+    provider's `batch_discount`."""
+    if model not in configured and "*" not in configured and kind != "local":
+        known = library_rates(PRICE_LISTS.get(name), base_url, model, batch=True)
+        standard = library_rates(PRICE_LISTS.get(name), base_url, model)
+        if known is not None and known != standard:
+            return known
+    standard = resolve(name, kind, base_url, model, configured)
+    return None if standard is None else Prices(standard.input * (1 - discount), standard.output * (1 - discount))
+
+
 def resolve(name: str, kind: str, base_url: str, model: str, configured: dict[str, Prices]) -> Prices | None:
     if model in configured:
         return configured[model]
@@ -29,8 +42,9 @@ def resolve(name: str, kind: str, base_url: str, model: str, configured: dict[st
 
 
 @lru_cache(maxsize=256)
-def library_rates(provider_id: str | None, base_url: str, model: str) -> Prices | None:
-    """USD per million input and output tokens from genai-prices; None where it knows no price."""
+def library_rates(provider_id: str | None, base_url: str, model: str, batch: bool = False) -> Prices | None:
+    """USD per million input and output tokens from genai-prices (its batch prices with `batch`); None where it
+    knows no price."""
     try:
         from genai_prices import Usage, calc_price  # about 0.5 s to import its data: only when a price is needed
     except ImportError:
@@ -38,7 +52,8 @@ def library_rates(provider_id: str | None, base_url: str, model: str) -> Prices 
 
     def per_million(**usage: int) -> Decimal:
         kwargs = {"provider_id": provider_id} if provider_id else {"provider_api_url": base_url or None}
-        return calc_price(Usage(**usage), model_ref=model, **kwargs).total_price
+        context = {"processing": "batch"} if batch else None
+        return calc_price(Usage(**usage), model_ref=model, price_context=context, **kwargs).total_price
 
     try:
         return Prices(float(per_million(input_tokens=_MILLION)), float(per_million(output_tokens=_MILLION)))

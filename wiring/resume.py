@@ -13,7 +13,8 @@ from dataclasses import fields, replace
 from fanout.core.errors import UserError
 from fanout.stores import sessions
 from fanout.strategies import recipe as recipes
-from fanout.strategies.events import BranchDone, BranchMetrics, Event, PlanDone, RunStarted
+from fanout.strategies.events import (BatchSubmitted, BranchDone, BranchFailed, BranchMetrics, Event, PlanDone,
+                                     RunStarted)
 from fanout.strategies.plan import PlanError
 
 from .launch import Prepared, RunOptions, prepare
@@ -33,17 +34,48 @@ def finished_branches(events: list[Event]) -> dict[str, BranchDone]:
     return dict(sorted(done.items(), key=lambda item: order.get(item[0], len(order))))
 
 
-def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
+def recipe_source(recipe: str, session_id: str) -> str:
+    """Where the session's recipe came from, when that file is still there: its relative paths (an items file,
+    such as the shipped tickets.txt) are read from beside it again. The recipe itself is the session's copy."""
+    try:
+        return str(recipes.resolve(recipe))
+    except recipes.RecipeError:
+        return f"session {session_id} (its recipe)"
+
+
+def waiting_in_batches(events: list[Event]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """The provider batches the session submitted that still hold unfinished branches: each such branch's batch,
+    and every branch each of those batches holds. A branch cancelled while it waited (ctrl+c, a kill) is still
+    in its batch; one that ended, done or failed, is not."""
+    pending: dict[str, str] = {}
+    holds: dict[str, tuple[str, ...]] = {}
+    for e in events:
+        if isinstance(e, BatchSubmitted):
+            holds[e.batch] = e.branch_ids
+            pending.update({b: e.batch for b in e.branch_ids})
+        elif isinstance(e, BranchDone) or isinstance(e, BranchFailed) and not e.cancelled:
+            pending.pop(e.branch, None)
+    return pending, {b: holds[b] for b in set(pending.values())}
+
+
+def prepare_resume(session_id: str, cache: str | None = None, budget: float | None = None,
+                   batch: str | None = None) -> Prepared:
+    """`budget`: what the resumed part may spend (the kept branches were paid for); None: the session's flag.
+    A provider batch the session submitted is waited in again, never submitted twice."""
     session = sessions.load(session_id)
     if session.status == "ok":
         raise UserError(f"session {session_id!r} finished ok: nothing to resume (`fanout replay {session_id}`)")
     header = session.header
     if not header.recipe_data:
         raise UserError(f"session {session_id!r} keeps no recipe: it cannot be resumed")
-    declared = recipes.from_data(header.recipe_data, f"session {session_id} (its recipe)")
+    declared = recipes.from_data(header.recipe_data, recipe_source(header.recipe, session_id))
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
     if cache is not None:
         flags["cache"] = cache
+    if budget is not None:
+        flags["budget"] = budget
+    if batch is not None:
+        flags["batch"] = batch
     # The session keeps the inputs' text (a file's content, not its @path): escaped, so none is read as a path.
     inputs = {k: "@" + v if v.startswith("@") else v for k, v in header.inputs.items()}
     options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)
@@ -56,8 +88,13 @@ def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
         except PlanError:  # a plan the recipe no longer accepts: the planner is asked again
             pass
     last_t = max((e.t for e in session.events), default=0.0)
+    batches = prepared.spec.batch
+    if batches is not None:
+        pending, holds = waiting_in_batches(session.events)
+        batches = replace(batches, pending=pending, requests=holds)
     spec = replace(
         prepared.spec,
+        batch=batches,
         session_id=header.id,
         kept=finished_branches(session.events),
         clock_offset=last_t,

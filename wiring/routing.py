@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from fanout.core.errors import UserError
 from fanout.wiring.config import Config, ProviderConfig
 from fanout.providers.base import Provider
+from fanout.providers.batch import WINDOW as BATCH_WINDOW
 from fanout.providers.local import DEFAULT_MODEL, model_file
 from fanout.providers.registry import build
 from fanout.strategies.calls import Target
@@ -89,15 +90,19 @@ class Targets:
             self._built[key] = (provider, replace(pc, limits=limits), limiter)
         return self._built[key]
 
-    def resolve(self, settings: CallSettings) -> Target:
-        o = self.overrides
+    def _entry(self, settings: CallSettings) -> tuple[str, tuple[Provider, ProviderConfig, ProviderLimiter]]:
+        """The model these settings call and the provider built for it."""
         name = self.forced or settings.provider or self.config.default_provider
         recipe_model = None if self.forced else settings.model
-        model = o.model or recipe_model or self.config.provider(name).model
-        origin = "--model" if o.model else "the recipe's model" if recipe_model else ""
-        provider, pc, limiter = self.provider(name, model, origin)
+        model = self.overrides.model or recipe_model or self.config.provider(name).model
+        origin = "--model" if self.overrides.model else "the recipe's model" if recipe_model else ""
+        return model, self.provider(name, model, origin)
+
+    def resolve(self, settings: CallSettings) -> Target:
+        o = self.overrides
+        model, (provider, pc, limiter) = self._entry(settings)
         if model not in pc.limits.prices:
-            found = prices.resolve(name, pc.kind, pc.base_url, model, pc.limits.prices)
+            found = prices.resolve(pc.name, pc.kind, pc.base_url, model, pc.limits.prices)
             if found is not None:
                 pc.limits.prices[model] = found  # this run's copy of the limits: resolved once per model
         return Target(
@@ -109,6 +114,21 @@ class Targets:
             max_tokens=o.max_tokens or settings.max_tokens or DEFAULT_MAX_TOKENS,
             context_tokens=pc.n_ctx if pc.kind == "local" else None,
         )
+
+    def resolve_batch(self, settings: CallSettings) -> Target:
+        """A call that goes in a provider batch: at the batch's prices, and as patient as a batch (its answer may
+        take the provider's whole window; a request of a batch is never retried on its own)."""
+        target = self.resolve(settings)
+        pc = self._entry(settings)[1][1]
+        rates = prices.batch_rates(pc.name, pc.kind, pc.base_url, target.model, pc.limits.prices, pc.batch_discount)
+        wait = BATCH_WINDOW + 3600
+        limits = replace(pc.limits, timeout=wait, stall_timeout=wait, max_retries=0,
+                         prices={target.model: rates} if rates is not None else {})
+        return replace(target, limits=limits)
+
+    def config_of(self, settings: CallSettings) -> ProviderConfig:
+        self.resolve(settings)  # its prices resolved
+        return self._entry(settings)[1][1]
 
     def configs_in_use(self) -> list[ProviderConfig]:
         """The configurations of the providers this run's calls resolved to so far."""

@@ -78,6 +78,31 @@ def _run_flags(p: argparse.ArgumentParser, recipe: str = "research") -> None:
     p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
+    _budget_flag(p)
+
+
+def _budget_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=float, metavar="USD",
+                   help="spend at most this (US dollars): a call that could take the run past it does not start, "
+                        "and the run stops there, resumable (default: the recipe's, else the config's [cost] budget)")
+
+
+def _batch_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", nargs="?", const="first", choices=("first", "all"),
+                   help="send the branches that wait on no other step as one provider batch, at half price "
+                        "(answers in minutes to hours); `--batch all`: each later layer as a batch of its own too")
+
+
+def _confirm_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--confirm-above", type=float, metavar="USD",
+                   help="ask first when the estimate's high figure is above this; with no terminal, refuse unless "
+                        "--yes (default: the config's [cost] confirm_above)")
+    p.add_argument("--yes", action="store_true", help="run without asking, whatever --confirm-above says")
+
+
+def _estimate_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--estimate", action="store_true",
+                   help="print what the run would cost (calls, tokens, low and high cost) and make no call")
 
 
 def build_parser() -> _Parser:
@@ -93,12 +118,17 @@ def build_parser() -> _Parser:
     run = sub.add_parser("run", help="run a recipe headless: progress on stderr, the report on stdout")
     _run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
+    _estimate_flag(run)
+    _confirm_flags(run)
+    _batch_flag(run)
 
     resume = sub.add_parser("resume", help="go on with an interrupted, cancelled or partly failed session")
     resume.add_argument("id", help="the session to go on with (`fanout sessions` lists them)")
     resume.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
                         help="for the branches that run again (default: the session's)")
+    _budget_flag(resume)
+    _batch_flag(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui, APP_RECIPE)
@@ -113,6 +143,9 @@ def build_parser() -> _Parser:
     _run_flags(bench)
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians and the spread")
     bench.add_argument("--json", action="store_true", help="print the table as one JSON document")
+    _estimate_flag(bench)
+    _confirm_flags(bench)
+    _batch_flag(bench)
     bench.add_argument("--judge", action="store_true",
                        help="a blind judge compares the strategies' outputs, every pair in both orders")
     bench.add_argument("--judge-provider", help="the judge's provider (default: the runs')")
@@ -205,4 +238,6 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         temperature=args.temperature,
         on_error=args.on_error,
         cache=getattr(args, "cache", None),
+        budget=args.budget,
+        batch=getattr(args, "batch", None),
     )

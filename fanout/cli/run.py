@@ -11,6 +11,7 @@ import sys
 
 from fanout.core.errors import UserError
 
+from .cost import bench_estimate, confirmed, estimate_of, show_estimate, wants_confirmation
 from .exits import EXIT_FAILED, EXIT_OK, status_exit
 from .parser import APP_RECIPE, run_options
 
@@ -28,13 +29,24 @@ def cancel_on_signals(engine) -> None:
 async def cmd_run(args: argparse.Namespace) -> int:
     from fanout.wiring.launch import prepare
 
-    return await run_headless(prepare(run_options(args)), as_json=args.json)
+    prepared = prepare(run_options(args))
+    if args.estimate or wants_confirmation(args):
+        try:
+            est = await estimate_of([prepared])
+        except BaseException:
+            await prepared.aclose()
+            raise
+        if args.estimate:
+            await prepared.aclose()
+            return show_estimate(est, as_json=args.json)
+        await confirmed(est, args, prepared)
+    return await run_headless(prepared, as_json=args.json)
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
     from fanout.wiring.resume import prepare_resume
 
-    return await run_headless(prepare_resume(args.id, cache=args.cache), as_json=args.json)
+    return await run_headless(prepare_resume(args.id, cache=args.cache, budget=args.budget, batch=args.batch), as_json=args.json)
 
 
 async def run_headless(prepared, *, as_json: bool) -> int:
@@ -97,6 +109,11 @@ async def cmd_bench(args: argparse.Namespace) -> int:
               f"{', cached' if m.cached else ''}.\n", file=sys.stderr)
 
     options = run_options(args)
+    if args.estimate or wants_confirmation(args):
+        est = await bench_estimate(options, across, values if across else [], args.repeat)
+        if args.estimate:
+            return show_estimate(est, as_json=args.json, note="the judge's calls are not counted" if args.judge else "")
+        await confirmed(est, args)
     if args.judge:
         await check_judge(options, provider=args.judge_provider, model=args.judge_model)
     try:

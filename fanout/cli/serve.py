@@ -31,7 +31,7 @@ def app_command(args: argparse.Namespace) -> str:
     """The command each browser session runs: the app with the same recipe and run flags."""
     argv = [sys.executable, "-m", "fanout", "tui", args.recipe]
     for flag in ("strategy", "provider", "model", "base_url", "concurrency", "max_tokens", "temperature",
-                 "on_error", "cache"):
+                 "on_error", "cache", "budget"):
         value = getattr(args, flag, None)
         if value is not None:
             argv += [f"--{flag.replace('_', '-')}", str(value)]

@@ -103,6 +103,8 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
         system=f.system,
         raw=data,
         plan=plan,
+        budget=f.budget,
+        batch=f.batch,
     )
     check_templates(recipe)
     return recipe

@@ -142,6 +142,8 @@ class Recipe:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the TOML as read, kept in sessions
     votes: dict[str, VoteSpec] = field(default_factory=dict)  # expanded recipes: group id -> how it votes
     plan: PlanSpec | None = None  # a planner call decides branches at run time
+    budget: float | None = None  # US dollars a run may spend (flags and the config's [cost] come after it)
+    batch: bool = False  # send the branches that wait on no other step as one provider batch
 
     def branch(self, branch_id: str) -> Branch:
         for b in self.branches:

@@ -19,6 +19,7 @@ from .model import OnError, Strategy, VoteMethod
 Temperature = Annotated[float, Field(ge=0, le=2)]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
 Context = Annotated[int, Field(ge=0, le=10_000_000)]
+USD = Annotated[float, Field(gt=0, le=1_000_000)]
 
 
 class CallSettingsTable(Table):
@@ -120,6 +121,8 @@ class RecipeFile(Table):
     aggregate: AggregateTable = AggregateTable()
     vote: Optional[VoteTable] = None
     plan: Optional[PlanTable] = None
+    budget: Optional[USD] = None  # US dollars this recipe's run may spend (--budget wins)
+    batch: bool = False  # the branches that wait on no other step go as one provider batch (--batch)
 
 
 def json_schema() -> dict[str, Any]:

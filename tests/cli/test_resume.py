@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from fanout.devserver import Fault
+from scripted import task_of
 
 from test_cli import RESEARCH_IDS, kill_when, no_traceback, session_lines
 
@@ -20,7 +21,7 @@ def asked(requests) -> list[str]:
     """The branch each request was for (by its title in the prompt), "aggregate" for the rest."""
     found = []
     for r in requests:
-        first = r.prompt.split("\n", 1)[0]
+        first = task_of(r.prompt)
         found.append(next((bid for bid, title in TITLES.items() if title in first), "aggregate"))
     return found
 
@@ -54,7 +55,7 @@ def test_resume_after_sigkill_asks_only_what_did_not_finish(fanout_cli, loopback
     assert all(b["status"] == "done" and b["text"] for b in doc["branches"])
     assert {b["id"]: b["text"] for b in doc["branches"] if b.get("kept")} == before  # as they were
     assert doc["resumed"] == {"previous": "incomplete", "kept": ["hardware", "software", "security"]}
-    academic = next(r for r in server.requests[seen:] if TITLES["academic"] in r.prompt.split("\n", 1)[0])
+    academic = next(r for r in server.requests[seen:] if TITLES["academic"] in task_of(r.prompt))
     assert before["hardware"][:40] in academic.prompt  # a later step is shown the kept text
     assert doc["aggregate"]["status"] == "done" and doc["metrics"]["failed"] == 0
 

@@ -33,6 +33,12 @@ class Call:
     end: float | None = None
 
 
+def task_of(prompt: str) -> str:
+    """A prompt's own task: the text after the last fenced report (what earlier steps wrote comes first, and may
+    quote other titles), or the whole prompt when it has none."""
+    return prompt[prompt.rfind("<<<end"):].split("\n", 1)[-1] if "<<<end" in prompt else prompt
+
+
 class ScriptedProvider:
     kind = "scripted"
     base_url = ""
@@ -52,9 +58,7 @@ class ScriptedProvider:
     def key_of(self, request: GenerationRequest) -> str:
         """The branch whose `[key]` tag opens a line of its own task: the text after the last fenced report,
         since what earlier branches wrote (which may quote their own tags) comes first."""
-        text = request.messages[-1].content
-        task = text[text.rfind("<<<end"):].split("\n", 1)[-1] if "<<<end" in text else text
-        for line in task.splitlines():
+        for line in task_of(request.messages[-1].content).splitlines():
             for key in self.keys:
                 if f"[{key}]" in line:
                     return key

@@ -3,6 +3,8 @@ actions (cancel, retry, strategy switch, compare, export, copy, zoom, history an
 
 from __future__ import annotations
 
+from scripted import task_of
+
 import json
 
 import pytest
@@ -167,7 +169,7 @@ async def test_retry_a_failed_branch_while_the_run_goes_on(loopback):
         await finished(pilot, screen)
         hardware = screen.state.branches["hardware"]
         assert hardware.status == "done" and hardware.error == "" and screen.state.status == "ok"
-        assert sum("Hardware progress" in r.prompt.split("\n", 1)[0] for r in loopback.requests) == 2
+        assert sum("Hardware progress" in task_of(r.prompt) for r in loopback.requests) == 2
         assert screen.panes["hardware"].shown_text == strip_controls(hardware.text)
         assert app.screen is screen  # the same run, not a new one
 

@@ -4,6 +4,8 @@ right-to-left text, very long lines, no newlines). Nothing crashes, nothing is l
 
 from __future__ import annotations
 
+from scripted import task_of
+
 from fanout.core.text import strip_controls
 from fanout.devserver import default_text
 from fanout.stores import sessions
@@ -104,7 +106,7 @@ HARD = [
 async def test_hard_text_is_shown_whole_and_the_layout_holds(loopback):
     def responder(req) -> str:
         for n, title in enumerate(("Hardware", "Software", "Commercial", "Security", "Academic")):
-            if title in req.prompt.split("\n", 1)[0]:
+            if title in task_of(req.prompt):
                 return HARD[n]
         return default_text(req.prompt, "m", 12)
 

@@ -43,6 +43,7 @@ from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_list import BranchList
 from ..widgets.branch_pane import BranchPane
 from ..widgets.pane_grid import PaneGrid
+from ..widgets.budget_bar import BudgetBar
 from ..widgets.run_header import RunHeader
 from ..widgets.run_totals import RunTotals
 from ..widgets.stream_pane import StreamPane
@@ -98,6 +99,9 @@ class RunScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.state, self.clock, mode=self.mode, id="run-header")
+        budget = self.source.prepared.spec.budget if isinstance(self.source, LiveRun) else None
+        if budget is not None:
+            yield BudgetBar(self.state, self.clock, budget.limit, id="budget-bar")
         yield PaneGrid(self.state, self.clock, id="main")
         with Horizontal(id="bottom"):
             with VerticalScroll(id="timeline-box", can_focus=False):
@@ -213,6 +217,8 @@ class RunScreen(Screen):
         self._chrome_dirty = False
         for widget in (RunHeader, Timeline, RunTotals, BranchList):
             self.query_one(widget).refresh()  # no layout: their heights are fixed when the run starts
+        for bar in self.query(BudgetBar):
+            bar.refresh()
         if running:  # countdowns and running metrics lines move with the clock
             for pane in self.pane_list():
                 pane.dirty = True

@@ -17,6 +17,7 @@ from fanout.core.errors import UserError
 from fanout.wiring.launch import RunOptions
 from fanout.strategies import recipe as recipes
 from fanout.wiring.routing import ADHOC
+from ..widgets.estimate_line import EstimateLine
 from ..widgets.steady_footer import SteadyFooter
 
 RECIPE_DEFAULT = "recipe"  # the strategy Select's value for "whatever the recipe says"
@@ -66,6 +67,7 @@ class SetupScreen(Screen):
                 yield Input(self.options.base_url or "", placeholder="optional: an OpenAI-compatible server",
                             id="base-url")
             yield Static("", id="setup-error", markup=False)
+            yield EstimateLine(id="estimate")
             yield Button("Run  (ctrl+r)", id="run", variant="primary")
         yield SteadyFooter()
 
@@ -123,8 +125,18 @@ class SetupScreen(Screen):
                 )
             )
         await box.mount_all(rows)
+        self._form_changed()
         if rows:  # the topic (the first input) is what a new user types first
             self.query_one("#input-0", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self._form_changed()  # back on the form: its estimate is made again (none is made while it is hidden)
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _form_changed(self) -> None:
+        if len(self.query("#inputs Input")) == len(self._input_names):  # not while a recipe's inputs are laid out
+            self.query_one(EstimateLine).request(self.gather())
 
     def show_error(self, message: str) -> None:
         error = self.query_one("#setup-error", Static)
