@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fanout.core.errors import UserError
 from fanout.core.files import DEFAULT_MAX_FILE_BYTES
@@ -24,6 +25,9 @@ from fanout.providers import registry
 from .config_schema import LIMIT_KEYS, ConfigFile, ProviderTable
 
 
+OPENAI_HOST = "api.openai.com"  # OpenAI's own endpoint: the OpenAI-compatible server that searches the web
+
+
 @dataclass
 class ProviderConfig:
     name: str
@@ -33,6 +37,17 @@ class ProviderConfig:
     api_key_env: str = ""
     limits: Limits = field(default_factory=Limits)
     n_ctx: int = 4096
+    web_search: bool | None = None  # None: the kind's default (`searches_web`)
+
+    @property
+    def searches_web(self) -> bool:
+        """Whether its calls may use the provider's own web search: Anthropic's API and OpenAI's own endpoint can;
+        other OpenAI-compatible servers and the embedded model cannot, unless the config says so."""
+        if self.web_search is not None:
+            return self.web_search
+        if self.kind == "anthropic":
+            return True
+        return self.kind == "openai" and urlsplit(self.base_url).hostname == OPENAI_HOST
 
 
 @dataclass
@@ -128,7 +143,7 @@ def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: 
         value = getattr(t, key)
         if value is not None:
             setattr(limits, key, value)
-    limits.prices = {**limits.prices, **{m: Prices(p.input, p.output) for m, p in t.prices.items()}}
+    limits.prices = {**limits.prices, **{m: Prices(p.input, p.output, p.searches) for m, p in t.prices.items()}}
     model = t.model or (base.model if base else ("smollm2" if kind == "local" else None))
     if model is None:
         raise UserError(f"{source}: providers.{name}.model: is required")
@@ -137,4 +152,5 @@ def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: 
         raise UserError(f"{source}: providers.{name}.base_url: is required for an openai-kind provider")
     api_key_env = t.api_key_env if t.api_key_env is not None else (base.api_key_env if base else "")
     n_ctx = t.n_ctx or (base.n_ctx if base else 4096)
-    return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx)
+    web_search = t.web_search if t.web_search is not None else (base.web_search if base else None)
+    return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx, web_search)
