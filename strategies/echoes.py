@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 
 _HELD_MAX = 400  # a marker is one line of an id and a title: longer than this, it was not one
-_PREFIX = re.compile(r"<{1,3}(?:[ \t]*(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?|e(?:n(?:d)?)?))?")
-_STARTED = re.compile(r"<{1,3}[ \t]*(?:report|end)[ \t]+[0-9a-f]{0,16}")
+_PREFIX = re.compile(r"<{1,3}(?:[ \t]*(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?|s(?:o(?:u(?:r(?:c(?:e)?)?)?)?)?|e(?:n(?:d)?)?))?")
+_STARTED = re.compile(r"<{1,3}[ \t]*(?:report|source|end)[ \t]+[0-9a-f]{0,16}")
 
 
 def _body(nonce: str) -> str:
-    return rf"<{{1,3}}[ \t]*(?:report|end)[ \t]+(?:{re.escape(nonce)}|[0-9a-f]{{16}})\b[^<>\n]*"
+    return rf"<{{1,3}}[ \t]*(?:report|source|end)[ \t]+(?:{re.escape(nonce)}|[0-9a-f]{{16}})\b[^<>\n]*"
 
 
 class MarkerScrubber:

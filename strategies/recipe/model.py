@@ -100,6 +100,7 @@ class Branch:
     item: str | None = None
     brief: str = ""  # planned branches: what the planner asked this angle to cover (model text, cleaned)
     fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
+    search: bool = True  # may it search the web and be given the user's files, when the run has them
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,16 @@ class PlanSpec:
     branch_prompt: str = ""
     branch_settings: CallSettings = CallSettings()
     branch_context: int = 600
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A `[search]` table: web search (the provider's own) and the user's files, for every branch that allows it."""
+
+    web: bool = False
+    max_uses: int = 5
+    sources: tuple[str, ...] = ()  # as written: relative to the recipe's folder
+    top_k: int = 6
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,7 @@ class Recipe:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the TOML as read, kept in sessions
     votes: dict[str, VoteSpec] = field(default_factory=dict)  # expanded recipes: group id -> how it votes
     plan: PlanSpec | None = None  # a planner call decides branches at run time
+    search: SearchSpec = SearchSpec()
 
     def branch(self, branch_id: str) -> Branch:
         for b in self.branches:

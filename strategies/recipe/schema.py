@@ -65,6 +65,7 @@ class BranchTable(CallSettingsTable):
     items_file: str = ""
     split: Optional[SplitTable] = None  # one branch per section of an input
     files: str = ""  # a glob (a template, e.g. "{docs}"): one branch per file
+    search: bool = True  # false: this branch neither searches the web nor is given the sources
 
 
 class PlanTable(CallSettingsTable):
@@ -102,6 +103,15 @@ class AggregateTable(CallSettingsTable):
         return kind
 
 
+class SearchTable(Table):
+    """`[search]`: the branches search the web (the provider's own search) and are given passages of files."""
+
+    web: bool = False
+    max_uses: Annotated[int, Field(ge=1, le=50)] = 5  # searches a branch's call may make
+    sources: list[str] = []  # folders, files or globs, relative to the recipe's folder
+    top_k: Annotated[int, Field(ge=1, le=50)] = 6  # passages each branch is given
+
+
 class InputTable(Table):
     default: str = ""
 
@@ -120,6 +130,7 @@ class RecipeFile(Table):
     aggregate: AggregateTable = AggregateTable()
     vote: Optional[VoteTable] = None
     plan: Optional[PlanTable] = None
+    search: SearchTable = SearchTable()
 
 
 def json_schema() -> dict[str, Any]:
