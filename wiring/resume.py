@@ -33,7 +33,9 @@ def finished_branches(events: list[Event]) -> dict[str, BranchDone]:
     return dict(sorted(done.items(), key=lambda item: order.get(item[0], len(order))))
 
 
-def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
+def prepare_resume(session_id: str, cache: str | None = None, *, search: str | None = None,
+                   sources: list[str] | None = None) -> Prepared:
+    """`cache`, `search` and `sources`: flags given to `fanout resume`, over the session's own."""
     session = sessions.load(session_id)
     if session.status == "ok":
         raise UserError(f"session {session_id!r} finished ok: nothing to resume (`fanout replay {session_id}`)")
@@ -41,9 +43,11 @@ def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
     if not header.recipe_data:
         raise UserError(f"session {session_id!r} keeps no recipe: it cannot be resumed")
     declared = recipes.from_data(header.recipe_data, f"session {session_id} (its recipe)")
+    # The session keeps the recipe's own sources among its flags, as absolute paths (found from any folder).
+    declared = replace(declared, search=replace(declared.search, sources=()))
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
-    if cache is not None:
-        flags["cache"] = cache
+    given = {"cache": cache, "search": search, "sources": sources or None}
+    flags.update({k: v for k, v in given.items() if v is not None})
     # The session keeps the inputs' text (a file's content, not its @path): escaped, so none is read as a path.
     inputs = {k: "@" + v if v.startswith("@") else v for k, v in header.inputs.items()}
     options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 from fanout import __version__
 from fanout.core.errors import UserError
 from fanout.stores.cache_modes import MODES
-from fanout.strategies.recipe.model import ON_ERROR, STRATEGIES
+from fanout.strategies.recipe.model import ON_ERROR, SEARCH_CHOICES, STRATEGIES
 
 if TYPE_CHECKING:
     from fanout.wiring.launch import RunOptions
@@ -34,6 +34,16 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
+    _source_flags(p)
+
+
+def _source_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--search", choices=SEARCH_CHOICES,
+                   help="web: each branch searches the web with its provider's own search tool (Anthropic, OpenAI); "
+                        "off: no web search (default: the recipe's [search] web)")
+    p.add_argument("--sources", action="append", default=[], metavar="PATH",
+                   help="your own files (a folder, a file or a glob; repeatable): each branch is given the passages "
+                        "that match it, numbered, to cite as [n]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
                         help="for the branches that run again (default: the session's)")
+    _source_flags(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui)
@@ -161,4 +172,6 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         temperature=args.temperature,
         on_error=args.on_error,
         cache=getattr(args, "cache", None),
+        search=args.search,
+        sources=list(args.sources),
     )

@@ -27,6 +27,7 @@ VoteMethod = Literal["majority", "unanimous", "weighted", "threshold", "union"]
 STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy)
 ON_ERROR: tuple[str, ...] = get_args(OnError)
 VOTE_METHODS: tuple[str, ...] = get_args(VoteMethod)
+SEARCH_CHOICES = ("web", "off")  # `--search`: the providers' own web search, or none
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
