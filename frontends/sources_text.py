@@ -130,7 +130,10 @@ def branch_notes(state: RunState, b: BranchState) -> list[str]:
 
 
 def why_unverified(state: RunState, c: Checked) -> str:
+    """Why a branch's citation rests on nothing it read."""
     x = state.sourcing.numbering.get(c.n)
     if x is None:
         return "no source has this number"
-    return f"{site(x)}: " + ("not a page its searches returned" if x.kind != FILE else "not a passage it was given")
+    if not x.retrieved:
+        return f"{site(x)}: a page no search returned"
+    return f"{site(x)}: not one of its sources"

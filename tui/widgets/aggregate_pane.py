@@ -9,6 +9,7 @@ from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import DONE, FAILED, QUEUED, STREAMING, WAITING, AggregateState, RunState
 from fanout.frontends.status import Status
 
+from ..sources_view import run_sources_text
 from .stream_pane import StreamPane
 from .vote_tally import VoteTally, has_votes
 
@@ -31,17 +32,21 @@ class AggregatePane(StreamPane):
         self.state = state
         self.tally = VoteTally(classes="pane-tally")
         self.failed_line = Static("", classes="pane-left-out", markup=False)
+        self.sources_line = Static("", classes="pane-sources", markup=False)
         self._missing = ""
+        self._sources = ""
 
     def compose(self):
         yield self.failed_line
         yield self.tally
         yield from super().compose()
+        yield self.sources_line
 
     def on_mount(self) -> None:
         super().on_mount()
         self.tally.display = False
         self.failed_line.display = False
+        self.sources_line.display = False
 
     @property
     def agg(self) -> AggregateState:
@@ -93,3 +98,8 @@ class AggregatePane(StreamPane):
             self._missing = missing
             self.failed_line.display = bool(missing)
             self.failed_line.update(Content(missing))
+        sources = run_sources_text(self.state)
+        if sources != self._sources:
+            self._sources = sources
+            self.sources_line.display = bool(sources)
+            self.sources_line.update(Content(sources))
