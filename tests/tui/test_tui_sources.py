@@ -4,6 +4,7 @@ each and marks the unverified citations. SVG snapshots of both, and the same rea
 
 from __future__ import annotations
 
+from test_tui_snapshots import show_events
 from tuikit import STARTED_AT, aiter_events, screen_text, wait_for
 
 from fanout.strategies.citations import CITES
@@ -69,26 +70,12 @@ def finished_run() -> list:
     ]
 
 
-def show(events, focus: str | None = None):
-    async def run_before(pilot) -> None:
-        screen = RunScreen(Feed(aiter_events(events), label=""))
-        await pilot.app.push_screen(screen)
-        await screen.finished.wait()
-        await pilot.pause()
-        await screen.settle()
-        if focus:
-            await pilot.app.screen.query_one(focus).focus()
-        await pilot.pause()
-
-    return run_before
-
-
 def test_a_pane_shows_its_searches_its_marked_answer_and_its_sources(snap_compare):
-    assert snap_compare(FanoutApp(), terminal_size=(150, 44), run_before=show(mid_run()))
+    assert snap_compare(FanoutApp(), terminal_size=(150, 44), run_before=show_events(mid_run()))
 
 
 def test_the_aggregate_lists_the_runs_sources_and_flags_an_invented_citation(snap_compare):
-    assert snap_compare(FanoutApp(), terminal_size=(150, 48), run_before=show(finished_run()))
+    assert snap_compare(FanoutApp(), terminal_size=(150, 48), run_before=show_events(finished_run()))
 
 
 async def test_the_same_as_text():
