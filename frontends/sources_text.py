@@ -4,11 +4,12 @@ they are shown as text, controls stripped, never as markup or links."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
 from fanout.core.text import shorten, strip_controls
-from fanout.strategies.citations import FILE, Checked, Numbered, where
+from fanout.strategies.citations import FILE, Checked, Numbered
 
 from .state import BranchState, RunState, Search
 
@@ -23,6 +24,20 @@ def site(source: Numbered) -> str:
     if source.kind == FILE:
         return source.ref.rsplit("/", 1)[-1]
     return urlsplit(source.ref).hostname or source.ref
+
+
+def shown_path(path: str) -> str:
+    """A path as the report shows it: relative to the working folder when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def where(source: Numbered) -> str:
+    """A source's URL, or its path as shown."""
+    return shown_path(source.ref) if source.kind == FILE else source.ref
 
 
 def ref_field(kind: str, ref: str) -> dict[str, str]:

@@ -41,6 +41,7 @@ class Passage:
     text: str
     start_line: int
     end_line: int
+    name: str = ""  # how a prompt names the file: its path in its folder, the same from wherever fanout runs
 
     def source(self) -> Source:
         return Source(FILE, self.path, self.title, f"lines {self.start_line}-{self.end_line}")
@@ -217,15 +218,7 @@ def marked_text(text: str, cited: Sequence[Cited], numbering: Numbering) -> str:
     return text
 
 
-def shown_path(path: str) -> str:
-    """A path as prompts and reports show it: relative to the working folder when inside it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return path
-    return path if rel.startswith("..") else rel
-
-
 def where(source: Numbered | Source) -> str:
-    """A source's URL, or its path as shown."""
-    return shown_path(source.ref) if source.kind == FILE else source.ref
+    """A source as a prompt names it: its URL, or its file's name (the same from wherever fanout runs, so the
+    prompt and its cache entry are too)."""
+    return os.path.basename(source.ref) if source.kind == FILE else source.ref

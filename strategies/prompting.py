@@ -9,12 +9,13 @@ the hash of itself, and the same texts give the same prompt on every run, so the
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from fanout.providers.base import Message
 
-from .citations import Numbering, Passage, marked_text, shown_path, where
+from .citations import Numbering, Passage, marked_text, where
 from .events import Cited, Source
 from .plan import format_instructions
 from .recipe import Branch, Recipe, render
@@ -78,7 +79,7 @@ class Fence:
 
     def source_block(self, g: Given) -> str:
         p = g.passage
-        head = f"[{g.n}] {_one_line(p.title)} — {shown_path(p.path)}, lines {p.start_line}-{p.end_line}"
+        head = f"[{g.n}] {_one_line(p.title)} — {p.name or os.path.basename(p.path)}, lines {p.start_line}-{p.end_line}"
         return f"<<<source {self.nonce} {self.clean(head)}>>>\n{self.clean(p.text)}\n<<<end {self.nonce} [{g.n}]>>>"
 
     def source_rule(self) -> str:

@@ -26,7 +26,8 @@ class Corpus:
     report: IndexReport
 
     def retrieve(self, query: str, top_k: int) -> list[Passage]:
-        return [Passage(p.path, p.title, p.text, p.start_line, p.end_line) for p in self.index.search(query, top_k)]
+        return [Passage(p.path, p.title, p.text, p.start_line, p.end_line, p.name)
+                for p in self.index.search(query, top_k)]
 
     def close(self) -> None:
         self.index.close()
