@@ -204,7 +204,8 @@ def aggregate_citations(text: str, numbering: Numbering) -> list[Checked]:
 
 def marked_text(text: str, cited: Sequence[Cited], numbering: Numbering) -> str:
     """A branch's answer with its web citations as `[n]` marks: a cited span's link (OpenAI writes one) becomes
-    the mark, otherwise the mark follows the span. Marks the branch wrote itself are the run's already."""
+    the mark, otherwise the mark follows the span's last word. Marks the branch wrote itself are the run's
+    already."""
     spans = sorted((c for c in cited if c.end is not None), key=lambda c: (c.end, c.start or 0), reverse=True)
     for c in spans:
         n = numbering.number(WEB, c.url)
@@ -213,8 +214,10 @@ def marked_text(text: str, cited: Sequence[Cited], numbering: Numbering) -> str:
         span = text[start:end]
         if span.startswith("([") and span.endswith("))"):
             text = text[:start] + f"[{n}]" + text[end:]
-        elif not text[end:].lstrip().startswith(f"[{n}]"):
-            text = text[:end] + f" [{n}]" + text[end:]
+            continue
+        at = start + len(span.rstrip())
+        if not text[at:].lstrip().startswith(f"[{n}]"):
+            text = text[:at] + f" [{n}]" + text[at:]
     return text
 
 

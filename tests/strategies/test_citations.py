@@ -82,4 +82,6 @@ def test_web_citations_become_the_runs_marks_in_the_answer():
     anthropic_text = "The Moon pulls the sea. Ranges vary."
     cited = (Cited(A, "A", "quote", 0, 23), Cited(FOREIGN, "U", "quote", 23, 36))
     assert marked_text(anthropic_text, cited, n) == "The Moon pulls the sea. [5] Ranges vary. [6]"
+    spaced = "The Moon pulls the sea. Ranges vary."  # a span that ends in a space: the mark follows its last word
+    assert marked_text(spaced, (Cited(A, "A", "quote", 0, 24),), n) == "The Moon pulls the sea. [5] Ranges vary."
     assert marked_text("no spans", (Cited(A),), n) == "no spans"
