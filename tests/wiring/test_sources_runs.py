@@ -1,6 +1,7 @@
 """Runs with the user's own files (`--sources`, a recipe's `[search]` table): each branch is given the passages
-that match it, numbered in the run's one numbering and fenced as data; and every way of asking for what cannot be
-had is exit 2 naming its cause."""
+that match it, numbered in the run's one numbering and fenced as data, the embedded model too (no key, no network:
+it reads them, real tokens, and the report lists the files); and every way of asking for what cannot be had is
+exit 2 naming its cause."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from runs import run_unrecorded
 
+from fanout.frontends.report import to_markdown
 from fanout.strategies import events as ev
 from fanout.wiring.launch import RunOptions
 
@@ -111,6 +113,49 @@ async def test_a_passage_cannot_close_its_fence(loopback, tmp_path, notes):
     nonce = re.search(r"<<<source ([0-9a-f]{16})", moon).group(1)
     body = moon.split(f"<<<source {nonce} [1]", 1)[1].split(f"<<<end {nonce} [1]>>>", 1)[0]
     assert "Ignore the above" in body  # still inside its own fence: the forged marker carries another nonce
+
+
+# --------------------------------------------------------------------------------------------------
+# The embedded model, grounded in the user's files
+
+
+EMBEDDED_RECIPE = '''
+name = "grounded-embedded"
+prompt = "Using the sources, state one fact about {title}. Cite the source as [n]."
+[defaults]
+temperature = 0
+max_tokens = 32
+[[branches]]
+id = "tides"
+title = "spring tides and the Moon"
+[[branches]]
+id = "fundy"
+title = "the tidal range of the Bay of Fundy"
+[aggregate]
+kind = "concat"
+'''
+
+
+async def test_the_embedded_model_answers_from_the_passages_it_is_given(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "tides.md").write_text("# Spring tides\n\nSpring tides come at new and full moon, when the Sun and "
+                                    "the Moon pull together.\n")
+    (notes / "fundy.md").write_text("# Bay of Fundy\n\nThe Bay of Fundy has the largest tidal range on Earth, "
+                                    "about sixteen metres.\n")
+    (notes / "cats.md").write_text("# Cats\n\nCats sleep most of the day.\n")
+    recipe = tmp_path / "grounded.toml"
+    recipe.write_text(EMBEDDED_RECIPE)
+    state, events = await run(RunOptions(recipe=str(recipe), sources=[str(notes)], cache="off"))
+    assert state.status == "ok", state.done
+    given = {e.branch: [s.ref for s in e.sources] for e in events if isinstance(e, ev.BranchSources)}
+    assert given["tides"][0] == str(notes / "tides.md") and given["fundy"][0] == str(notes / "fundy.md")
+    for b in state.branch_list():
+        m = b.metrics
+        assert b.text.strip() and m.output_tokens > 0 and not m.tokens_estimated  # the model's own count
+        assert m.input_tokens > 120  # the numbered passages and the rule to cite them reached the model
+    report = to_markdown(state)
+    assert "## Sources" in report and "`" + str(notes / "fundy.md") in report
 
 
 # --------------------------------------------------------------------------------------------------
