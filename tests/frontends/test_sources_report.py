@@ -109,3 +109,21 @@ async def test_the_printer_shows_the_searches_as_progress():
     lines = out.getvalue()
     assert 'moon: searching "Research tides: the Moon' in lines
     assert re.search(r'moon: searched "Research tides: the Moon.*": 3 pages', lines)
+
+
+def test_the_fold_ends_each_search_where_it_began_and_forgets_an_abandoned_attempts():
+    from fanout.strategies import events as ev
+
+    start = [ev.RunStarted(0.0, "s", "r", "parallel", "p", "m", {}, (ev.BranchInfo("b", "B"),), "concat", 0.0)]
+    searches = [
+        ev.BranchSearch(0.1, "b"),  # OpenAI names the query only when the search ends
+        ev.BranchSearch(0.2, "b", "tides", "done", 3),
+        ev.BranchSearch(0.3, "b", "ranges"),
+        ev.BranchSearch(0.4, "b", "ranges", "failed", error="unavailable"),
+    ]
+    state = RunState.from_events(start + searches)
+    assert [(s.query, s.status, s.found, s.error) for s in state.branches["b"].searches] == [
+        ("tides", "done", 3, ""), ("ranges", "failed", 0, "unavailable")]
+    retried = start + searches + [ev.BranchRetrying(0.5, "b", 1, 0.1, "dropped", restart=True),
+                                  ev.BranchSearch(0.6, "b", "tides again")]
+    assert [s.query for s in RunState.from_events(retried).branches["b"].searches] == ["tides again"]
