@@ -97,3 +97,22 @@ async def test_the_same_as_text():
     # the aggregate's list: every source with the branches that found it, and what it cited of nothing read
     assert "⚠ unverified citations: [5] (no branch retrieved it), [42] (no source has this number)" in text
     assert "[4] Tidal range along coasts · coast.example — moon, coasts" in text
+
+
+async def test_the_forms_web_search_and_sources_reach_the_run(tmp_path, monkeypatch):
+    from textual.widgets import Input, Select
+
+    from fanout.wiring.launch import RunOptions
+
+    monkeypatch.setenv("FANOUT_HOME", str(tmp_path / "home"))
+    app = FanoutApp(RunOptions(sources=["notes/"]))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query("#sources")), what="the form")
+        form = app.screen
+        assert form.query_one("#sources", Input).value == "notes/"  # the flags fill the form
+        assert form.gather().search is None  # "the recipe's"
+        form.query_one("#search", Select).value = "web"
+        form.query_one("#sources", Input).value = "notes/, docs/*.md ,"
+        await pilot.pause()
+        options = form.gather()
+    assert options.search == "web" and options.sources == ["notes/", "docs/*.md"]
