@@ -335,7 +335,7 @@ class RunState:
             b.retry_at = event.t
             if event.restart:
                 b.chunks.clear()
-                b.searches.clear()
+            b.searches.clear()  # the next attempt searches afresh (a stream can break before any text)
             b._open("backoff", event.t)
         return b
 

@@ -124,6 +124,6 @@ def test_the_fold_ends_each_search_where_it_began_and_forgets_an_abandoned_attem
     state = RunState.from_events(start + searches)
     assert [(s.query, s.status, s.found, s.error) for s in state.branches["b"].searches] == [
         ("tides", "done", 3, ""), ("ranges", "failed", 0, "unavailable")]
-    retried = start + searches + [ev.BranchRetrying(0.5, "b", 1, 0.1, "dropped", restart=True),
+    retried = start + searches + [ev.BranchRetrying(0.5, "b", 1, 0.1, "dropped"),  # before any text: no restart
                                   ev.BranchSearch(0.6, "b", "tides again")]
     assert [s.query for s in RunState.from_events(retried).branches["b"].searches] == ["tides again"]
