@@ -186,3 +186,12 @@ def test_web_search_on_a_provider_that_cannot_is_exit_2_pointing_to_sources(fano
     proc = fanout_cli.run("run", str(recipe))
     assert proc.returncode == 2 and f"{recipe}: [search] web = true" in proc.stderr
     assert fanout_cli.run("run", str(recipe), "--search", "off", *fanout_cli.net(loopback_thread)).returncode == 0
+
+
+async def test_the_judge_does_not_research(loopback, tmp_path, notes):
+    """`fanout bench --judge` with sources: the judge's own run judges the outputs; it neither searches nor reads
+    the files (a judge provider that cannot search is no error)."""
+    from fanout.wiring.judge import check_judge
+
+    options = RunOptions(base_url=loopback.base_url + "/v1", model="m", search="web", sources=[str(notes)])
+    await check_judge(options)
