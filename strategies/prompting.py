@@ -149,7 +149,9 @@ def retrieval_query(branch: Branch, values: dict[str, str]) -> str:
     """What a branch's passages are retrieved for: its title, brief and prompt (without earlier steps' text)."""
     local = {**values, "id": branch.id, "title": branch.title, "context": "", "labels": ", ".join(branch.labels),
              "schema": branch.schema, "item": branch.item or "", "brief": branch.brief, **dict(branch.fills)}
-    return "\n".join(part for part in (branch.title, branch.brief, render(branch.prompt, local)) if part)
+    prompt = render(branch.prompt, local)
+    # Each said once (the prompt often holds them already): a repeated word would weigh double.
+    return "\n".join([*(part for part in (branch.title, branch.brief) if part and part not in prompt), prompt])
 
 
 def answer_format(branch: Branch) -> str:
