@@ -13,6 +13,7 @@ from collections import Counter
 from typing import TextIO
 
 from fanout.frontends.report import fmt_latency, fmt_seconds, fmt_speedup
+from fanout.frontends.sources_text import search_text
 from fanout.core.text import shorten, strip_controls
 from fanout.frontends.state import CANCELLED, DONE, FAILED, RETRYING, STREAMING, WAITING, BranchState, RunState
 from fanout.frontends.status import Status, look
@@ -23,6 +24,8 @@ from fanout.strategies.events import (
     BranchFailed,
     BranchQueued,
     BranchRetrying,
+    BranchSearch,
+    BranchSources,
     BranchStarted,
     Event,
     PlanDone,
@@ -40,6 +43,9 @@ def describe(b: BranchState, now: float) -> str:
         left = max(0.0, b.retry_at + b.retry_delay - now)
         return f"retrying in {left:.1f} s ({shorten(b.retry_reason, 60)})"
     if b.status == STREAMING:
+        searching = next((q for q in reversed(b.searches) if q.status == "searching"), None)
+        if searching is not None and not b.tokens_seen:
+            return search_text(searching)
         return f"streaming · {b.tokens_seen} tokens"
     if b.status == DONE and b.metrics:
         return f"done · {fmt_latency(b.metrics)} · {b.metrics.output_tokens} tokens"
@@ -139,6 +145,12 @@ class Printer:
             return None
         if isinstance(event, BranchAdded):
             return f"{b.id}: {b.title}"
+        if isinstance(event, BranchSearch):
+            done = [q for q in b.searches if q.status != "searching"]
+            return f"{b.id}: {search_text(done[-1] if event.status != 'searching' and done else b.searches[-1])}"
+        if isinstance(event, BranchSources):
+            files = len({s.ref for s in event.sources})
+            return f"{b.id}: given {len(event.sources)} passages from {files} of your files"
         if isinstance(event, (BranchQueued, BranchStarted, BranchRetrying, BranchDone, BranchFailed)):
             if isinstance(event, BranchStarted) and event.attempt > 1:
                 return f"{b.id}: attempt {event.attempt}"

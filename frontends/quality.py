@@ -32,7 +32,7 @@ _HEADING = re.compile(r"^\s*(?:#{1,6}\s*|\*\*|__)?\s*(?:\d+[.)]\s*|[IVX]+[.)]\s*
 _NUMBERED = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*)?\s*(?P<n>\d+)[.)]\s+")
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)])\s+\S")
 # A model shown earlier reports inside fanout's markers may copy the marker lines too: they are no finding.
-_MARKER = re.compile(r"^\W*<<<(?:report|end) [0-9a-f]+")
+_MARKER = re.compile(r"^\W*<<<(?:report|source|end) [0-9a-f]+")
 _BOLD_LEAD = re.compile(r"^(?:\*\*|__)[^*_]{1,80}(?:\*\*|__)\s*(?::|$)|^(?:\*\*|__)[^*_]{1,80}:(?:\*\*|__)")
 _NONE = re.compile(r"^\s*(?:none|no\b|n/?a\b|there (?:are|were) no\b|nothing\b)", re.IGNORECASE)
 
@@ -45,6 +45,11 @@ class Quality:
     per_branch: dict[str, int] = field(default_factory=dict)  # findings of each branch that finished
     overlap: Overlap = field(default_factory=dict)
     contradictions: int | None = None  # items under the synthesis's contradictions heading; None: no such heading
+    # The sources' view (frontends/sourcing.py): distinct sources, the share of them two or more branches read, and
+    # the citations checked: {"cited", "verified", "unverified": [n, ...]}.
+    sources: int = 0
+    shared_sources: float | None = None
+    citations: dict[str, Any] = field(default_factory=lambda: {"cited": 0, "verified": 0, "unverified": []})
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +60,9 @@ class Quality:
             "overlap": ([dict(p) for p in self.overlap] if isinstance(self.overlap, list)
                         else {a: dict(row) for a, row in self.overlap.items()}),
             "contradictions": self.contradictions,
+            "sources": self.sources,
+            "shared_sources": self.shared_sources,
+            "citations": {**self.citations, "unverified": list(self.citations["unverified"])},
         }
 
 

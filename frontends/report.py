@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from fanout.core.text import strip_controls
+from fanout.frontends import sources_text
 from fanout.frontends.quality import Quality
 from fanout.frontends.state import RunState
 from fanout.strategies.events import BranchMetrics, RunMetrics
@@ -79,6 +80,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
                 **({"flagged": b.result["flagged"]} if "flagged" in b.result else {}),
+                **sources_text.branch_json(state, b),
                 "metrics": plain_fields(b.metrics) if b.metrics else None,
             }
         )
@@ -111,9 +113,11 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
             "failed": list(a.failed),
             "result": a.result,
             **({"flagged": a.result["flagged"]} if "flagged" in a.result else {}),
+            **sources_text.aggregate_json(state),
             "error": a.error,
             "metrics": plain_fields(a.metrics) if a.metrics else None,
         },
+        **sources_text.run_json(state),
         "metrics": {**dataclasses.asdict(state.metrics), "quality": state.quality.as_dict()} if state.metrics else None,
         # Resumed (`fanout resume`): what the session was, and the branches taken from it as they were.
         **({"resumed": {"previous": state.resumed.previous, "kept": list(state.resumed.kept)}}
@@ -191,7 +195,13 @@ OVERLAP_PAIRS = "the pairs where one branch's findings were most found by the ot
 
 def quality_summary(q: Quality) -> str:
     contradictions = "no contradictions heading" if q.contradictions is None else f"contradictions flagged {q.contradictions}"
-    return f"findings {q.findings} · distinct {q.distinct} · redundancy {fmt_share(q.redundancy)} · {contradictions}"
+    summary = f"findings {q.findings} · distinct {q.distinct} · redundancy {fmt_share(q.redundancy)} · {contradictions}"
+    if q.sources:
+        c = q.citations
+        unverified = f" (unverified: {', '.join(f'[{n}]' for n in c['unverified'])})" if c["unverified"] else ""
+        summary += (f" · sources {q.sources}, {fmt_share(q.shared_sources)} found by two or more branches · "
+                    f"citations {c['cited']}, verified {c['verified']}{unverified}")
+    return summary
 
 
 def overlap_table(q: Quality) -> str:
@@ -258,6 +268,8 @@ def to_markdown(state: RunState, *, unsaved: str = "") -> str:
     parts.append(f"## Result ({a.method})")
     if a.result.get("flagged"):
         parts.append(f"> **Flagged:** {strip_controls(str(a.result['flagged']))}")
+    if unverified := sources_text.unverified_line(state):
+        parts.append(f"> {unverified}")
     parts.append(strip_controls(a.text).strip() or f"_{a.error or 'no result'}_")
     items = a.result.get("items")
     if items and a.method != "concat":
@@ -267,6 +279,7 @@ def to_markdown(state: RunState, *, unsaved: str = "") -> str:
         counts = a.result.get("counts") or {}
         parts.append("### Per item\n\n" + "\n".join(rows)
                      + ("\n\n" + " · ".join(f"{k}: {n}" for k, n in counts.items()) if counts else ""))
+    parts.append(sources_text.sources_section(state))
     parts.append("## Metrics")
     parts.append(metrics_table(state))
     parts.append(run_summary(state))
@@ -275,5 +288,6 @@ def to_markdown(state: RunState, *, unsaved: str = "") -> str:
         parts.append("## Branches")
         for b in state.branch_list():
             parts.append(f"### {b.title}")
-            parts.append(strip_controls(b.text).strip() or f"_{b.error or 'no output'}_")
+            parts.extend(f"_{sources_text.md_text(note)}_" for note in sources_text.branch_notes(state, b))
+            parts.append(strip_controls(state.sourcing.text_of(b)).strip() or f"_{b.error or 'no output'}_")
     return "\n\n".join(p for p in parts if p) + "\n"

@@ -22,8 +22,11 @@ from fanout.strategies.events import (
     BranchMetrics,
     BranchQueued,
     BranchRetrying,
+    BranchSearch,
+    BranchSources,
     BranchStarted,
     BranchToken,
+    Cited,
     Event,
     PlanDone,
     PlanStarted,
@@ -31,10 +34,12 @@ from fanout.strategies.events import (
     RunMetrics,
     RunResumed,
     RunStarted,
+    Source,
 )
 from fanout.strategies.recipe import AGGREGATE_ID, PLAN_ID
 
 from .quality import Quality, measure
+from .sourcing import Sourcing, source_quality, sourcing
 from .status import Status
 
 WAITING, QUEUED, STREAMING, RETRYING, DONE, FAILED, CANCELLED = (
@@ -49,6 +54,16 @@ class Segment:
     kind: str
     start: float
     end: float | None = None
+
+
+@dataclass
+class Search:
+    """One web search of a branch's call, as far as it has got."""
+
+    query: str
+    status: str = "searching"  # "searching" | "done" | "failed"
+    found: int = 0
+    error: str = ""
 
 
 @dataclass
@@ -71,6 +86,11 @@ class BranchState:
     segments: list[Segment] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)  # what the text says: {"answer": ...}, {"json": ...}
     kept: bool = False  # resumed: taken from the session as it was, not run again
+    searches: list[Search] = field(default_factory=list)  # the current attempt's web searches
+    retrieval: str = ""  # what its passages of the user's files were retrieved for
+    given: tuple[Source, ...] = ()  # those passages
+    received: tuple[Source, ...] = ()  # the pages its searches returned (once done)
+    cited: tuple[Cited, ...] = ()  # its answer's web citations (once done)
 
     @property
     def text(self) -> str:
@@ -162,6 +182,9 @@ class RunState:
     _quality: Quality | None = field(default=None, repr=False, compare=False)
     resumed: RunResumed | None = None  # the run went on from its session: the latest such part
     batches: dict[str, BatchProgress] = field(default_factory=dict)  # provider batches by id: the latest counts
+    # The sources, numbered, and every citation checked: measured when asked, again only after what they rest on
+    # changed.
+    _sourcing: Sourcing | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -186,8 +209,16 @@ class RunState:
         if self._quality is None:
             # The branches' own answers: a reduce step restates them, so counting it would count them twice.
             outputs = [(b.id, b.text) for b in self.branches.values() if b.status == DONE and not b.info.stage]
-            self._quality = measure(outputs, self.aggregate.text if self.aggregate.status == DONE else "")
+            measured = measure(outputs, self.aggregate.text if self.aggregate.status == DONE else "")
+            self._quality = source_quality(measured, self.sourcing)
         return self._quality
+
+    @property
+    def sourcing(self) -> Sourcing:
+        """The run's sources numbered once, each branch's citations and the aggregate's checked (frontends.sourcing)."""
+        if self._sourcing is None:
+            self._sourcing = sourcing([b for b in self.branches.values() if not b.info.stage], self.aggregate)
+        return self._sourcing
 
     @classmethod
     def from_events(cls, events: Iterable[Event], *, ended: bool = False) -> "RunState":
@@ -209,7 +240,7 @@ class RunState:
                 _token(b, event)  # type: ignore[arg-type]
             return b
         if event.__class__ in _CHANGES_QUALITY:
-            self._quality = None
+            self._quality = self._sourcing = None
         fold = _FOLDS.get(event.__class__)
         return fold(self, event) if fold is not None else None
 
@@ -279,6 +310,26 @@ class RunState:
             _token(b, event)
         return b
 
+    def _search(self, event: BranchSearch) -> BranchState | None:
+        b = self._lane(event.branch)
+        if b is None:
+            return None
+        if event.status != "searching":
+            # A search ends where it began: the first still under way (a provider names the query only at the end).
+            open_ = next((s for s in b.searches if s.status == "searching"), None)
+            if open_ is not None:
+                open_.query = event.query or open_.query
+                open_.status, open_.found, open_.error = event.status, event.found, event.error
+                return b
+        b.searches.append(Search(event.query, event.status, event.found, event.error))
+        return b
+
+    def _sources(self, event: BranchSources) -> BranchState | None:
+        b = self._lane(event.branch)
+        if b is not None:
+            b.retrieval, b.given = event.query, tuple(event.sources)
+        return b
+
     def _retrying(self, event: BranchRetrying) -> BranchState | None:
         if event.branch == AGGREGATE_ID:
             self.aggregate.status = RETRYING
@@ -294,6 +345,7 @@ class RunState:
             b.retry_at = event.t
             if event.restart:
                 b.chunks.clear()
+            b.searches.clear()  # the next attempt searches afresh (a stream can break before any text)
             b._open("backoff", event.t)
         return b
 
@@ -306,6 +358,7 @@ class RunState:
             b.metrics = event.metrics
             b.cached = b.cached or event.metrics.cached
             b.kept = event.kept
+            b.received, b.cited = tuple(event.sources), tuple(event.citations)
             b.ended = event.t
             b._close(event.t)
         return b
@@ -406,6 +459,8 @@ _FOLDS: dict[type[Event], Callable[[RunState, Any], BranchState | None]] = {
     BranchQueued: RunState._queued,
     BranchStarted: RunState._started,
     BranchToken: RunState._call_token,
+    BranchSearch: RunState._search,
+    BranchSources: RunState._sources,
     BranchRetrying: RunState._retrying,
     BranchDone: RunState._branch_done,
     BranchFailed: RunState._branch_failed,
@@ -417,4 +472,5 @@ _FOLDS: dict[type[Event], Callable[[RunState, Any], BranchState | None]] = {
     RunDone: RunState._run_done,
 }
 # The events after which the quality figures must be measured again.
-_CHANGES_QUALITY = frozenset({BranchStarted, BranchDone, BranchFailed, AggregateDone, RunStarted})
+_CHANGES_QUALITY = frozenset({BranchStarted, BranchDone, BranchFailed, AggregateDone, RunStarted, BranchSources,
+                              PlanDone})

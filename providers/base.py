@@ -6,6 +6,7 @@ Adapters do no retrying of their own (SDK retries are off); they translate their
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import time
 from dataclasses import dataclass, field
@@ -27,13 +28,16 @@ class GenerationRequest:
     seed: int | None = None
     sample: int = 0  # voting: which of N samples this is (kept in cache keys, not sent)
     json_schema: dict | None = None  # constrain the output to JSON matching this schema (structured output)
+    web_search: int = 0  # the provider's own web search, at most this many searches; 0: no search
 
     def params(self) -> dict[str, Any]:
-        """Every generation parameter, for cache keys and sessions (json_schema only when set, so keys made
-        before it existed stay valid)."""
+        """Every generation parameter, for cache keys and sessions (json_schema and web_search only when set, so
+        keys made before they existed stay valid)."""
         params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
         if self.json_schema is not None:
             params["json_schema"] = self.json_schema
+        if self.web_search:
+            params["web_search"] = self.web_search
         return params
 
 
@@ -49,9 +53,62 @@ class StreamEnd:
     finish_reason: str = ""
     model: str = ""
     batch: str = ""  # the answer came whole from this provider batch (no token timing)
+    searches: int | None = None  # web searches the provider made (and bills); None: it did not say
 
 
-StreamItem = TextDelta | StreamEnd
+@dataclass(frozen=True)
+class WebResult:
+    """One page a web search returned."""
+
+    url: str
+    title: str = ""
+    page_age: str = ""
+
+
+@dataclass(frozen=True)
+class SearchStarted:
+    """The model began a web search. `query` is "" where the provider names it only when the search is done."""
+
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """A web search ended: the pages it returned, or the provider's error code."""
+
+    query: str = ""
+    results: tuple[WebResult, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The answer cites a web page: characters [start, end) of the answer's text rest on it (None: not said)."""
+
+    url: str
+    title: str = ""
+    cited_text: str = ""  # what the provider quotes from the page ("" where it quotes nothing)
+    start: int | None = None
+    end: int | None = None
+
+
+StreamItem = TextDelta | StreamEnd | SearchStarted | SearchResults | Citation
+GROUNDING_ITEMS = (SearchStarted, SearchResults, Citation)  # what a stream carries besides text and its end
+
+
+def grounding_to_dict(item: SearchStarted | SearchResults | Citation) -> dict[str, Any]:
+    """A grounding item as plain JSON data (the response cache keeps them with the text)."""
+    data = dataclasses.asdict(item)
+    data["type"] = type(item).__name__
+    return data
+
+
+def grounding_from_dict(data: dict[str, Any]) -> SearchStarted | SearchResults | Citation:
+    kinds = {cls.__name__: cls for cls in GROUNDING_ITEMS}
+    fields = {k: v for k, v in data.items() if k != "type"}
+    if "results" in fields:
+        fields["results"] = tuple(WebResult(**r) for r in fields["results"])
+    return kinds[data["type"]](**fields)
 
 
 class ProviderError(Exception):
@@ -238,13 +295,18 @@ def classify_status(
 
 @dataclass
 class Prices:
-    """USD per million tokens."""
+    """USD per million tokens, and per thousand web searches (None: not known)."""
 
     input: float = 0.0
     output: float = 0.0
+    searches: float | None = None
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+    def cost(self, input_tokens: int, output_tokens: int, searches: int = 0) -> float | None:
+        """The call's cost; None when it made searches whose price is not known (never counted as free)."""
+        tokens = (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+        if not searches:
+            return tokens
+        return None if self.searches is None else tokens + searches * self.searches / 1000
 
 
 @dataclass

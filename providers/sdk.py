@@ -42,13 +42,15 @@ DRAIN_SECONDS = 0.1
 
 
 class Fold:
-    """One response's events folded into the text deltas and the fields of its StreamEnd."""
+    """One response's events folded into the text deltas and the fields of its StreamEnd; searches and citations
+    (a grounded answer's) are queued in `items`, to be passed on in order."""
 
-    __slots__ = ("done", "finish")
+    __slots__ = ("done", "finish", "items")
 
     def __init__(self) -> None:
         self.done = False  # the terminal event arrived: nothing more to read
         self.finish = ""  # the finish (stop) reason; none means the response is incomplete
+        self.items: list[StreamItem] = []
 
     def event(self, name: str, data: bytes) -> str | None:
         """The text this event adds, if any. Raises ProviderError for an error event or a malformed one."""
@@ -80,13 +82,17 @@ class SDKProvider:
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _fold(self) -> Fold:
+    def _fold(self, request: GenerationRequest) -> Fold:
         raise NotImplementedError
+
+    def _path(self, request: GenerationRequest) -> str:
+        """The endpoint this request goes to."""
+        return self.path
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         try:
-            response = await self._send(self._body(request))
-            fold = self._fold()
+            response = await self._send(self._path(request), self._body(request))
+            fold = self._fold(request)
             got_text = False
             events = read_events(body_chunks(response))
             try:
@@ -94,6 +100,10 @@ class SDKProvider:
                     async for batch in events:
                         for name, data in batch:
                             text = fold.event(name, data)
+                            if fold.items:
+                                for item in fold.items:
+                                    yield item
+                                fold.items.clear()
                             if text:
                                 got_text = True
                                 yield TextDelta(text)
@@ -115,11 +125,11 @@ class SDKProvider:
             err.message = redact(err.message, [self._key])
             raise
 
-    async def _send(self, body: dict[str, Any]) -> httpx2.Response:
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx2.Response:
         """The request, made by the SDK; its response unread (status errors are raised before it returns)."""
         sdk = self.sdk
         try:
-            return await self._client.post(self.path, cast_to=httpx2.Response, body=body, stream=True)
+            return await self._client.post(path, cast_to=httpx2.Response, body=body, stream=True)
         except sdk.APIStatusError as err:
             raise status_error(err) from None
         except (httpx2.RequestError, sdk.APIConnectionError) as err:

@@ -20,7 +20,8 @@ from typing import AsyncIterator
 import diskcache
 
 from fanout.core.paths import cache_dir, private_dir
-from fanout.providers.base import GenerationRequest, StreamEnd, StreamItem, TextDelta
+from fanout.providers.base import (GenerationRequest, StreamEnd, StreamItem, TextDelta, grounding_from_dict,
+                                   grounding_to_dict)
 from fanout.strategies.calls import MissInOfflineMode, Recorded, Target
 
 KEY_VERSION = 1
@@ -42,9 +43,11 @@ def request_key(target: Target, request: GenerationRequest) -> str:
 
 
 def _encode(r: Recorded) -> str:
+    grounded = {"grounding": [[at, grounding_to_dict(item)] for at, item in r.grounding],
+                "searches": r.searches} if r.grounding or r.searches is not None else {}
     return json.dumps(
         {"chunks": r.chunks, "usage": [r.input_tokens, r.output_tokens], "finish": r.finish_reason, "model": r.model,
-         "latency": r.latency},
+         "latency": r.latency, **grounded},
         ensure_ascii=False,
     )
 
@@ -55,7 +58,9 @@ def _decode(raw: object) -> Recorded:
     usage = data["usage"]
     latency = data.get("latency")
     latency = float(latency) if latency is not None else (chunks[-1][0] if chunks else None)
-    return Recorded(chunks, usage[0], usage[1], str(data["finish"]), str(data["model"]), latency)
+    grounding = tuple((int(at), grounding_from_dict(item)) for at, item in data.get("grounding") or ())
+    return Recorded(chunks, usage[0], usage[1], str(data["finish"]), str(data["model"]), latency, grounding,
+                    data.get("searches"))
 
 
 def warn(message: str) -> None:
@@ -136,17 +141,20 @@ class ResponseCache:
         loop = asyncio.get_running_loop()
         start = loop.time()
         chunks: list[tuple[float, str]] = []
+        grounding: list = []  # searches and citations, each after the chunks before it
         end: StreamEnd | None = None
         async for item in target.provider.stream(request):
             if isinstance(item, TextDelta):
                 chunks.append((round(loop.time() - start, 4), item.text))
             elif isinstance(item, StreamEnd):
                 end = item
+            else:
+                grounding.append((len(chunks), item))
             yield item
         # Only whole, non-empty responses are kept: an error or an empty answer is never replayed.
         if end is not None and "".join(t for _, t in chunks).strip():
             recorded = Recorded(tuple(chunks), end.input_tokens, end.output_tokens, end.finish_reason, end.model,
-                                round(loop.time() - start, 4))
+                                round(loop.time() - start, 4), tuple(grounding), end.searches)
             try:
                 self._store.set(key, _encode(recorded))
                 self.stored += 1

@@ -93,6 +93,7 @@ class Passage:
     start_line: int
     end_line: int
     score: float
+    name: str = ""  # the path in its folder (as given in the corpus): what a prompt names it by, wherever it runs
 
 
 @dataclass(frozen=True)
@@ -598,12 +599,13 @@ class SourceIndex:
             return []
         with self._lock:
             rows = self._con.execute(
-                f"""SELECT p.rowid, f.path, f.title, p.body, c.start_line, c.end_line, {_BM25} AS s
+                f"""SELECT p.rowid, f.path, f.title, p.body, c.start_line, c.end_line, {_BM25} AS s, p.name
                     FROM passages p JOIN chunks c ON c.id = p.rowid JOIN files f ON f.id = c.file_id
                     WHERE passages MATCH ? ORDER BY s LIMIT ?""",
                 (match, top_k),
             ).fetchall()
-        return [Passage(id, path, title, text, start, end, -score) for id, path, title, text, start, end, score in rows]
+        return [Passage(id, path, title, text, start, end, -score, name)
+                for id, path, title, text, start, end, score, name in rows]
 
 
 def _is_markdown(path: str) -> bool:

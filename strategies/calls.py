@@ -12,11 +12,14 @@ from typing import Any, AsyncIterator, Callable, Protocol
 
 from fanout.providers.tokens import estimate_tokens
 from fanout.providers.base import (
+    Citation,
     GenerationRequest,
     Limits,
     Prices,
     Provider,
     ProviderError,
+    SearchResults,
+    SearchStarted,
     Stalled,
     StreamEnd,
     StreamItem,
@@ -25,7 +28,7 @@ from fanout.providers.base import (
 
 from .backoff import decide
 from .budget import Budget, worst_case_cost
-from .events import BranchMetrics, BranchRetrying, BranchStarted, Event
+from .events import BranchMetrics, BranchRetrying, BranchSearch, BranchStarted, Cited, Event, Source
 from .health import Reachability
 from .limits import ProviderLimiter
 
@@ -42,7 +45,8 @@ class Target:
     max_tokens: int
     context_tokens: int | None = None  # the model's context window, where it is known (the embedded model's)
 
-    def request(self, messages: tuple, sample: int = 0, json_schema: dict | None = None) -> GenerationRequest:
+    def request(self, messages: tuple, sample: int = 0, json_schema: dict | None = None,
+                web_search: int = 0) -> GenerationRequest:
         return GenerationRequest(
             model=self.model,
             messages=messages,
@@ -50,6 +54,7 @@ class Target:
             temperature=self.temperature,
             sample=sample,
             json_schema=json_schema,
+            web_search=web_search,
         )
 
     def prices(self, model: str) -> Prices | None:
@@ -57,9 +62,9 @@ class Target:
         p = self.limits.prices
         return p.get(model) or p.get(self.model) or p.get("*")
 
-    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+    def cost(self, model: str, input_tokens: int, output_tokens: int, searches: int = 0) -> float | None:
         rates = self.prices(model)
-        return rates.cost(input_tokens, output_tokens) if rates else None
+        return rates.cost(input_tokens, output_tokens, searches) if rates else None
 
 
 @dataclass
@@ -70,6 +75,8 @@ class CallResult:
     error: str = ""
     cancelled: bool = False
     over_budget: bool = False  # not started: its worst case did not fit in the budget
+    sources: tuple[Source, ...] = ()  # the pages its web searches returned
+    citations: tuple[Cited, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -86,6 +93,9 @@ class Recorded:
     finish_reason: str
     model: str
     latency: float | None = None  # what the call took when it was made (older entries: their last chunk's offset)
+    # The searches, their results and the citations, each after the number of chunks that came before it.
+    grounding: tuple[tuple[int, SearchStarted | SearchResults | Citation], ...] = ()
+    searches: int | None = None
 
 
 class MissInOfflineMode(Exception):
@@ -140,12 +150,37 @@ class _Tally:
                              **measured)
 
 
+class Grounding:
+    """What a call's stream says besides its text: its searches (each published as it starts and ends), the pages
+    they returned and the answer's citations."""
+
+    __slots__ = ("emit", "clock", "call_id", "sources", "citations", "searches")
+
+    def __init__(self, emit: Callable[[Event], None], clock: Callable[[], float], call_id: str) -> None:
+        self.emit, self.clock, self.call_id = emit, clock, call_id
+        self.sources: list[Source] = []
+        self.citations: list[Cited] = []
+        self.searches = 0  # that returned (a failed search is not billed)
+
+    def take(self, item: SearchStarted | SearchResults | Citation) -> None:
+        if isinstance(item, SearchStarted):
+            self.emit(BranchSearch(self.clock(), self.call_id, item.query))
+        elif isinstance(item, SearchResults):
+            self.searches += not item.error
+            self.sources += [Source("web", r.url, r.title, r.page_age) for r in item.results]
+            self.emit(BranchSearch(self.clock(), self.call_id, item.query, "failed" if item.error else "done",
+                                   len(item.results), item.error))
+        else:
+            self.citations.append(Cited(item.url, item.title, item.cited_text, item.start, item.end))
+
+
 @dataclass
 class Attempt:
     """What one attempt's stream delivered."""
 
     text: list[str]
     end: StreamEnd
+    grounding: Grounding
     ttft: float | None = None
     deltas: int = 0
 
@@ -226,7 +261,7 @@ class Caller:
             start = self.clock()
             tally.attempt(start)
             self.emit(BranchStarted(start, call_id, tally.attempts))
-            attempt = Attempt([], StreamEnd())
+            attempt = Attempt([], StreamEnd(), Grounding(self.emit, self.clock, call_id))
             try:
                 self.calls += 1
                 await self._consume(target, request, attempt, on_token, start)
@@ -261,9 +296,10 @@ class Caller:
 
     def _answered(self, target: Target, request: GenerationRequest, attempt: Attempt, tally: _Tally) -> CallResult:
         """The result of the attempt that succeeded: its text, usage and cost."""
-        end = attempt.end
+        end, found = attempt.end, attempt.grounding
         input_tokens, output_tokens, estimated = usage(end.input_tokens, end.output_tokens, request, attempt.deltas)
         model = end.model or request.model
+        searches = end.searches if end.searches is not None else found.searches
         metrics = tally.metrics(
             self.clock(),
             ttft=None if end.batch else attempt.ttft,  # a batch's answer arrives whole: no first token to time
@@ -271,10 +307,12 @@ class Caller:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             tokens_estimated=estimated,
-            cost=target.cost(model, input_tokens, output_tokens),
+            cost=target.cost(model, input_tokens, output_tokens, searches),
             model=model,
+            searches=searches,
         )
-        return CallResult("".join(attempt.text), metrics, finish_reason=end.finish_reason)
+        return CallResult("".join(attempt.text), metrics, finish_reason=end.finish_reason,
+                          sources=tuple(found.sources), citations=tuple(found.citations))
 
     def _replay(
         self,
@@ -283,10 +321,20 @@ class Caller:
         recorded: Recorded,
         on_token: Callable[[str], None],
     ) -> CallResult:
-        """A cache hit: no slot, no call, no cost. Its tokens were not spent again: they count as saved, not used."""
+        """A cache hit: no slot, no call, no cost. Its tokens were not spent again: they count as saved, not used.
+        Its searches and citations come again where they came in the stream."""
         self.emit(BranchStarted(self.clock(), call_id, 1, cached=True))
-        for _, text in recorded.chunks:
+        found = Grounding(self.emit, self.clock, call_id)
+        pending = iter(recorded.grounding)
+        item = next(pending, None)
+        for i, (_, text) in enumerate(recorded.chunks):
+            while item is not None and item[0] <= i:
+                found.take(item[1])
+                item = next(pending, None)
             on_token(text)
+        while item is not None:
+            found.take(item[1])
+            item = next(pending, None)
         input_tokens, output_tokens, estimated = usage(
             recorded.input_tokens, recorded.output_tokens, request, len(recorded.chunks)
         )
@@ -299,7 +347,8 @@ class Caller:
             model=recorded.model or request.model,
             cached_latency=recorded.latency,
         )
-        return CallResult("".join(t for _, t in recorded.chunks), metrics, finish_reason=recorded.finish_reason)
+        return CallResult("".join(t for _, t in recorded.chunks), metrics, finish_reason=recorded.finish_reason,
+                          sources=tuple(found.sources), citations=tuple(found.citations))
 
     async def _consume(
         self,
@@ -330,6 +379,8 @@ class Caller:
                         on_token(item.text)
                     elif isinstance(item, StreamEnd):
                         attempt.end = item
+                    else:
+                        attempt.grounding.take(item)
                     # Chunks already buffered arrive without a suspension: give the other streams (and the
                     # app, on the same loop) their turn, or a backlog of one stream holds the loop
                     # (bench/loop_fairness.py: without it the loop's p99 stall at 1,000 branches is 1.3x).

@@ -18,8 +18,8 @@ _HELD_MAX = 400  # a marker is one line of an id and a title: longer than this, 
 _OPEN, _CLOSE = "<‹«＜〈⟨", ">›»＞〉⟩"
 _O, _C = f"[{_OPEN}]", f"[{_CLOSE}]"
 _REST = f"[^{_OPEN}{_CLOSE}\\n]*"  # the rest of a marker's line: its id and title
-_WORD = r"(?:report|end)(?![a-z])"
-_PARTIAL_WORD = r"(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?|e(?:n(?:d)?)?)"
+_WORD = r"(?:report|source|end)(?![a-z])"  # the fences' words: a report, a passage of a file, an end
+_PARTIAL_WORD = r"(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?|s(?:o(?:u(?:r(?:c(?:e)?)?)?)?)?|e(?:n(?:d)?)?)"
 _BARE = rf"(?<!\w){_WORD}[ \t]+(?P<hex>[0-9a-f]{{6,16}})(?![0-9a-z])(?:[ \t]+id=[^\s{_OPEN}{_CLOSE}]*)?"
 # A whole marker as a small model copies it: with two or three brackets (or look-alikes) and the word, whatever
 # follows; with one bracket, the word and at least four hex digits; with none, the word and six or more hex digits
@@ -37,8 +37,8 @@ _BEGINNING = re.compile(
     rf"|{_PARTIAL_WORD}|{_WORD}[ \t]*[0-9a-f]{{0,16}}"
     rf"|{_BARE}[ \t]*(?:t(?:i(?:t(?:l(?:e)?)?)?)?|i(?:d)?)?"
 )
-_CANDIDATE = re.compile(rf"{_O}|(?<!\w)(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?$|report|en?d?$|end)")
-_SUSPECT = re.compile(rf"{_O}|(?:report|end)[ \t]+[0-9a-f]")  # in every marker; in most text, neither
+_CANDIDATE = re.compile(rf"{_O}|(?<!\w)(?:r(?:e(?:p(?:o(?:r(?:t)?)?)?)?)?$|report|s(?:o(?:u(?:r(?:c(?:e)?)?)?)?)?$|source|en?d?$|end)")
+_SUSPECT = re.compile(rf"{_O}|(?:report|source|end)[ \t]+[0-9a-f]")  # in every marker; in most text, neither
 # Where a marker could start: a bracket, or the marker's word (or its beginning, ending the piece) starting a word.
 # Most pieces have no such place.
 _QUICK = re.compile(rf"{_O}|\b(?:{_WORD}|{_PARTIAL_WORD}$)")

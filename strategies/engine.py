@@ -21,6 +21,7 @@ from . import aggregators
 from .batching import Batcher, BatchSpec
 from .budget import Budget
 from .calls import Caller, CallResult, ResponseSource, Target
+from .citations import Retrieve, given_numbers
 from .dag import topological_order
 from .events import (
     PlanDone,
@@ -30,6 +31,7 @@ from .events import (
     BranchMetrics,
     BranchQueued,
     BranchRetrying,
+    BranchSources,
     BranchToken,
     BranchDone,
     Event,
@@ -40,7 +42,7 @@ from .events import (
 from .metrics import run_metrics, two_attempts
 from .answers import read_answer
 from .echoes import MarkerScrubber
-from .prompting import Fence, Prior, branch_messages, repair_messages
+from .prompting import Fence, Given, Prior, branch_messages, repair_messages, retrieval_query
 from .structured import json_schema_for
 from .plan import planned_branches
 from .planner import PlanOutcome, make_plan
@@ -99,6 +101,11 @@ class RunSpec:
     resumed_from: str = ""
     budget: Budget | None = None  # the ledger every call reserves from (shared by a bench's runs)
     batch: BatchSpec | None = None  # provider batches: which steps go in them, and where
+    # Sources: each branch's call may search the web (at most this many searches; 0: no search), and each branch
+    # is given the `top_k` passages of the user's files that `retrieve` finds for it (None: no files).
+    web_search: int = 0
+    retrieve: Retrieve | None = None
+    top_k: int = 6
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:  # a caller's mistake, never quietly run as some other strategy
@@ -132,6 +139,7 @@ class Engine:
         self._start_branch: Callable[[Branch], None] | None = None  # set while branches may still be retried
         self._retried: dict[str, BranchMetrics] = {}  # the failed try's metrics of a branch retried by hand
         self._batcher: Batcher | None = None
+        self._given: dict[str, tuple[Given, ...]] = {}  # the passages of the user's files each branch is given
 
     # --- control from a front end --------------------------------------------------------------------------
 
@@ -222,6 +230,7 @@ class Engine:
                 metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0, plan=plan_metrics)
                 self.emit(RunDone(self.clock(), "ok", metrics))
                 return
+        await self._retrieve()
         await self._run_branches(caller, targets)
         failed = [bid for bid, r in self._results.items() if not r.ok]
         stopped = self._cancelled or self._failfast or self._over_budget()
@@ -276,6 +285,22 @@ class Engine:
                            outcome.metrics, reused=reused))
         # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
         return True, None if reused else outcome.metrics
+
+    async def _retrieve(self) -> None:
+        """The passages of the user's files each branch is given, found for its title, brief and prompt before any
+        branch runs, so that every prompt shows them under the run's own numbers."""
+        spec = self.spec
+        if spec.retrieve is None:
+            return
+        found = []
+        for b in self.recipe.branches:
+            if b.search:
+                query = retrieval_query(b, spec.values)
+                found.append((b.id, query, tuple(await asyncio.to_thread(spec.retrieve, query, spec.top_k))))
+        numbers = given_numbers((bid, passages) for bid, _, passages in found)
+        for bid, query, passages in found:
+            self._given[bid] = tuple(Given(numbers[p.path], p) for p in passages)
+            self.emit(BranchSources(self.clock(), bid, query, tuple(p.source() for p in passages)))
 
     async def _run_branches(self, caller: Caller, targets: dict[str, Target]) -> None:
         """Every branch as its own task, each starting once what it waits for is done; returns when none is left
@@ -414,7 +439,8 @@ class Engine:
         if kept is not None:  # resumed: finished in the session, taken as it was, never asked again
             self._answers[branch.id] = dict(kept.result)
             self.emit(replace(kept, t=self.clock(), kept=True))
-            return CallResult(kept.text, kept.metrics, kept.finish_reason)
+            return CallResult(kept.text, kept.metrics, kept.finish_reason, sources=kept.sources,
+                              citations=kept.citations)
         # Until every dependency is done at once: one retried by hand while we waited on another is running again.
         while not all(finished[dep].is_set() for dep in self.waits[branch.id]):
             for dep in self.waits[branch.id]:
@@ -428,15 +454,17 @@ class Engine:
         self._active.add(branch.id)
         self.emit(BranchQueued(self.clock(), branch.id))
         priors = [self._prior(d, results) for d in self.sees[branch.id]]
-        messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors)
-        # A step shown earlier steps inside fences may echo the markers: they never reach its text.
-        scrubber = MarkerScrubber(Fence.around(priors).nonce)
+        given = self._given.get(branch.id, ())
+        messages = branch_messages(self.recipe, branch, self.spec.values, self.strategy, priors, given)
+        # A step shown earlier steps (or passages) inside fences may echo the markers: they never reach its text.
+        scrubber = MarkerScrubber(Fence.around(priors, given).nonce)
 
         def on_token(text: str) -> None:
             if text := scrubber.feed(text):
                 self.emit(BranchToken(self.clock(), branch.id, text))
 
-        request = target.request(messages, branch.sample, json_schema_for(branch.schema))
+        web = self.spec.web_search if branch.search else 0
+        request = target.request(messages, branch.sample, json_schema_for(branch.schema), web)
         result = await caller.call(branch.id, target, request, on_token)
         if result.over_budget:
             return self._not_run(branch.id)
@@ -458,7 +486,8 @@ class Engine:
             result.metrics = replace(m, retries=m.retries + earlier.retries + 1,
                                      throttles=m.throttles + earlier.throttles, backoff=m.backoff + earlier.backoff)
         if result.ok:
-            self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason, answer))
+            self.emit(BranchDone(self.clock(), branch.id, result.text, result.metrics, result.finish_reason, answer,
+                                 sources=result.sources, citations=result.citations))
         else:
             self.emit(BranchFailed(self.clock(), branch.id, result.error, result.metrics))
             if self.on_error == "fail":
@@ -481,7 +510,8 @@ class Engine:
         answer["repaired"] = True
         if "json_error" in answer:
             answer["flagged"] = f"invalid JSON after one repair: {answer['json_error']}"
-        return CallResult(second.text, metrics, second.finish_reason), answer
+        # The first answer's pages were read; its citations pointed into its own text, which is gone.
+        return CallResult(second.text, metrics, second.finish_reason, sources=first.sources), answer
 
     def _not_run(self, branch_id: str) -> CallResult:
         """The budget stopped the run before this branch's call: it did not run (a resume runs it)."""
@@ -493,14 +523,18 @@ class Engine:
     def _prior(self, branch_id: str, results: dict[str, CallResult]) -> Prior:
         branch = self._branches[branch_id]
         result = results.get(branch_id)
+        given = tuple(g.passage.source() for g in self._given.get(branch_id, ()))
         if result is None:
-            return Prior(branch.id, branch.title, "", error="did not run")
+            return Prior(branch.id, branch.title, "", error="did not run", given=given)
         return Prior(
             branch.id,
             branch.title,
             result.text if result.ok else "",
             "" if result.ok else result.error,
             self._answers.get(branch_id, {}),
+            given,
+            result.sources if result.ok else (),
+            result.citations if result.ok else (),
         )
 
     def _fail_fast(self, failed_id: str) -> None:

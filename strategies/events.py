@@ -116,6 +116,53 @@ class BranchToken(Event):
 
 
 @dataclass(frozen=True)
+class Source:
+    """Something a branch read: a page one of its web searches returned, or a passage of the user's own files it
+    was given."""
+
+    kind: str  # "web" | "file"
+    ref: str  # the page's URL as the provider gave it, or the file's path
+    title: str = ""
+    detail: str = ""  # a page's age; a passage's lines, e.g. "lines 3-40"
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A web citation in a branch's answer, as the provider made it: characters [start, end) of the answer rest
+    on the page (None: not said)."""
+
+    url: str
+    title: str = ""
+    cited_text: str = ""
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class BranchSearch(Event):
+    """A web search of a branch's call: announced when it starts ("searching"; the query may come only when it
+    ends), then "done" with how many pages it found, or "failed" with the provider's error."""
+
+    kind: ClassVar[str] = "branch_search"
+    branch: str
+    query: str = ""
+    status: str = "searching"  # "searching" | "done" | "failed"
+    found: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class BranchSources(Event):
+    """The passages of the user's own files (`--sources`) a branch is given, retrieved for its title, brief and
+    prompt (`query`) before any branch runs; its prompt shows them numbered in the run's numbering."""
+
+    kind: ClassVar[str] = "branch_sources"
+    branch: str
+    query: str
+    sources: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True)
 class BranchRetrying(Event):
     kind: ClassVar[str] = "branch_retrying"
     branch: str
@@ -141,6 +188,7 @@ class BranchMetrics:
     model: str = ""  # the model the provider reported
     cached_latency: float | None = None  # served from cache: the latency recorded when the call was made
     batch: str = ""  # answered in this provider batch: no token timing (ttft None), its latency the batch's
+    searches: int = 0  # web searches the provider made (and billed) for this call
 
 
 @dataclass(frozen=True)
@@ -153,6 +201,8 @@ class BranchDone(Event):
     # What the text says, when the branch has an answer form: {"answer": ...}, {"json": ...}, {"json_error": ...}
     result: dict[str, Any] = field(default_factory=dict)
     kept: bool = False  # a resumed run took this branch from its session as it was: no call was made
+    sources: tuple[Source, ...] = ()  # the pages its web searches returned, in the order received
+    citations: tuple[Cited, ...] = ()  # its answer's web citations
 
 
 @dataclass(frozen=True)
@@ -243,6 +293,7 @@ class RunMetrics:
     cached_latency: float = 0.0  # what those calls took when they were made (recorded, not measured now)
     saved_tokens: int = 0
     failed: int = 0
+    searches: int = 0  # web searches made (and billed), every call's
 
 
 @dataclass(frozen=True)
@@ -264,6 +315,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BranchQueued,
         BranchStarted,
         BranchToken,
+        BranchSearch,
+        BranchSources,
         BranchRetrying,
         BranchDone,
         BranchFailed,
@@ -294,6 +347,10 @@ def from_dict(data: dict[str, Any]) -> Event:
         data["branches"] = tuple(_build(BranchInfo, b) for b in data["branches"])
     if isinstance(data.get("info"), dict):
         data["info"] = _build(BranchInfo, data["info"])
+    if data.get("sources"):
+        data["sources"] = tuple(_build(Source, s) for s in data["sources"])
+    if data.get("citations"):
+        data["citations"] = tuple(_build(Cited, c) for c in data["citations"])
     if data.get("metrics") is not None:
         metric_cls = RunMetrics if cls is RunDone else BranchMetrics
         metrics = dict(data["metrics"])

@@ -57,6 +57,7 @@ def run_metrics(
         cached_latency=sum(m.cached_latency or 0.0 for m in cached),
         saved_tokens=sum(m.saved_tokens for m in values),
         failed=failed,
+        searches=sum(m.searches for m in values),
     )
 
 

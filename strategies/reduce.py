@@ -101,9 +101,10 @@ class Reducer:
     emit: Callable[[Event], None]
     clock: Callable[[], float]
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cite: bool = False  # the reports carry numbered sources: keep their marks
 
     def _size(self, group: list[Prior], total: int) -> int:
-        return size(reduce_messages(self.recipe, self.values, group, 99, 99, total))
+        return size(reduce_messages(self.recipe, self.values, group, 99, 99, total, cite=self.cite))
 
     async def run(self, items: list[Prior], budget: int, final_size: Callable[[list[Prior]], int]) -> Reduced:
         """`items` reduced until `final_size(items) <= budget`."""
@@ -141,7 +142,7 @@ class Reducer:
                           target.provider.name, target.model, AGGREGATE_ID, stage="reduce")
         emit(BranchAdded(clock(), info))
         emit(BranchQueued(clock(), step_id))
-        messages = reduce_messages(self.recipe, self.values, group, part, parts, total)
+        messages = reduce_messages(self.recipe, self.values, group, part, parts, total, cite=self.cite)
         try:
             result = await self.caller.call(step_id, target, target.request(messages),
                                             lambda text: emit(BranchToken(clock(), step_id, text)))

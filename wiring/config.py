@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fanout.core.errors import UserError
 from fanout.core.files import DEFAULT_MAX_FILE_BYTES
@@ -25,6 +26,9 @@ from .config_schema import LIMIT_KEYS, ConfigFile, CostTable, ProviderTable
 
 BATCH_DISCOUNT = 0.5  # both providers' batch APIs today: half price
 BATCH_POLL = 60.0  # seconds between looks at a batch, at most (the first looks come sooner)
+
+
+OPENAI_HOST = "api.openai.com"  # OpenAI's own endpoint: the OpenAI-compatible server that searches the web
 
 
 @dataclass
@@ -46,6 +50,17 @@ class ProviderConfig:
         if self.batch_api is not None:
             return self.batch_api
         return self.kind == "anthropic" or (self.kind == "openai" and "//api.openai.com" in self.base_url)
+    web_search: bool | None = None  # None: the kind's default (`searches_web`)
+
+    @property
+    def searches_web(self) -> bool:
+        """Whether its calls may use the provider's own web search: Anthropic's API and OpenAI's own endpoint can;
+        other OpenAI-compatible servers and the embedded model cannot, unless the config says so."""
+        if self.web_search is not None:
+            return self.web_search
+        if self.kind == "anthropic":
+            return True
+        return self.kind == "openai" and urlsplit(self.base_url).hostname == OPENAI_HOST
 
 
 @dataclass
@@ -143,7 +158,7 @@ def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: 
         value = getattr(t, key)
         if value is not None:
             setattr(limits, key, value)
-    limits.prices = {**limits.prices, **{m: Prices(p.input, p.output) for m, p in t.prices.items()}}
+    limits.prices = {**limits.prices, **{m: Prices(p.input, p.output, p.searches) for m, p in t.prices.items()}}
     model = t.model or (base.model if base else ("smollm2" if kind == "local" else None))
     if model is None:
         raise UserError(f"{source}: providers.{name}.model: is required")
@@ -155,4 +170,5 @@ def _provider(name: str, t: ProviderTable, base: ProviderConfig | None, source: 
     batch = (t.batch_api if t.batch_api is not None else (base.batch_api if base else None),
              t.batch_discount if t.batch_discount is not None else (base.batch_discount if base else BATCH_DISCOUNT),
              t.batch_poll if t.batch_poll is not None else (base.batch_poll if base else BATCH_POLL))
-    return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx, *batch)
+    web_search = t.web_search if t.web_search is not None else (base.web_search if base else None)
+    return ProviderConfig(name, kind, model, base_url, api_key_env, limits, n_ctx, *batch, web_search)

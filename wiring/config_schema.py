@@ -20,10 +20,11 @@ USD = Annotated[float, Field(gt=0, le=1_000_000)]
 
 
 class PricesTable(Table):
-    """US dollars per million tokens."""
+    """US dollars per million tokens, and per thousand web searches."""
 
     input: Annotated[float, Field(ge=0, le=1e6)] = 0.0
     output: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    searches: Optional[Annotated[float, Field(ge=0, le=1e6)]] = None  # unset: genai-prices', else unknown
 
 
 class ProviderTable(Table):
@@ -32,6 +33,8 @@ class ProviderTable(Table):
     base_url: Optional[str] = None
     api_key_env: Optional[str] = None
     n_ctx: Optional[Annotated[int, Field(ge=256, le=1_000_000)]] = None
+    # May branches use the provider's own web search? Unset: yes for the anthropic kind and OpenAI's own endpoint.
+    web_search: Optional[bool] = None
     prices: dict[str, PricesTable] = {}
     # Limits: unset keys keep the built-in provider's values (or providers.base.Limits' defaults).
     concurrency: Optional[Annotated[int, Field(ge=1, le=10_000)]] = None

@@ -96,7 +96,8 @@ async def check_judge(options: RunOptions, *, provider: str | None = None, model
 
 def _options(options: RunOptions, provider: str | None, model: str | None) -> RunOptions:
     """The judged runs' options for the judge: its own provider and model when given (an ad-hoc --base-url
-    belongs to the runs' provider, not to another one), the recipe's own token limit and temperature."""
+    belongs to the runs' provider, not to another one), the recipe's own token limit and temperature, and no
+    sources (it judges the outputs, it does not research)."""
     return replace(options, recipe="judge", strategy=None, inputs={}, max_tokens=None, temperature=None,
                    provider=provider or options.provider, model=model or options.model,
-                   base_url=None if provider else options.base_url)
+                   base_url=None if provider else options.base_url, search="off", sources=[])

@@ -26,6 +26,7 @@ from fanout.strategies.planner import PlanOutcome
 from fanout.frontends.state import RunState
 from fanout.wiring.inputs import read_file_inputs
 from fanout.wiring.routing import ADHOC, Overrides, Targets
+from fanout.wiring.sources import Corpus, check_web, corpus_paths, open_corpus, wants_web
 
 
 @dataclass
@@ -43,6 +44,8 @@ class RunOptions:
     cache: str | None = None  # use | refresh | off | only; None: the config's
     budget: float | None = None  # US dollars the run may spend; None: the recipe's, else the config's
     batch: str | None = None  # provider batches: "first" (the steps that wait on nothing), "all"; None: the recipe's
+    search: str | None = None  # "web" | "off": the providers' own web search; None: the recipe's [search] web
+    sources: list[str] = field(default_factory=list)  # the user's files, folders or globs (--sources, repeatable)
 
     def check(self) -> None:
         if self.concurrency is not None and self.concurrency < 1:
@@ -61,7 +64,7 @@ class RunOptions:
     def recorded(self) -> dict:
         """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
         inputs are kept whole beside them)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("recipe", "inputs") and v is not None}
+        return {k: v for k, v in asdict(self).items() if k not in ("recipe", "inputs") and v not in (None, [])}
 
 
 @dataclass
@@ -71,16 +74,19 @@ class Prepared:
     options: RunOptions
     cache: ResponseCache
     resumes: Path | None = None  # the session file this run goes on in (`fanout resume`)
+    corpus: Corpus | None = None  # the user's files (`--sources`, the recipe's), indexed
 
     async def aclose(self) -> None:
         await self.targets.aclose()
         self.cache.close()
+        if self.corpus is not None:
+            self.corpus.close()
 
     def again(self, strategy: str | None = None) -> "Prepared":
         """The same recipe and inputs, a fresh session (optionally under another strategy)."""
         spec = replace(self.spec, strategy=strategy or self.spec.strategy, session_id=RunSpec.new_id(),
                        plan_only=False)
-        return Prepared(spec, self.targets, self.options, self.cache)
+        return replace(self, spec=spec, resumes=None)
 
     @property
     def planned(self) -> bool:
@@ -89,7 +95,7 @@ class Prepared:
     def planning(self) -> "Prepared":
         """A run that only makes the plan: compare and bench make it once and give it to every strategy."""
         spec = replace(self.spec, session_id=RunSpec.new_id(), plan=None, plan_only=True)
-        return Prepared(spec, self.targets, self.options, self.cache)
+        return replace(self, spec=spec, resumes=None)
 
     def with_plan(self, planning: RunState) -> "Prepared":
         """Runs from now on reuse the plan `planning` made (read back from its text: parsing is deterministic,
@@ -105,7 +111,7 @@ class Prepared:
         assert recipe.plan is not None
         parsed = parse_plan(text, recipe.plan, {b.id for b in recipe.branches})
         outcome = PlanOutcome(parsed, text, metrics)
-        return Prepared(replace(self.spec, plan=outcome, plan_only=False), self.targets, self.options, self.cache)
+        return replace(self, spec=replace(self.spec, plan=outcome, plan_only=False))
 
 
 def prepare(options: RunOptions, declared: recipes.Recipe | None = None) -> Prepared:
@@ -141,6 +147,9 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     said, budget = next(((w, b) for w, b in budgets if b is not None), ("", None))
     if budget is not None:
         require_prices(targets, call_settings(recipe), f"{said} {budget:g}", cfg.source)
+    web = wants_web(options.search, recipe)
+    if web:
+        check_web(targets, recipe, "--search web" if options.search else f"{recipe.source}: [search] web = true")
     mode = options.cache or cfg.cache.mode
     if mode not in MODES:
         raise UserError(f"--cache must be one of {', '.join(MODES)}, not {mode!r}")
@@ -148,6 +157,9 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
         for pc in targets.configs_in_use():
             if pc.kind == "local":
                 ensure_embedded_works(pc.model, cache_dir())
+    # The recipe's sources are kept with the flags' as absolute paths: `fanout resume` finds the same files.
+    options = replace(options, sources=corpus_paths(options.sources, recipe))
+    corpus = open_corpus(options.sources)
     cache = ResponseCache(mode, size_limit_mb=cfg.cache.size_limit_mb)
     spec = RunSpec(
         recipe=recipe,
@@ -160,8 +172,11 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
         source=cache,
         budget=Budget(budget) if budget is not None else None,
         batch=batch_spec(options.batch or ("first" if declared.batch else None), targets, recipe),
+        web_search=recipe.search.max_uses if web else 0,
+        retrieve=corpus.retrieve if corpus is not None else None,
+        top_k=recipe.search.top_k,
     )
-    return Prepared(spec, targets, options, cache)
+    return Prepared(spec, targets, options, cache, corpus=corpus)
 
 
 def batch_spec(mode: str | None, targets: Targets, recipe: recipes.Recipe) -> BatchSpec | None:

@@ -1,5 +1,6 @@
 """What a call costs: the config's prices first, then pydantic's `genai-prices` (maintained per provider and model,
-shipped with its data, so it works offline), and otherwise unknown — never a silent $0.
+shipped with its data, so it works offline), and otherwise unknown — never a silent $0. Web searches are priced
+per thousand the same way (a configured price without one takes genai-prices' where it has it).
 
 Rates are resolved once per provider and model, when a run is prepared, so no lookup happens per call. They are
 flat per-token rates: tiered prices (a higher rate past a context length) are not modelled.
@@ -7,6 +8,7 @@ flat per-token rates: tiered prices (a higher rate past a context length) are no
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from functools import lru_cache
 
@@ -32,13 +34,15 @@ def batch_rates(name: str, kind: str, base_url: str, model: str, configured: dic
 
 
 def resolve(name: str, kind: str, base_url: str, model: str, configured: dict[str, Prices]) -> Prices | None:
-    if model in configured:
-        return configured[model]
-    if "*" in configured:
-        return configured["*"]
-    if kind == "local":
-        return Prices(0.0, 0.0)  # the embedded model runs on this machine: free, and known to be
-    return library_rates(PRICE_LISTS.get(name), base_url, model)
+    if kind == "local" and model not in configured and "*" not in configured:
+        return Prices(0.0, 0.0)  # the embedded model runs on this machine: free, and known to be (it never searches)
+    library = library_rates(PRICE_LISTS.get(name), base_url, model) if kind != "local" else None
+    mine = configured.get(model) or configured.get("*")
+    if mine is None:
+        return library
+    if mine.searches is None and library is not None:
+        return replace(mine, searches=library.searches)
+    return mine
 
 
 @lru_cache(maxsize=256)
@@ -51,11 +55,18 @@ def library_rates(provider_id: str | None, base_url: str, model: str, batch: boo
         return None
 
     def per_million(**usage: int) -> Decimal:
-        kwargs = {"provider_id": provider_id} if provider_id else {"provider_api_url": base_url or None}
         context = {"processing": "batch"} if batch else None
-        return calc_price(Usage(**usage), model_ref=model, price_context=context, **kwargs).total_price
+        return calc_price(Usage(**usage), model_ref=model, price_context=context,
+                          **_where(provider_id, base_url)).total_price
 
     try:
-        return Prices(float(per_million(input_tokens=_MILLION)), float(per_million(output_tokens=_MILLION)))
+        per_search = calc_price(Usage(), model_ref=model, **_where(provider_id, base_url)).model_price
+        searches = per_search.web_searches_kcount  # None where the library prices no web search for the model
+        return Prices(float(per_million(input_tokens=_MILLION)), float(per_million(output_tokens=_MILLION)),
+                      None if searches is None else float(searches))
     except (LookupError, ValueError):
         return None
+
+
+def _where(provider_id: str | None, base_url: str) -> dict:
+    return {"provider_id": provider_id} if provider_id else {"provider_api_url": base_url or None}

@@ -59,9 +59,11 @@ def waiting_in_batches(events: list[Event]) -> tuple[dict[str, str], dict[str, t
 
 
 def prepare_resume(session_id: str, cache: str | None = None, budget: float | None = None,
-                   batch: str | None = None) -> Prepared:
-    """`budget`: what the resumed part may spend (the kept branches were paid for); None: the session's flag.
-    A provider batch the session submitted is waited in again, never submitted twice."""
+                   batch: str | None = None, *, search: str | None = None,
+                   sources: list[str] | None = None) -> Prepared:
+    """`cache`, `budget`, `batch`, `search` and `sources`: flags given to `fanout resume`, over the session's own.
+    `budget` is what the resumed part may spend (the kept branches were paid for). A provider batch the session
+    submitted is waited in again, never submitted twice."""
     session = sessions.load(session_id)
     if session.status == "ok":
         raise UserError(f"session {session_id!r} finished ok: nothing to resume (`fanout replay {session_id}`)")
@@ -69,13 +71,11 @@ def prepare_resume(session_id: str, cache: str | None = None, budget: float | No
     if not header.recipe_data:
         raise UserError(f"session {session_id!r} keeps no recipe: it cannot be resumed")
     declared = recipes.from_data(header.recipe_data, recipe_source(header.recipe, session_id))
+    # The session keeps the recipe's own sources among its flags, as absolute paths (found from any folder).
+    declared = replace(declared, search=replace(declared.search, sources=()))
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
-    if cache is not None:
-        flags["cache"] = cache
-    if budget is not None:
-        flags["budget"] = budget
-    if batch is not None:
-        flags["batch"] = batch
+    given = {"cache": cache, "budget": budget, "batch": batch, "search": search, "sources": sources or None}
+    flags.update({k: v for k, v in given.items() if v is not None})
     # The session keeps the inputs' text (a file's content, not its @path): escaped, so none is read as a path.
     inputs = {k: "@" + v if v.startswith("@") else v for k, v in header.inputs.items()}
     options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)

@@ -26,7 +26,9 @@ def starter() -> dict[str, Any]:
         if pc.api_key_env:
             entry["api_key_env"] = pc.api_key_env
         if pc.limits.prices:
-            entry["prices"] = {m: {"input": p.input, "output": p.output} for m, p in pc.limits.prices.items()}
+            entry["prices"] = {m: {"input": p.input, "output": p.output,
+                                   **({"searches": p.searches} if p.searches is not None else {})}
+                               for m, p in pc.limits.prices.items()}
         providers[name] = entry
     return {"default_provider": "local", "providers": providers, "cache": {"mode": "use", "size_limit_mb": 1024}}
 

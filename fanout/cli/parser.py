@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from fanout import __version__
 from fanout.core.errors import UserError
 from fanout.stores.cache_modes import MODES
-from fanout.strategies.recipe.model import ON_ERROR, STRATEGIES
+from fanout.strategies.recipe.model import ON_ERROR, SEARCH_CHOICES, STRATEGIES
 
 if TYPE_CHECKING:
     from fanout.wiring.launch import RunOptions
@@ -79,6 +79,16 @@ def _run_flags(p: argparse.ArgumentParser, recipe: str = "research") -> None:
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
     _budget_flag(p)
+    _source_flags(p)
+
+
+def _source_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--search", choices=SEARCH_CHOICES,
+                   help="web: each branch searches the web with its provider's own search tool (Anthropic, OpenAI); "
+                        "off: no web search (default: the recipe's [search] web)")
+    p.add_argument("--sources", action="append", default=[], metavar="PATH",
+                   help="your own files (a folder, a file or a glob; repeatable): each branch is given the passages "
+                        "that match it, numbered, to cite as [n]")
 
 
 def _budget_flag(p: argparse.ArgumentParser) -> None:
@@ -129,6 +139,7 @@ def build_parser() -> _Parser:
                         help="for the branches that run again (default: the session's)")
     _budget_flag(resume)
     _batch_flag(resume)
+    _source_flags(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui, APP_RECIPE)
@@ -240,4 +251,6 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         cache=getattr(args, "cache", None),
         budget=args.budget,
         batch=getattr(args, "batch", None),
+        search=args.search,
+        sources=list(args.sources),
     )

@@ -46,7 +46,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def cmd_resume(args: argparse.Namespace) -> int:
     from fanout.wiring.resume import prepare_resume
 
-    return await run_headless(prepare_resume(args.id, cache=args.cache, budget=args.budget, batch=args.batch), as_json=args.json)
+    prepared = prepare_resume(args.id, cache=args.cache, budget=args.budget, batch=args.batch, search=args.search,
+                              sources=args.sources)
+    return await run_headless(prepared, as_json=args.json)
 
 
 async def run_headless(prepared, *, as_json: bool) -> int:
@@ -58,6 +60,8 @@ async def run_headless(prepared, *, as_json: bool) -> int:
 
     printer = Printer()
     state = printer.state  # the one fold of this run's events: the printer draws it, the report reads it
+    if prepared.corpus is not None:
+        print(f"sources: {prepared.corpus.report.summary()}", file=sys.stderr)
     refresher = asyncio.create_task(printer.keep_fresh())
     try:
         executed = await execute(prepared, [printer.handle], on_engine=cancel_on_signals)

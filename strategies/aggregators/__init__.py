@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..calls import Caller
+from ..citations import Grounded, number_sources
 from ..events import AggregateStarted, Event
 from ..prompting import Prior
 from ..recipe import Recipe
@@ -43,8 +44,9 @@ async def run(
     failed = tuple(p.id for p in priors if p.error)
     emit(AggregateStarted(clock(), kind, failed))
     units = build_units(recipe, priors)
+    numbering = number_sources(Grounded(p.id, p.given, p.received, p.cited) for p in priors)
     ctx = Context(recipe, values, strategy, priors, units, extras(recipe, units), failed, caller, resolve, emit,
-                  clock)
+                  clock, numbering=numbering)
     return await AGGREGATORS[kind].run(ctx)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 from ..calls import Caller
+from ..citations import Numbering
 from ..events import AggregateDone, BranchMetrics, Event
 from ..prompting import Prior
 from ..recipe import Aggregate, Branch, Recipe
@@ -47,6 +48,12 @@ class Context:
     # Reduce steps made on the way (synthesize): they are calls of the run, shown as branches.
     steps: dict[str, BranchMetrics] = field(default_factory=dict)
     step_deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    numbering: Numbering = field(default_factory=Numbering)  # the run's sources, numbered once
+
+    @property
+    def cites(self) -> bool:
+        """The branches read sources: an aggregating call is shown them numbered and asked to cite them."""
+        return bool(self.numbering.sources)
 
     @property
     def spec(self) -> Aggregate:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..prompting import Prior
 from ..voting import CONFIDENT, NEEDS_REVIEW
+from .base import Context
 from .model import ModelAggregator
 from .units import Unit
 
@@ -18,8 +19,10 @@ class Judge(ModelAggregator):
     summary = "one LLM call that picks the best result and says why"
     judge = True
 
-    def priors(self, units: list[Unit], candidates: list[Unit]) -> list[Prior]:
-        return [Prior(u.id, f"Candidate {i + 1}: {u.title}", u.body()) for i, u in enumerate(candidates)]
+    def priors(self, ctx: Context, candidates: list[Unit]) -> list[Prior]:
+        """The candidates, numbered (with their marked citations and sources, in a run with sources)."""
+        return [Prior(u.id, f"Candidate {i + 1}: {u.title}", self.grounded(ctx, u).body())
+                for i, u in enumerate(candidates)]
 
     def verdict(self, text: str, candidates: list[Unit]) -> dict[str, Any]:
         m = _WINNER.search(text) or re.search(r"\b(\d+)\b", text)

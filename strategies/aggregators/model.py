@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..citations import CITES
 from ..echoes import MarkerScrubber, result_flag
 from ..events import AggregateToken
-from ..prompting import Fence, Prior, aggregate_messages
+from ..prompting import Fence, Prior, aggregate_messages, grounded_prior
 from ..recipe import AGGREGATE_ID, Aggregate, Branch
 from .base import Aggregator, Context, Outcome
 from .units import Unit
@@ -25,10 +26,17 @@ class ModelAggregator(Aggregator):
             return "aggregate.prompt", f"is required when kind is {self.name!r}"
         return None
 
-    def priors(self, units: list[Unit], candidates: list[Unit]) -> list[Prior]:
-        """What the model is shown: every unit, a failed one as its error."""
-        return [Prior(u.id, u.title, u.body(), "; ".join(p.error for p in u.members) if u.failed else "")
-                for u in units]
+    def priors(self, ctx: Context, candidates: list[Unit]) -> list[Prior]:
+        """What the model is shown: every unit, a failed one as its error; in a run with sources, each report with
+        its citations marked and its numbered sources."""
+        return [Prior(u.id, u.title, self.grounded(ctx, u).body(),
+                      "; ".join(p.error for p in u.members) if u.failed else "") for u in ctx.units]
+
+    @staticmethod
+    def grounded(ctx: Context, unit: Unit) -> Unit:
+        if not ctx.cites:
+            return unit
+        return Unit(unit.id, unit.title, [grounded_prior(p, ctx.numbering) for p in unit.members], unit.vote)
 
     async def prepare(self, ctx: Context, priors: list[Prior], target: Any) -> tuple[list[Prior], Outcome | None]:
         """A chance to shrink the priors before the call (synthesize's reduce); an Outcome ends the aggregate."""
@@ -43,10 +51,11 @@ class ModelAggregator(Aggregator):
         if not candidates:
             return ctx.done("", error="every branch failed: nothing to aggregate")
         target = ctx.resolve(ctx.spec.settings)
-        priors, ended = await self.prepare(ctx, self.priors(ctx.units, candidates), target)
+        priors, ended = await self.prepare(ctx, self.priors(ctx, candidates), target)
         if ended is not None:
             return ended
-        messages = aggregate_messages(ctx.recipe, ctx.values, ctx.strategy, priors, judge=self.judge)
+        messages = aggregate_messages(ctx.recipe, ctx.values, ctx.strategy, priors, judge=self.judge,
+                                      cite=ctx.cites)
         scrubber = MarkerScrubber(Fence.around(priors).nonce)
 
         def on_token(text: str) -> None:
@@ -61,4 +70,6 @@ class ModelAggregator(Aggregator):
         flag = result_flag(text, result.text, "\n\n".join(m.content for m in messages)) if result.ok else ""
         if flag:
             verdict["flagged"] = flag
+        if ctx.cites and not self.judge:
+            verdict[CITES] = True
         return ctx.done(text, verdict, metrics=result.metrics, error=result.error)

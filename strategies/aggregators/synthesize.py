@@ -22,10 +22,10 @@ class Synthesize(ModelAggregator):
         down = [p for p in priors if p.error]
 
         def final_size(items: list[Prior]) -> int:
-            return size(aggregate_messages(ctx.recipe, ctx.values, ctx.strategy, down + items))
+            return size(aggregate_messages(ctx.recipe, ctx.values, ctx.strategy, down + items, cite=ctx.cites))
 
         reducer = Reducer(ctx.recipe, ctx.values, ctx.caller, target, ctx.emit, ctx.clock,
-                          members={u.id: tuple(p.id for p in u.members) for u in ctx.units})
+                          members={u.id: tuple(p.id for p in u.members) for u in ctx.units}, cite=ctx.cites)
         try:
             reduced = await reducer.run([p for p in priors if not p.error], budget, final_size)
         except BudgetTooSmall as err:

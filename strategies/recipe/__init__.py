@@ -9,12 +9,12 @@ from .items import read_items
 from .load import from_data, load, parse, resolve, shipped_recipes
 from .model import (
     AGGREGATE_ID, ON_ERROR, PLAN_ID, STRATEGIES, VOTE_METHODS, Aggregate, Branch, CallSettings,
-    PlanSpec, Recipe, RecipeError, VoteSpec,
+    PlanSpec, Recipe, RecipeError, SearchSpec, VoteSpec,
 )
 from .templates import ENGINE_VARS, check_templates, render, template_vars
 
 __all__ = [
     "AGGREGATE_ID", "ENGINE_VARS", "ON_ERROR", "PLAN_ID", "STRATEGIES", "VOTE_METHODS", "Aggregate",
-    "Branch", "CallSettings", "PlanSpec", "Recipe", "RecipeError", "VoteSpec", "check_templates", "expand", "from_data", "load", "parse",
+    "Branch", "CallSettings", "PlanSpec", "Recipe", "RecipeError", "SearchSpec", "VoteSpec", "check_templates", "expand", "from_data", "load", "parse",
     "read_items", "render", "resolve", "shipped_recipes", "template_vars",
 ]

@@ -15,7 +15,7 @@ from fanout.core.validation import parse_toml, read_toml, validate
 
 from ..dag import find_cycle
 from .model import (AGGREGATE_ID, ID_PATTERN, PLAN_ID, Aggregate, Branch, CallSettings, Recipe, RecipeError,
-                    SplitSpec, VoteSpec)
+                    SearchSpec, SplitSpec, VoteSpec)
 from .plan_table import read_plan
 from .schema import BranchTable, CallSettingsTable, RecipeFile, VoteTable
 from .templates import check_templates
@@ -105,6 +105,7 @@ def from_data(data: dict[str, Any], source: str) -> Recipe:
         plan=plan,
         budget=f.budget,
         batch=f.batch,
+        search=SearchSpec(f.search.web, f.search.max_uses, tuple(f.search.sources), f.search.top_k),
     )
     check_templates(recipe)
     return recipe
@@ -162,6 +163,7 @@ def _branch(i: int, t: BranchTable, f: RecipeFile, base: CallSettings, recipe_vo
         items_file=t.items_file,
         split=SplitSpec(t.split.input, t.split.by, t.split.max_chars) if t.split else None,
         files=t.files,
+        search=t.search,
     )
 
 

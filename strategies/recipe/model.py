@@ -27,6 +27,7 @@ VoteMethod = Literal["majority", "unanimous", "weighted", "threshold", "union"]
 STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy)
 ON_ERROR: tuple[str, ...] = get_args(OnError)
 VOTE_METHODS: tuple[str, ...] = get_args(VoteMethod)
+SEARCH_CHOICES = ("web", "off")  # `--search`: the providers' own web search, or none
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -100,6 +101,7 @@ class Branch:
     item: str | None = None
     brief: str = ""  # planned branches: what the planner asked this angle to cover (model text, cleaned)
     fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
+    search: bool = True  # may it search the web and be given the user's files, when the run has them
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,16 @@ class PlanSpec:
     branch_prompt: str = ""
     branch_settings: CallSettings = CallSettings()
     branch_context: int = 600
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A `[search]` table: web search (the provider's own) and the user's files, for every branch that allows it."""
+
+    web: bool = False
+    max_uses: int = 5
+    sources: tuple[str, ...] = ()  # as written: relative to the recipe's folder
+    top_k: int = 6
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,7 @@ class Recipe:
     plan: PlanSpec | None = None  # a planner call decides branches at run time
     budget: float | None = None  # US dollars a run may spend (flags and the config's [cost] come after it)
     batch: bool = False  # send the branches that wait on no other step as one provider batch
+    search: SearchSpec = SearchSpec()
 
     def branch(self, branch_id: str) -> Branch:
         for b in self.branches:

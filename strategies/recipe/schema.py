@@ -66,6 +66,7 @@ class BranchTable(CallSettingsTable):
     items_file: str = ""
     split: Optional[SplitTable] = None  # one branch per section of an input
     files: str = ""  # a glob (a template, e.g. "{docs}"): one branch per file
+    search: bool = True  # false: this branch neither searches the web nor is given the sources
 
 
 class PlanTable(CallSettingsTable):
@@ -103,6 +104,15 @@ class AggregateTable(CallSettingsTable):
         return kind
 
 
+class SearchTable(Table):
+    """`[search]`: the branches search the web (the provider's own search) and are given passages of files."""
+
+    web: bool = False
+    max_uses: Annotated[int, Field(ge=1, le=50)] = 5  # searches a branch's call may make
+    sources: list[str] = []  # folders, files or globs, relative to the recipe's folder
+    top_k: Annotated[int, Field(ge=1, le=50)] = 6  # passages each branch is given
+
+
 class InputTable(Table):
     default: str = ""
 
@@ -123,6 +133,7 @@ class RecipeFile(Table):
     plan: Optional[PlanTable] = None
     budget: Optional[USD] = None  # US dollars this recipe's run may spend (--budget wins)
     batch: bool = False  # the branches that wait on no other step go as one provider batch (--batch)
+    search: SearchTable = SearchTable()
 
 
 def json_schema() -> dict[str, Any]:

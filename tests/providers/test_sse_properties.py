@@ -31,7 +31,7 @@ class _Canned:
     pieces: list[bytes] = []
     content_type = "text/event-stream"
 
-    async def _send(self, body):
+    async def _send(self, path, body):
         async def chunks():
             for piece in self.pieces:
                 yield piece

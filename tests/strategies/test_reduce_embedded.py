@@ -6,10 +6,10 @@ they are long and the same on every run; every reduce and the last call are the 
 from __future__ import annotations
 
 import pytest
+from runs import run_unrecorded
 
-from fanout.frontends.state import RunState
 from fanout.strategies import events as ev
-from fanout.wiring.launch import RunOptions, execute, prepare
+from fanout.wiring.launch import RunOptions
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +40,8 @@ def write_recipe(tmp_path, base_url: str, max_input_chars: int | None) -> str:
 async def run(tmp_path, monkeypatch, loopback, max_input_chars=None):
     monkeypatch.setenv("FANOUT_HOME", str(tmp_path / "home"))
     loopback.responder = lambda req: report(req.prompt.removeprefix("Report on ").rstrip("."))
-    prepared = prepare(RunOptions(recipe=write_recipe(tmp_path, loopback.base_url + "/v1", max_input_chars),
-                                  cache="off"))
-    state, events = RunState(), []
-    try:
-        await execute(prepared, [state.apply, events.append], record=False)
-    finally:
-        await prepared.aclose()
-    return state, events
+    return await run_unrecorded(RunOptions(recipe=write_recipe(tmp_path, loopback.base_url + "/v1", max_input_chars),
+                                           cache="off"))
 
 
 async def test_the_embedded_model_reduces_reports_that_overflow_its_context(tmp_path, monkeypatch, loopback):

@@ -57,3 +57,18 @@ async def raw_exchange(server, path: str, body: dict, event_type: Any) -> tuple[
         if name != "ping":
             strict(event_type, data)
     return events, whole.json()
+
+
+def sent_as(kind: Any, body: dict) -> dict:
+    """A request body fanout sent, validated as the SDK's own request parameters (`kind`, a TypedDict): its
+    iterables are read out too, since pydantic checks them only as they are read."""
+
+    def read_out(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: read_out(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, str, int, float, bool)) or value is None:
+            return [read_out(v) for v in value] if isinstance(value, (list, tuple)) else value
+        return [read_out(v) for v in value]  # a ValidatorIterator: validating as it is read
+
+    adapter = TypeAdapter(kind)  # kept alive while its lazy iterators are read: they point into its schema
+    return read_out(adapter.validate_python(json.loads(json.dumps(body))))

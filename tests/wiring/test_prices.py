@@ -10,7 +10,7 @@ from fanout.wiring import prices
 
 def test_the_library_prices_openai_and_anthropic_models_by_the_builtin_names():
     gpt = prices.resolve("openai", "openai", "https://api.openai.com/v1", "gpt-4o-mini", {})
-    assert gpt == Prices(pytest.approx(0.15), pytest.approx(0.60))
+    assert gpt == Prices(pytest.approx(0.15), pytest.approx(0.60), pytest.approx(10.0))  # $10 per 1,000 searches
     claude = prices.resolve("anthropic", "anthropic", "https://api.anthropic.com", "claude-haiku-4-5", {})
     assert claude is not None and claude.input > 0 and claude.output > claude.input
     # the built-in name keeps its price list behind a proxy's URL
@@ -19,7 +19,9 @@ def test_the_library_prices_openai_and_anthropic_models_by_the_builtin_names():
 
 def test_the_config_wins_and_unknown_stays_unknown():
     mine = {"gpt-4o-mini": Prices(1.0, 2.0)}
-    assert prices.resolve("openai", "openai", "", "gpt-4o-mini", mine) == Prices(1.0, 2.0)
+    # the config's token prices win; a search price it does not give is genai-prices' where it has one
+    assert prices.resolve("openai", "openai", "", "gpt-4o-mini", mine) == Prices(1.0, 2.0, 10.0)
+    assert prices.resolve("openai", "openai", "", "gpt-4o-mini", {"*": Prices(1.0, 2.0, 7.0)}).searches == 7.0
     assert prices.resolve("x", "openai", "", "anything", {"*": Prices(3.0, 4.0)}) == Prices(3.0, 4.0)
     assert prices.resolve("local", "local", "", "smollm2", {}) == Prices(0.0, 0.0)  # runs here: known free
     assert prices.resolve("custom", "openai", "http://127.0.0.1:8080/v1", "local-model", {}) is None

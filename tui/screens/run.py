@@ -24,6 +24,7 @@ from fanout.frontends.state import RunState
 from fanout.strategies.control import RunControl
 from fanout.strategies.events import (
     AggregateToken,
+    BranchDone,
     BranchRetrying,
     BranchToken,
     Event,
@@ -171,6 +172,9 @@ class RunScreen(Screen):
             pane.dirty = True
             if kind is BranchRetrying and event.restart:  # type: ignore[attr-defined]
                 pane.restart()
+            if kind is BranchDone and (branch.received or branch.cited):  # the run's sources were renumbered
+                for other in self.pane_list():
+                    other.dirty = True
         else:
             agg = self.aggregate_pane
             agg.dirty = True
@@ -183,7 +187,7 @@ class RunScreen(Screen):
 
     def _build(self, started: RunStarted) -> None:
         for index, info in enumerate(started.branches):
-            self.panes[info.id] = BranchPane(self.state.branches[info.id], id=f"pane-{index}")
+            self.panes[info.id] = BranchPane(self.state.branches[info.id], run=self.state, id=f"pane-{index}")
         self._made = len(self.panes)
         self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
         self.query_one(PaneGrid).build(self.panes, self.aggregate_pane)
@@ -194,7 +198,7 @@ class RunScreen(Screen):
         for lane in self.state.lanes():
             if lane.id not in self.panes:
                 self._made += 1
-                panes[lane.id] = BranchPane(lane, id=f"pane-{self._made}")
+                panes[lane.id] = BranchPane(lane, run=self.state, id=f"pane-{self._made}")
             else:
                 panes[lane.id] = self.panes[lane.id]
         self.panes = panes

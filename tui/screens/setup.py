@@ -16,6 +16,7 @@ from fanout.wiring import config as config_mod
 from fanout.core.errors import UserError
 from fanout.wiring.launch import RunOptions
 from fanout.strategies import recipe as recipes
+from fanout.strategies.recipe.model import SEARCH_CHOICES
 from fanout.wiring.routing import ADHOC
 from ..widgets.estimate_line import EstimateLine
 from ..widgets.steady_footer import SteadyFooter
@@ -66,6 +67,14 @@ class SetupScreen(Screen):
                 yield Label("Base URL", classes="field-label")
                 yield Input(self.options.base_url or "", placeholder="optional: an OpenAI-compatible server",
                             id="base-url")
+            with Horizontal(classes="field"):
+                yield Label("Web search", classes="field-label")
+                yield Select([("the recipe's", RECIPE_DEFAULT)] + [(s, s) for s in SEARCH_CHOICES],
+                             value=self.options.search or RECIPE_DEFAULT, allow_blank=False, id="search")
+            with Horizontal(classes="field"):
+                yield Label("Sources", classes="field-label")
+                yield Input(", ".join(self.options.sources), id="sources",
+                            placeholder="optional: your files, folders or globs, comma-separated, to cite as [n]")
             yield Static("", id="setup-error", markup=False)
             yield EstimateLine(id="estimate")
             yield Button("Run  (ctrl+r)", id="run", variant="primary")
@@ -147,6 +156,8 @@ class SetupScreen(Screen):
         values = {name: self.query_one(f"#input-{i}", Input).value for i, name in enumerate(self._input_names)}
         strategy = self.query_one("#strategy", Select).value
         provider = self.query_one("#provider", Select).value
+        search = self.query_one("#search", Select).value
+        sources = [p.strip() for p in self.query_one("#sources", Input).value.split(",") if p.strip()]
         return replace(
             self.options,
             recipe=str(self.query_one("#recipe", Select).value),
@@ -155,6 +166,8 @@ class SetupScreen(Screen):
             model=self.query_one("#model", Input).value.strip() or None,
             base_url=self.query_one("#base-url", Input).value.strip() or None,
             inputs=values,
+            search=None if search == RECIPE_DEFAULT else str(search),
+            sources=sources,
         )
 
     @on(Button.Pressed, "#run")

@@ -12,6 +12,7 @@ from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import DONE, FAILED, QUEUED, STREAMING, WAITING, AggregateState, RunState
 from fanout.frontends.status import Status
 
+from ..sources_view import run_sources_text
 from .stream_pane import StreamPane
 from .vote_tally import VoteTally, has_votes
 
@@ -41,19 +42,22 @@ class AggregatePane(StreamPane):
         self.tally = VoteTally(classes="pane-tally")
         self.failed_line = Static("", classes="pane-left-out", markup=False)
         self.flag_line = Static("", classes="pane-left-out", markup=False)
-        self._missing = self._flag = ""
+        self.sources_line = Static("", classes="pane-sources", markup=False)
+        self._missing = self._flag = self._sources = ""
 
     def compose(self):
         yield self.flag_line
         yield self.failed_line
         yield self.tally
         yield from super().compose()
+        yield self.sources_line
 
     def on_mount(self) -> None:
         super().on_mount()
         self.tally.display = False
         self.failed_line.display = False
         self.flag_line.display = False
+        self.sources_line.display = False
 
     @property
     def agg(self) -> AggregateState:
@@ -112,3 +116,8 @@ class AggregatePane(StreamPane):
             self._flag = flag
             self.flag_line.display = bool(flag)
             self.flag_line.update(Content(strip_controls(flag)))
+        sources = run_sources_text(self.state)
+        if sources != self._sources:
+            self._sources = sources
+            self.sources_line.display = bool(sources)
+            self.sources_line.update(Content(sources))
