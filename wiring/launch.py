@@ -39,6 +39,7 @@ class RunOptions:
     temperature: float | None = None
     on_error: str | None = None
     cache: str | None = None  # use | refresh | off | only; None: the config's
+    depth: int | None = None  # a planned recipe's waves; None: the recipe's [plan] depth
 
     def check(self) -> None:
         if self.concurrency is not None and self.concurrency < 1:
@@ -49,6 +50,17 @@ class RunOptions:
             raise UserError(f"--temperature must be between 0 and 2, not {self.temperature}")
         if self.base_url is not None and (problem := base_url_problem(self.base_url)):
             raise UserError(f"--base-url: {problem}")
+        if self.depth is not None and not 1 <= self.depth <= recipes.MAX_DEPTH:
+            raise UserError(f"--depth must be between 1 and {recipes.MAX_DEPTH}, not {self.depth}")
+
+    def deepened(self, recipe: recipes.Recipe) -> recipes.Recipe:
+        """The recipe with --depth over its [plan] depth; --depth on a recipe that plans nothing is a mistake."""
+        if self.depth is None:
+            return recipe
+        if recipe.plan is None:
+            raise UserError(f"--depth {self.depth}: recipe {recipe.name!r} has no [plan] table, so it has no waves "
+                            "to go deeper with (deep-research has one)")
+        return replace(recipe, plan=replace(recipe.plan, depth=self.depth))
 
     def recorded(self) -> dict:
         """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
@@ -113,7 +125,7 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     cfg = config_mod.load()
     values = declared.with_inputs(read_file_inputs(options.inputs, cfg.inputs.max_file_bytes))
     # Voters, batch items, sections and files: a bad items file or document is reported now.
-    recipe = recipes.expand(declared, values, max_file_bytes=cfg.inputs.max_file_bytes)
+    recipe = options.deepened(recipes.expand(declared, values, max_file_bytes=cfg.inputs.max_file_bytes))
     targets = Targets(
         cfg,
         Overrides(

@@ -33,7 +33,8 @@ def finished_branches(events: list[Event]) -> dict[str, BranchDone]:
     return dict(sorted(done.items(), key=lambda item: order.get(item[0], len(order))))
 
 
-def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
+def prepare_resume(session_id: str, cache: str | None = None, depth: int | None = None) -> Prepared:
+    """`cache`, `depth`: over the session's own (`--depth` takes a planned session further than it was asked)."""
     session = sessions.load(session_id)
     if session.status == "ok":
         raise UserError(f"session {session_id!r} finished ok: nothing to resume (`fanout replay {session_id}`)")
@@ -44,6 +45,8 @@ def prepare_resume(session_id: str, cache: str | None = None) -> Prepared:
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
     if cache is not None:
         flags["cache"] = cache
+    if depth is not None:
+        flags["depth"] = depth
     # The session keeps the inputs' text (a file's content, not its @path): escaped, so none is read as a path.
     inputs = {k: "@" + v if v.startswith("@") else v for k, v in header.inputs.items()}
     options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from fanout import __version__
 from fanout.core.errors import UserError
 from fanout.stores.cache_modes import MODES
-from fanout.strategies.recipe.model import ON_ERROR, STRATEGIES
+from fanout.strategies.recipe.model import MAX_DEPTH, ON_ERROR, STRATEGIES
 
 if TYPE_CHECKING:
     from fanout.wiring.launch import RunOptions
@@ -71,8 +71,15 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, metavar="T",
                    help="sampling temperature, 0 to 2, for every call (default: the recipe's, else the provider's)")
     p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
+    _depth_flag(p)
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
+
+
+def _depth_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depth", type=int, metavar="N",
+                   help=f"a planned recipe: waves of research, 1 to {MAX_DEPTH}; after each, a follow-up planner adds "
+                        "angles from what it found (default: the recipe's [plan] depth)")
 
 
 def build_parser() -> _Parser:
@@ -94,6 +101,7 @@ def build_parser() -> _Parser:
     resume.add_argument("--json", action="store_true", help="print one JSON document instead of Markdown")
     resume.add_argument("--cache", choices=("use", "refresh", "off", "only"),
                         help="for the branches that run again (default: the session's)")
+    _depth_flag(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui)
@@ -200,4 +208,5 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         temperature=args.temperature,
         on_error=args.on_error,
         cache=getattr(args, "cache", None),
+        depth=args.depth,
     )

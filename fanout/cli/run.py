@@ -34,7 +34,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def cmd_resume(args: argparse.Namespace) -> int:
     from fanout.wiring.resume import prepare_resume
 
-    return await run_headless(prepare_resume(args.id, cache=args.cache), as_json=args.json)
+    return await run_headless(prepare_resume(args.id, cache=args.cache, depth=args.depth), as_json=args.json)
 
 
 async def run_headless(prepared, *, as_json: bool) -> int:

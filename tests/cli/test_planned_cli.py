@@ -96,3 +96,14 @@ def test_resume_keeps_the_plan_and_asks_only_the_failed_angle(fanout_cli, loopba
     assert [b["id"] for b in doc["branches"] if b.get("kept")] == IDS[:2]
     assert all(b["status"] == "done" for b in doc["branches"]) and doc["aggregate"]["status"] == "done"
 
+
+
+def test_depth_is_checked_before_anything_runs(fanout_cli):
+    for args, expected in [
+        (("run", "deep-research", "--depth", "0"), "--depth must be between 1 and 10, not 0"),
+        (("bench", "deep-research", "--depth", "11"), "--depth must be between 1 and 10, not 11"),
+        (("run", "research", "--depth", "2"), "--depth 2: recipe 'research' has no [plan] table"),
+    ]:
+        proc = fanout_cli.run(*args)
+        no_traceback(proc)
+        assert proc.returncode == 2 and expected in proc.stderr, (args, proc.stderr)

@@ -64,6 +64,34 @@ def test_a_bad_plan_table_names_the_field(change, expected):
     assert str(info.value).startswith("planned.toml") and expected in str(info.value), str(info.value)
 
 
+def test_depth_and_follow_ups_default_to_one_wave_and_half_of_max_branches():
+    r = recipes.parse(PLANNED, "planned.toml")
+    assert (r.plan.depth, r.plan.follow_ups) == (1, 2)
+    one = recipes.parse(PLANNED.replace("max_branches = 4", "max_branches = 3\nmin_branches = 1")
+                        .replace("min_branches = 2\n", ""), "planned.toml")
+    assert one.plan.follow_ups == 1  # half of 3, rounded down, is still at least one
+    deep = recipes.parse(PLANNED.replace("max_tokens = 300", "max_tokens = 300\ndepth = 3\nfollow_ups = 5"),
+                         "planned.toml")
+    assert (deep.plan.depth, deep.plan.follow_ups) == (3, 5)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("depth = 0", "plan.depth: must be between 1 and 10, not 0"),
+    ("depth = 11", "plan.depth: must be between 1 and 10, not 11"),
+    ("follow_ups = 0", "plan.follow_ups: must be between 1 and 64, not 0"),
+])
+def test_a_bad_depth_or_follow_ups_names_the_field(line, expected):
+    with pytest.raises(UserError) as info:
+        recipes.parse(PLANNED.replace("max_tokens = 300", f"max_tokens = 300\n{line}"), "planned.toml")
+    assert expected in str(info.value), str(info.value)
+
+
+def test_the_follow_up_planners_ids_are_reserved():
+    with pytest.raises(UserError, match="'plan-2' is reserved for the follow-up planners"):
+        recipes.parse(PLANNED + '\n[[branches]]\nid = "plan-2"\n', "planned.toml")
+    assert recipes.parse(PLANNED + '\n[[branches]]\nid = "plan-b"\n', "planned.toml").branches[0].id == "plan-b"
+
+
 def test_plan_is_a_reserved_branch_id():
     text = PLANNED + '\n[[branches]]\nid = "plan"\n'
     with pytest.raises(UserError, match="reserved for the planner"):
