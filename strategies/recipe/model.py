@@ -111,6 +111,7 @@ class Branch:
     weight: float = 1.0
     item: str | None = None
     brief: str = ""  # planned branches: what the planner asked this angle to cover (model text, cleaned)
+    wave: int = 1  # planned branches: the wave of research whose planner decided it
     fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
 
 

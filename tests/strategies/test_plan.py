@@ -140,7 +140,7 @@ def test_duplicate_titles_get_distinct_ids_and_a_warning():
 
 def test_ids_never_take_a_fixed_or_reserved_id():
     plan = parse_plan(plan_text("Plan", "Aggregate", "Hardware"), spec(), taken={"hardware"})
-    assert [a.id for a in plan.angles] == ["plan-2", "aggregate-2", "hardware-2"]
+    assert [a.id for a in plan.angles] == ["plan-angle", "aggregate-2", "hardware-2"]
 
 
 def test_after_names_titles_and_unknown_ones_are_dropped_with_a_warning():
