@@ -322,7 +322,7 @@ class RunState:
         return b
 
     def _plan_started(self, event: PlanStarted) -> PlanState:
-        title = "Plan" if event.wave == 1 else f"Follow-up plan (wave {event.wave})"
+        title = "Plan" if event.wave == 1 else "Follow-up plan"
         lane = BranchState(BranchInfo(planner_id(event.wave), title, wave=event.wave), status=QUEUED)
         lane._open("queue", event.t)
         p = PlanState(lane, event.min_branches, event.max_branches, event.reused, wave=event.wave)

@@ -84,6 +84,11 @@ def placeholder(b: BranchState) -> str:
     return ""
 
 
+def lane_title(b: BranchState) -> str:
+    """A pane's title: a later wave's lanes (its follow-up planner, its branches) are marked with their wave."""
+    return f"{b.title} · wave {b.info.wave}" if b.info.wave > 1 else b.title
+
+
 @dataclass(frozen=True)
 class Totals:
     wall: float

@@ -2,7 +2,8 @@
 
 Every branch that finished is taken from the session as it was (its text, answer and metrics: never asked
 again, whatever the cache holds); only the others run, then the aggregate. A planned session keeps its plan:
-the planner is not asked again, so the branches are the ones the session began. The recipe, inputs, strategy and
+the planner is not asked again, so the branches are the ones the session began; a session of several waves keeps
+each follow-up plan it made and goes on planning where its waves stopped. The recipe, inputs, strategy and
 flags are the session's own, so the run is the one that was started.
 """
 
@@ -33,6 +34,19 @@ def finished_branches(events: list[Event]) -> dict[str, BranchDone]:
     return dict(sorted(done.items(), key=lambda item: order.get(item[0], len(order))))
 
 
+def kept_follow_ups(events: list[Event]) -> dict[int, tuple[str, BranchMetrics]]:
+    """The follow-up plans the session made, by wave (the latest of each, where a resumed part made one again):
+    the waves go on where they stopped, and a follow-up planner that gave no usable plan is asked again."""
+    kept: dict[int, tuple[str, BranchMetrics]] = {}
+    for e in events:
+        if isinstance(e, PlanDone) and e.wave > 1:
+            if e.error:
+                kept.pop(e.wave, None)
+            else:
+                kept[e.wave] = (e.text, e.metrics or BranchMetrics())
+    return kept
+
+
 def prepare_resume(session_id: str, cache: str | None = None, depth: int | None = None) -> Prepared:
     """`cache`, `depth`: over the session's own (`--depth` takes a planned session further than it was asked)."""
     session = sessions.load(session_id)
@@ -52,7 +66,8 @@ def prepare_resume(session_id: str, cache: str | None = None, depth: int | None 
     options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)
     options.strategy = header.strategy or options.strategy
     prepared = prepare(options, declared)
-    planned = next((e for e in reversed(session.events) if isinstance(e, PlanDone) and not e.error), None)
+    planned = next((e for e in reversed(session.events) if isinstance(e, PlanDone) and not e.error and e.wave == 1),
+                   None)
     if planned is not None and prepared.planned:
         try:
             prepared = prepared.reusing_plan(planned.text, planned.metrics or BranchMetrics())
@@ -65,5 +80,6 @@ def prepare_resume(session_id: str, cache: str | None = None, depth: int | None 
         kept=finished_branches(session.events),
         clock_offset=last_t,
         resumed_from=session.status,
+        kept_follow_ups=kept_follow_ups(session.events),
     )
     return replace(prepared, spec=spec, resumes=session.path)

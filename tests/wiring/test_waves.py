@@ -8,21 +8,16 @@ import json
 
 import pytest
 
-from fanout.devserver import COVERED, LoopbackServer, PlanResponder, asks_for_follow_up, asks_for_plan
+from fanout.devserver import COVERED, LoopbackServer, PlanResponder
 from fanout.frontends.report import to_json, to_markdown
 from fanout.frontends.state import RunState
 from fanout.stores.sessions import load as load_session, replay
-from fanout.wiring.bench import bench
+from fanout.wiring.bench import bench, render
 from fanout.wiring.launch import RunOptions
 
 from test_planned_runs import GOOD, IDS, RECIPE, home, recipe, run  # noqa: F401 - fixtures too
+from waves import FOLLOW_UP, WAVE_2, kinds
 
-FOLLOW_UP = json.dumps({"angles": [
-    {"title": "Sulfide stability", "brief": "Why sulfides degrade.", "after": ["Electrolyte chemistry"]},
-    {"title": "Factory costs", "brief": "What a gigafactory line costs.",
-     "after": ["Manufacturing at scale", "Sulfide stability"]},
-]})
-WAVE_2 = ["sulfide-stability", "factory-costs"]
 TITLES = ["Electrolyte chemistry", "Manufacturing at scale", "Market outlook"]
 
 
@@ -30,27 +25,12 @@ def focusing_on(server: LoopbackServer, title: str):
     return next(r for r in server.requests if f"focusing on: {title}." in r.prompt)
 
 
-def kinds(server: LoopbackServer) -> list[str]:
-    """What each request was: the plan, a follow-up plan, a branch (by title), or the synthesis."""
-    out = []
-    for r in server.requests:
-        if asks_for_follow_up(r):
-            out.append("follow-up")
-        elif asks_for_plan(r):
-            out.append("plan")
-        elif "focusing on: " in r.prompt:
-            out.append(r.prompt.split("focusing on: ", 1)[1].split(".", 1)[0])
-        else:
-            out.append("aggregate")
-    return out
-
-
 @pytest.mark.parametrize("strategy", ["sequential", "parallel", "hybrid"])
 async def test_two_waves_and_one_synthesis_under_each_strategy(recipe, strategy):
     state, server, responder = await run(recipe(), GOOD, follow_ups=[FOLLOW_UP], strategy=strategy, depth=2)
     assert state.status == "ok", state.done
     assert responder.asked == 1 and len(responder.follow_up_requests) == 1
-    asked = kinds(server)
+    asked = kinds(server.requests)
     assert asked[0] == "plan" and sorted(asked[1:4]) == sorted(TITLES) and asked[4] == "follow-up"
     assert sorted(asked[5:7]) == ["Factory costs", "Sulfide stability"] and asked[7:] == ["aggregate"]
     assert list(state.branches) == IDS + WAVE_2
@@ -108,7 +88,7 @@ async def test_two_waves_and_one_synthesis_under_each_strategy(recipe, strategy)
 async def test_covered_ends_the_waves_early(recipe):
     state, server, responder = await run(recipe(), GOOD, follow_ups=[FOLLOW_UP, COVERED], depth=4)
     assert state.status == "ok"
-    assert kinds(server).count("follow-up") == 2 and len(server.requests) == 1 + 3 + 1 + 2 + 1 + 1
+    assert kinds(server.requests).count("follow-up") == 2 and len(server.requests) == 1 + 3 + 1 + 2 + 1 + 1
     assert [w.status for w in state.waves] == ["done", "done", "done"] and state.waves[2].planned == ()
     assert state.stopped.waves == 2
     assert state.stopped.reason == "covered: the follow-up planner (wave 3) found no new angle to research"
@@ -193,8 +173,10 @@ async def test_bench_plans_the_first_wave_once_and_each_strategy_its_own_follow_
                              progress=lambda n, s, state: states.append(state))
     assert responder.asked == 1 and len(responder.follow_up_requests) == 3
     assert all(list(s.branches) == IDS + WAVE_2 and s.plan.reused and not s.waves[1].reused for s in states)
-    # Each strategy's row counts its own follow-up planner, never the plan made once.
-    assert [r.calls for r in rounds[0]] == [3 + 1 + 2 + 1] * 3
+    # Each strategy's row counts its own follow-up planner, never the plan made once; the comparison says so.
+    assert [r.calls for r in rounds[0]] == [3 + 1 + 2 + 1] * 3 and [r.waves for r in rounds[0]] == [2, 2, 2]
+    assert ("Waves: sequential 2, parallel 2, hybrid 2. The first wave's plan is made once for every row; each "
+            "later wave is planned from that row's own findings") in render(rounds)
     for s in states:
         lane = s.waves[1].lane.metrics
         assert s.metrics.input_tokens == sum(b.metrics.input_tokens for b in s.branch_list()) + \
