@@ -181,3 +181,25 @@ def test_schema_branches_get_an_enforceable_schema_when_one_can_be_read():
     assert json_schema_for('{"verdict": "ok or not"}') is None
     assert json_schema_for("country: string") is None and json_schema_for('["string"]') is None
     assert json_schema_for("") is None
+
+
+EARLIER = {"cells": "cells", "grid costs": "grid-costs"}  # an earlier wave's branches: casefolded title -> id
+
+
+def test_a_follow_up_plan_may_be_empty_names_earlier_branches_and_holds_at_most_follow_ups():
+    assert parse_plan('{"angles": []}', spec(), {"cells", "grid-costs"}, EARLIER).angles == ()
+    plan = parse_plan(plan_text({"title": "Cell aging", "after": ["Cells", "grid-costs", "Nowhere"]},
+                                {"title": "Recycling", "after": ["Cell aging"]}, "Third"),
+                      spec(follow_ups=2), {"cells", "grid-costs"}, EARLIER)
+    assert [(a.id, a.after) for a in plan.angles] == [("cell-aging", ("cells", "grid-costs")),
+                                                      ("recycling", ("cell-aging",))]
+    assert plan.warnings == (
+        "the planner gave 3 angles, more than follow_ups = 2: kept the first 2, dropped Third",
+        "cell-aging: after names 'Nowhere', which is no angle of the plan: dropped",
+    )
+
+
+def test_a_follow_up_angle_repeating_an_earlier_title_is_dropped_before_the_bound():
+    plan = parse_plan(plan_text("GRID costs", "Recycling"), spec(follow_ups=1), {"cells", "grid-costs"}, EARLIER)
+    assert [a.id for a in plan.angles] == ["recycling"]
+    assert plan.warnings == ("'GRID costs' repeats an earlier wave's angle (grid-costs): dropped",)
