@@ -135,6 +135,8 @@ def test_depth_2_runs_two_waves_says_so_and_replays_them(fanout_cli, loopback_th
     assert "plan-2: planning wave 2 from wave 1's findings" in proc.stderr
     assert "plan-2: wave 2: 2 branches: sulfide-stability, factory-costs" in proc.stderr
     assert "waves: stopped after wave 2: depth 2 reached" in proc.stderr
+    listed = json.loads(fanout_cli.run("sessions", "--json").stdout)
+    assert [(s["id"], s["branches"]) for s in listed] == [(doc["session_id"], 5)]  # every wave's branches
     loopback_thread.stop_thread()
     replayed = fanout_cli.json("replay", doc["session_id"], "--headless", "--speed", "0", "--json")
     assert replayed["plan"] == doc["plan"] and replayed["branches"] == doc["branches"]
