@@ -38,11 +38,11 @@ Run it in the foreground with ``python -m fanout.devserver``; it prints its URL 
 
 from .__main__ import main, serve_until_signalled
 from .faults import Fault, Request
-from .plans import PlanResponder, asks_for_plan
+from .plans import COVERED, PlanResponder, asks_for_follow_up, asks_for_plan
 from .search import Page, load_pages
 from .server import LoopbackServer
 from .storm import Storm
 from .texts import default_text, split_words
 
-__all__ = ["Fault", "LoopbackServer", "Page", "PlanResponder", "Request", "Storm", "asks_for_plan", "default_text",
+__all__ = ["COVERED", "Fault", "LoopbackServer", "Page", "PlanResponder", "Request", "Storm", "asks_for_follow_up", "asks_for_plan", "default_text",
            "load_pages", "main", "serve_until_signalled", "split_words"]

@@ -36,6 +36,14 @@ async def serve_until_signalled(server: "LoopbackServer") -> None:
         )
 
 
+def _read(parser: argparse.ArgumentParser, flag: str, name: str) -> str:
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except OSError as err:
+        parser.error(f"{flag} {name}: {err}")
+        raise  # parser.error exits
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fanout.devserver", description="Fake OpenAI/Anthropic server on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
@@ -48,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="append", metavar="FILE", default=[],
                         help="answer requests for a plan (a schema or prompt asking for \"angles\") with this "
                              "file's text; repeat for the answers that follow (e.g. a bad plan, then its repair)")
+    parser.add_argument("--follow-up", action="append", metavar="FILE", default=[],
+                        help="answer requests for a follow-up plan (a plan request that allows no angles) with this "
+                             "file's text; repeat for the answers that follow (default: no angles, \"covered\")")
     parser.add_argument("--search", metavar="FILE", default=None,
                         help="the pages web searches find: a JSON list of {\"url\", \"title\", \"text\", "
                              "\"page_age\"?}, ranked by the query's words (default: pages made up from each query)")
@@ -66,12 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         pages = load_pages(args.search) if args.search is not None else None
     except ValueError as err:
         parser.error(f"--search {err}")
-    plans = []
-    for name in args.plan:
-        try:
-            plans.append(Path(name).read_text(encoding="utf-8"))
-        except OSError as err:
-            parser.error(f"--plan {name}: {err}")
+    if args.follow_up and not args.plan:
+        parser.error("--follow-up answers the planner's later calls: give the first plan with --plan too")
+    plans, follow_ups = ([_read(parser, flag, name) for name in names]
+                         for flag, names in (("--plan", args.plan), ("--follow-up", args.follow_up)))
 
     async def run() -> None:
         server = LoopbackServer(
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             usage=not args.no_usage,
             max_concurrent=args.max_concurrent,
             retry_after=args.retry_after,
-            responder=PlanResponder(*plans, tokens=args.tokens) if plans else None,
+            responder=PlanResponder(*plans, follow_ups=follow_ups, tokens=args.tokens) if plans else None,
             search_pages=pages,
             searches=args.searches,
             reasoning=args.reasoning,

@@ -31,6 +31,7 @@ class Row:
     judged: float | None = None  # the judge's score, when one was asked (frontends.judge)
     output: str = field(default="", repr=False, compare=False)  # the final output, for a judge to read
     cached: int = 0  # calls served from the cache: this row's timings are then not measurements
+    waves: int = 0  # a run deeper than one wave: how many it ran (its follow-up planners are in its figures)
 
     @classmethod
     def of(cls, state: RunState) -> "Row":
@@ -55,6 +56,7 @@ class Row:
             overlap=q.overlap,
             output=state.aggregate.text,
             cached=m.cached if m else 0,
+            waves=state.stopped.waves if state.stopped else 0,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -140,6 +142,10 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
     if v.best_judged:
         best = next(r for r in rows if r.strategy == v.best_judged)
         lines.append(f"Best judged: {v.best_judged} (score {fmt_judged(best.judged)})")
+    if any(r.waves for r in rows):
+        lines.append("Waves: " + ", ".join(f"{r.strategy} {r.waves}" for r in rows) + ". The first wave's plan is "
+                     "made once for every row; each later wave is planned from that row's own findings, and its "
+                     "follow-up planner's calls are counted in that row.")
     return "\n".join(lines)
 
 

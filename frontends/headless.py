@@ -35,7 +35,9 @@ from fanout.strategies.events import (
     BranchAdded,
     BatchProgress,
     BatchSubmitted,
+    WavesDone,
 )
+from fanout.strategies.recipe import planner_id
 
 
 def describe(b: BranchState, now: float) -> str:
@@ -121,12 +123,19 @@ class Printer:
             count = f"{len(event.branches)} branches" if event.branches else "branches to be planned"
             return f"run {event.session_id}: {event.recipe} · {event.strategy} · {event.provider}/{event.model} · {count}"
         if isinstance(event, PlanStarted):
+            if event.wave > 1:
+                return f"{planner_id(event.wave)}: planning wave {event.wave} from wave {event.wave - 1}'s findings"
             return "plan: " + ("the plan made once for every strategy" if event.reused else "planning the branches")
         if isinstance(event, PlanDone):
+            lane = planner_id(event.wave)
             if event.error:
-                return f"plan failed: {event.error}"
-            lines = [f"plan: {len(event.branches)} branches: {', '.join(b.id for b in event.branches)}"]
-            return "\n".join(lines + [f"plan warning: {w}" for w in event.warnings])
+                return f"{lane} failed: {event.error}"
+            wave = f"wave {event.wave}: " if event.wave > 1 else ""
+            lines = [f"{lane}: {wave}{len(event.branches)} branches: {', '.join(b.id for b in event.branches)}"
+                     if event.branches or event.wave == 1 else f"{lane}: no new angle"]
+            return "\n".join(lines + [f"{lane} warning: {w}" for w in event.warnings])
+        if isinstance(event, WavesDone):
+            return f"waves: stopped after wave {event.waves}: {event.reason}"
         if isinstance(event, BatchSubmitted):
             return (f"batch {event.batch} ({event.provider}/{event.model}): {len(event.branch_ids)} requests "
                     "submitted, answers within 24 hours at the batch price")

@@ -8,7 +8,7 @@ from typing import Any
 from fanout.core.text import strip_controls
 from fanout.frontends import sources_text
 from fanout.frontends.quality import Quality
-from fanout.frontends.state import RunState
+from fanout.frontends.state import PlanState, RunState
 from fanout.strategies.events import BranchMetrics, RunMetrics
 
 
@@ -76,6 +76,7 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
                 **({"kept": True} if b.kept else {}),
                 "error": strip_controls(b.error),
                 "group": b.info.group,
+                "wave": b.info.wave,
                 **({"stage": b.info.stage} if b.info.stage else {}),
                 **({"answer": b.result.get("answer")} if "answer" in b.result else {}),
                 **({"json": b.result["json"]} if "json" in b.result else {}),
@@ -87,13 +88,11 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
     a = state.aggregate
     p = state.plan
     plan = None if p is None else {
-        "status": p.status,
-        "text": strip_controls(p.text),
-        "branches": list(p.planned),
-        "warnings": [strip_controls(w) for w in p.warnings],
-        "error": strip_controls(p.error),
+        **wave_json(p),
         "reused": p.reused,
-        "metrics": plain_fields(p.lane.metrics) if p.lane.metrics else None,
+        "waves": [wave_json(w) for w in state.waves],  # the first is the plan itself
+        **({"stopped": {"waves": state.stopped.waves, "reason": strip_controls(state.stopped.reason)}}
+           if state.stopped else {}),
     }
     return {
         "session_id": s.session_id if s else "",
@@ -127,14 +126,28 @@ def to_json(state: RunState, *, unsaved: str = "") -> dict[str, Any]:
     }
 
 
+def wave_json(p: PlanState) -> dict[str, Any]:
+    """A wave's planner as the JSON document has it: the plan (wave 1), or a follow-up plan."""
+    return {
+        "status": p.status,
+        "text": strip_controls(p.text),
+        "branches": list(p.planned),
+        "warnings": [strip_controls(w) for w in p.warnings],
+        "error": strip_controls(p.error),
+        "metrics": plain_fields(p.lane.metrics) if p.lane.metrics else None,
+    }
+
+
 def metrics_table(state: RunState) -> str:
     rows = ["| branch | status | ttft | latency | tokens in/out | cost | retries |", "|---|---|---|---|---|---|---|"]
-    entries = [(b.title, b.status + (" (kept)" if b.kept else " (cached)" if b.cached else ""), b.metrics)
-               for b in state.branch_list()]
-    if state.plan is not None:
-        lane = state.plan.lane
-        shared = " (made once, shared)" if state.plan.reused else ""
-        entries.insert(0, ("plan", lane.status + (" (cached)" if lane.cached else "") + shared, lane.metrics))
+    planners = {w.lane.id: w for w in state.waves}
+    entries = []
+    for b in state.lanes():  # each wave's planner before its branches
+        if (w := planners.get(b.id)) is not None and w.lane is b:
+            shared = " (made once, shared)" if w.reused else ""
+            entries.append((b.id, b.status + (" (cached)" if b.cached else "") + shared, b.metrics))
+        else:
+            entries.append((b.title, b.status + (" (kept)" if b.kept else " (cached)" if b.cached else ""), b.metrics))
     if state.aggregate.metrics:
         entries.append((f"aggregate ({state.aggregate.method})", state.aggregate.status, state.aggregate.metrics))
     for title, status, m in entries:
@@ -233,19 +246,30 @@ def quality_section(q: Quality) -> str:
 
 
 def plan_section(state: RunState) -> str:
-    """The planned angles (with what each waits for) and every warning about the plan."""
+    """The planned angles (with what each waits for) and every warning about the plan; in a run of several
+    waves, each wave's, and why no more were planned."""
     p = state.plan
     assert p is not None
     lines = ["## Plan" + (" (made once, shared by every strategy)" if p.reused else "")]
-    if p.error:
-        lines.append(f"_No plan: {strip_controls(p.error)}_")
-    for bid in p.planned:
+    several = len(state.waves) > 1 or state.stopped is not None
+    for w in state.waves:
+        if several:
+            lines.append(f"### Wave {w.wave} ({'the plan' if w.wave == 1 else 'follow-up plan'})")
+        lines += _planned_lines(state, w)
+    if state.stopped is not None:
+        s = state.stopped
+        lines.append(f"The waves stopped after wave {s.waves}: {strip_controls(s.reason)}.")
+    return "\n".join(lines)
+
+
+def _planned_lines(state: RunState, w: PlanState) -> list[str]:
+    lines = [f"_No plan: {strip_controls(w.error)}_"] if w.error else []
+    for bid in w.planned:
         b = state.branches.get(bid)
         if b is not None:
             after = f" — after {', '.join(b.info.after)}" if b.info.after else ""
             lines.append(f"- `{b.id}`: {strip_controls(b.title)}{after}")
-    lines += [f"- **warning:** {strip_controls(w)}" for w in p.warnings]
-    return "\n".join(lines)
+    return lines + [f"- **warning:** {strip_controls(w)}" for w in w.warnings]
 
 
 def to_markdown(state: RunState, *, unsaved: str = "") -> str:

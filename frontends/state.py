@@ -35,8 +35,9 @@ from fanout.strategies.events import (
     RunResumed,
     RunStarted,
     Source,
+    WavesDone,
 )
-from fanout.strategies.recipe import AGGREGATE_ID, PLAN_ID
+from fanout.strategies.recipe import AGGREGATE_ID, is_planner_id, planner_id
 
 from .quality import Quality, measure
 from .sourcing import Sourcing, source_quality, sourcing
@@ -150,7 +151,8 @@ class AggregateState:
 
 @dataclass
 class PlanState:
-    """The planner: its call as a lane of its own (a pane, a timeline row), and what it decided."""
+    """A wave's planner (the first wave's, or a later wave's follow-up planner): its call as a lane of its own (a
+    pane, a timeline row), and what it decided."""
 
     lane: BranchState
     min_branches: int = 2
@@ -159,6 +161,7 @@ class PlanState:
     planned: tuple[str, ...] = ()  # the ids of the branches it decided
     warnings: tuple[str, ...] = ()
     error: str = ""
+    wave: int = 1
 
     @property
     def status(self) -> str:
@@ -174,7 +177,8 @@ class RunState:
     started: RunStarted | None = None
     branches: dict[str, BranchState] = field(default_factory=dict)
     aggregate: AggregateState = field(default_factory=AggregateState)
-    plan: PlanState | None = None
+    waves: list[PlanState] = field(default_factory=list)  # each wave's planner, in wave order
+    stopped: WavesDone | None = None  # a run of several waves: how many ran, and why no more were planned
     done: RunDone | None = None
     now: float = 0.0  # the time of the latest event
     ended: bool = False  # the stream is over (a replayed session may end without a RunDone)
@@ -185,6 +189,11 @@ class RunState:
     # The sources, numbered, and every citation checked: measured when asked, again only after what they rest on
     # changed.
     _sourcing: Sourcing | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def plan(self) -> PlanState | None:
+        """The first wave's planner (the plan), when the run has one."""
+        return self.waves[0] if self.waves else None
 
     @property
     def status(self) -> str:
@@ -233,12 +242,13 @@ class RunState:
     def apply(self, event: Event) -> BranchState | None:
         """Folds one event in; returns the branch it changed, if any."""
         self.now = max(self.now, event.t)
-        if event.__class__ is BranchToken and event.branch not in (AGGREGATE_ID, PLAN_ID):  # type: ignore[attr-defined]
-            # Most events by far (one a token): straight to its branch, past the table below.
+        if event.__class__ is BranchToken:
+            # Most events by far (one a token): straight to its branch, past the table below (a planner's token
+            # goes through the table, to its lane).
             b = self.branches.get(event.branch)  # type: ignore[attr-defined]
             if b is not None:
                 _token(b, event)  # type: ignore[arg-type]
-            return b
+                return b
         if event.__class__ in _CHANGES_QUALITY:
             self._quality = self._sourcing = None
         fold = _FOLDS.get(event.__class__)
@@ -278,9 +288,9 @@ class RunState:
             b._close(event.t)
 
     def _lane(self, branch_id: str) -> BranchState | None:
-        """The lane a call's event belongs to: the planner's, or a branch's."""
-        if branch_id == PLAN_ID and self.plan is not None:
-            return self.plan.lane
+        """The lane a call's event belongs to: a wave's planner's, or a branch's."""
+        if is_planner_id(branch_id):
+            return next((p.lane for p in self.waves if p.lane.id == branch_id), None)
         return self.branches.get(branch_id)
 
     def _queued(self, event: BranchQueued) -> BranchState | None:
@@ -374,16 +384,19 @@ class RunState:
             b._close(event.t)
         return b
 
-    def _plan_started(self, event: PlanStarted) -> None:
-        lane = BranchState(BranchInfo(PLAN_ID, "Plan"), status=QUEUED)
+    def _plan_started(self, event: PlanStarted) -> PlanState:
+        title = "Plan" if event.wave == 1 else "Follow-up plan"
+        lane = BranchState(BranchInfo(planner_id(event.wave), title, wave=event.wave), status=QUEUED)
         lane._open("queue", event.t)
-        self.plan = PlanState(lane, event.min_branches, event.max_branches, event.reused)
+        p = PlanState(lane, event.min_branches, event.max_branches, event.reused, wave=event.wave)
+        # A resumed session plans again: its wave's planner starts over, in place.
+        self.waves = sorted([w for w in self.waves if w.wave != event.wave] + [p], key=lambda w: w.wave)
+        return p
 
     def _plan_done(self, event: PlanDone) -> None:
-        if self.plan is None:  # a session cut before its PlanStarted line: still show what was decided
-            self._plan_started(PlanStarted(event.t, reused=event.reused))
-        p = self.plan
-        assert p is not None
+        p = next((w for w in self.waves if w.wave == event.wave), None)
+        if p is None:  # a session cut before its PlanStarted line: still show what was decided
+            p = self._plan_started(PlanStarted(event.t, reused=event.reused, wave=event.wave))
         lane = p.lane
         lane.final_text = event.text
         lane.metrics = event.metrics
@@ -402,16 +415,33 @@ class RunState:
 
     def _batch_progress(self, event: BatchProgress) -> None:
         self.batches[event.batch] = event
+    def _waves_done(self, event: WavesDone) -> None:
+        self.stopped = event
 
     def lanes(self) -> list[BranchState]:
-        """Every call's lane in run order: the planner's (when there is one), then the branches'."""
-        return ([self.plan.lane] if self.plan else []) + list(self.branches.values())
+        """Every call's lane in run order: each wave's planner (when the run plans), then that wave's branches;
+        the aggregate's reduce steps last."""
+        if len(self.waves) <= 1:
+            return ([self.waves[0].lane] if self.waves else []) + list(self.branches.values())
+        by_wave: dict[int, list[BranchState]] = {p.wave: [p.lane] for p in self.waves}
+        steps = []
+        for b in self.branches.values():
+            if b.info.stage:
+                steps.append(b)
+            else:
+                by_wave.setdefault(b.info.wave, []).append(b)
+        return [lane for wave in sorted(by_wave) for lane in by_wave[wave]] + steps
+
+    def counted_lanes(self) -> list[BranchState]:
+        """The lanes whose calls this run made: a plan made once for a comparison is shown in it, not counted."""
+        return [lane for lane in self.lanes() if not (self.plan and lane is self.plan.lane and self.plan.reused)]
 
     def _continue(self, started: RunStarted) -> None:
         """A session replayed whole: its resumed part starts again. Kept branches stay as they were (their
         BranchDone comes again); every other branch and the aggregate start over."""
         kept = set(self.resumed.kept) if self.resumed else set()
         self.done = None
+        self.stopped = None
         self.started = started
         for bid, b in self.branches.items():
             if bid not in kept:
@@ -455,6 +485,7 @@ _FOLDS: dict[type[Event], Callable[[RunState, Any], BranchState | None]] = {
     RunStarted: RunState._run_started,
     PlanStarted: RunState._plan_started,
     PlanDone: RunState._plan_done,
+    WavesDone: RunState._waves_done,
     BranchAdded: RunState._branch_added,
     BranchQueued: RunState._queued,
     BranchStarted: RunState._started,

@@ -219,17 +219,29 @@ def _last_line(path: Path) -> str:
     return tail.rsplit("\n", 1)[-1]
 
 
-def _planned_count(lines: Iterable[str]) -> int:
-    """A planned run's branches arrive with its plan, after the planner's tokens: read on to that line only."""
+def _planned_count(lines: Iterable[str], *, waves: bool = False) -> int:
+    """A planned run's branches arrive with its plan, after the planner's tokens: read on to that line only; a run
+    of several waves (`waves`) to its end, each later wave's branches arriving with its follow-up plan (a resumed
+    part announces the same ones again)."""
+    planned: set[str] = set()
     for line in lines:
         if '"type":"plan_done"' in line:
             try:
-                return len(json.loads(line).get("branches") or ())
-            except ValueError:
-                return 0
-        if '"type":"run_done"' in line:
+                planned.update(b.get("id", "") for b in json.loads(line).get("branches") or ())
+            except (ValueError, AttributeError):
+                pass
+            if not waves:
+                break
+        if '"type":"run_done"' in line and not waves:
             break
-    return 0
+    return len(planned)
+
+
+def _deep(header: Header) -> bool:
+    """Was the run asked for more than one wave (its recipe's [plan] depth, or --depth)?"""
+    plan = header.recipe_data.get("plan")
+    depth = header.options.get("depth") or (plan.get("depth") if isinstance(plan, dict) else None) or 1
+    return isinstance(depth, int) and depth > 1
 
 
 def summarize(path: Path) -> Summary | None:
@@ -238,7 +250,7 @@ def summarize(path: Path) -> Summary | None:
         with path.open(encoding="utf-8", errors="replace") as fh:
             header = Header.from_dict(json.loads(fh.readline()))
             started_line = fh.readline()
-            planned = _planned_count(fh) if "plan" in header.recipe_data else 0
+            planned = _planned_count(fh, waves=_deep(header)) if "plan" in header.recipe_data else 0
         started = from_dict(json.loads(started_line)) if started_line.strip() else None
         done: Any = None
         try:

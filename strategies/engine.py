@@ -38,15 +38,16 @@ from .events import (
     RunDone,
     RunResumed,
     RunStarted,
+    WavesDone,
 )
 from .metrics import run_metrics, two_attempts
 from .answers import read_answer
 from .echoes import MarkerScrubber
 from .prompting import Fence, Given, Prior, branch_messages, repair_messages, retrieval_query
 from .structured import json_schema_for
-from .plan import planned_branches
-from .planner import PlanOutcome, make_plan
-from .recipe import AGGREGATE_ID, PLAN_ID, STRATEGIES, Branch, CallSettings, Recipe, expand
+from .plan import PlanError, planned_branches
+from .planner import PlanCall, PlanOutcome, first_plan, follow_up_plan, make_plan
+from .recipe import AGGREGATE_ID, STRATEGIES, Branch, CallSettings, Recipe, expand, planner_id
 from .recipe.model import Strategy
 
 TargetResolver = Callable[[CallSettings], Target]
@@ -106,6 +107,8 @@ class RunSpec:
     web_search: int = 0
     retrieve: Retrieve | None = None
     top_k: int = 6
+    # ...and the follow-up planners' answers it kept, by wave: read again, not asked again.
+    kept_follow_ups: dict[int, tuple[str, BranchMetrics]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:  # a caller's mistake, never quietly run as some other strategy
@@ -140,6 +143,10 @@ class Engine:
         self._retried: dict[str, BranchMetrics] = {}  # the failed try's metrics of a branch retried by hand
         self._batcher: Batcher | None = None
         self._given: dict[str, tuple[Given, ...]] = {}  # the passages of the user's files each branch is given
+        self._follow_ups: dict[str, BranchMetrics] = {}  # each follow-up planner's call, by its lane
+        # What a wave's planning made wait, besides the strategy's edges: a follow-up planner every branch before
+        # it, a later wave's branch its planner.
+        self._wave_deps: dict[str, tuple[str, ...]] = {}
 
     # --- control from a front end --------------------------------------------------------------------------
 
@@ -231,7 +238,8 @@ class Engine:
                 self.emit(RunDone(self.clock(), "ok", metrics))
                 return
         await self._retrieve()
-        await self._run_branches(caller, targets)
+        await self._run_branches(caller, targets, self.recipe.branches)
+        await self._waves(caller, targets)
         failed = [bid for bid, r in self._results.items() if not r.ok]
         stopped = self._cancelled or self._failfast or self._over_budget()
         aggregated = _Aggregated() if stopped else await self._aggregate(caller)
@@ -271,16 +279,11 @@ class Engine:
             self.emit(RunDone(self.clock(), status, metrics, error=error))
             return False, None
         planned = planned_branches(outcome.plan, recipe.plan)
-        try:
-            targets.update({b.id: spec.resolve(b.settings) for b in planned})
-        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
+        if error := self._take_planned(planned, targets):
             self.emit(PlanDone(self.clock(), outcome.text, (), outcome.plan.warnings, outcome.metrics,
-                               error=str(err), reused=reused))
-            self.emit(RunDone(self.clock(), "failed", error=str(err)))
+                               error=error, reused=reused))
+            self.emit(RunDone(self.clock(), "failed", error=error))
             return False, None
-        self.recipe = replace(recipe, branches=recipe.branches + planned)
-        self._branches.update({b.id: b for b in planned})
-        self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
         self.emit(PlanDone(self.clock(), outcome.text, self._infos(planned, targets), outcome.plan.warnings,
                            outcome.metrics, reused=reused))
         # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
@@ -302,11 +305,23 @@ class Engine:
             self._given[bid] = tuple(Given(numbers[p.path], p) for p in passages)
             self.emit(BranchSources(self.clock(), bid, query, tuple(p.source() for p in passages)))
 
-    async def _run_branches(self, caller: Caller, targets: dict[str, Target]) -> None:
-        """Every branch as its own task, each starting once what it waits for is done; returns when none is left
-        running (a branch retried by hand adds a task while we wait)."""
+    def _take_planned(self, planned: tuple[Branch, ...], targets: dict[str, Target]) -> str:
+        """Planned branches join the run (their providers resolved, the strategy's edges drawn again); returns
+        why they could not ("" when they did)."""
+        try:
+            targets.update({b.id: self.spec.resolve(b.settings) for b in planned})
+        except Exception as err:  # noqa: BLE001 - reported, never a hang
+            return str(err)
+        self.recipe = replace(self.recipe, branches=self.recipe.branches + planned)
+        self._branches.update({b.id: b for b in planned})
+        self.waits, self.sees = strategy_edges(self.recipe, self.strategy)
+        return ""
+
+    async def _run_branches(self, caller: Caller, targets: dict[str, Target], branches: tuple[Branch, ...]) -> None:
+        """`branches` (a wave), each as its own task starting once what it waits for is done; returns when none is
+        left running (a branch retried by hand adds a task while we wait)."""
         results, finished = self._results, self._finished
-        finished.update({b.id: asyncio.Event() for b in self.recipe.branches})
+        finished.update({b.id: asyncio.Event() for b in branches})
 
         async def run_branch(branch: Branch) -> None:
             try:
@@ -327,14 +342,91 @@ class Engine:
             self._tasks[branch.id] = asyncio.create_task(run_branch(branch))
 
         self._start_branch = start
-        if self.spec.batch is not None:
+        if self.spec.batch is not None and self._batcher is None:  # the first wave: what the batch spec covers
             self._batcher = Batcher(self.spec.batch, self.emit, self.clock)
-            targets = self._batcher.wrap(self.recipe.branches, self.waits, targets)
-        for branch in self.recipe.branches:
+            targets = self._batcher.wrap(branches, self.waits, targets)
+        for branch in branches:
             start(branch)
         while pending := [t for t in self._tasks.values() if not t.done()]:
             await asyncio.wait(pending)
         self._start_branch = None
+
+    # --- waves: after each, a follow-up planner may plan the next ---------------------------------------------------
+
+    async def _waves(self, caller: Caller, targets: dict[str, Target]) -> None:
+        """A planned run deeper than one wave: after each wave a follow-up planner is shown what it found and plans
+        the next, until the depth, an answer of no new angles ("covered"), a plan it cannot use, or the run stops.
+        A wave that cannot be planned never takes the waves before it along: they go on to the aggregate."""
+        plan = self.recipe.plan
+        if plan is None or plan.depth <= 1:
+            return
+        waves = 1
+        while not (reason := self._no_next_wave(waves, plan.depth)):
+            planned, reason = await self._next_wave(caller, targets, waves + 1)
+            if not planned:
+                break
+            waves += 1
+            await self._run_branches(caller, targets, planned)
+        self.emit(WavesDone(self.clock(), waves, reason))
+
+    def _no_next_wave(self, done: int, depth: int) -> str:
+        """Why no wave follows wave `done` ("" when one may be planned)."""
+        if self._cancelled:
+            return "the run was cancelled"
+        if self._failfast:
+            return 'on_error = "fail" stopped the run at the first failure'
+        if done >= depth:
+            return f"depth {depth} reached"
+        last = [self._results.get(b.id) for b in self.recipe.branches if b.wave == done]
+        if not any(r is not None and r.ok for r in last):
+            return f"every branch of wave {done} failed: nothing to follow up"
+        # A run with a spending budget would stop here when the next wave's worst case does not fit; runs have
+        # no budget yet, so every wave fits.
+        return ""
+
+    async def _next_wave(self, caller: Caller, targets: dict[str, Target], wave: int) -> tuple[tuple[Branch, ...], str]:
+        """Wave `wave`'s follow-up planner, and the branches it decides, added to the run; () and why not when
+        it decides none."""
+        spec = self.recipe.plan
+        assert spec is not None
+        lane = planner_id(wave)
+        self._wave_deps[lane] = tuple(b.id for b in self.recipe.branches)
+        self.emit(PlanStarted(self.clock(), 0, spec.follow_ups, wave=wave))
+        findings = [self._prior(b.id, self._results) for b in self.recipe.branches if b.wave == wave - 1]
+        # BranchDone carries no sources yet: once branches search the web, each report's go here.
+        call = follow_up_plan(self.recipe, self.spec.values, wave, findings, sources={})
+        outcome = self._kept_follow_up(wave, call) or await self._ask_planner(call, caller)
+        if outcome is None:
+            self.emit(BranchFailed(self.clock(), lane, "cancelled", cancelled=True))
+            self.emit(PlanDone(self.clock(), "", error=f"{call.who} was cancelled", wave=wave))
+            return (), "the run was cancelled"
+        self._follow_ups[lane] = outcome.metrics
+        plan = outcome.plan
+        if plan is None:
+            self.emit(PlanDone(self.clock(), outcome.text, metrics=outcome.metrics, error=outcome.error, wave=wave))
+            return (), f"{call.who} gave no usable plan: the waves end at wave {wave - 1}"
+        planned = planned_branches(plan, spec, wave)
+        error = self._take_planned(planned, targets) if planned else ""
+        infos = self._infos(planned, targets) if planned and not error else ()
+        self.emit(PlanDone(self.clock(), outcome.text, infos, plan.warnings, outcome.metrics, error=error, wave=wave))
+        if error:
+            return (), f"wave {wave}'s branches could not start: {error}"
+        if not planned:
+            return (), f"covered: {call.who} found no new angle to research"
+        self._wave_deps.update({b.id: (lane,) for b in planned})
+        return planned, ""
+
+    def _kept_follow_up(self, wave: int, call: PlanCall) -> PlanOutcome | None:
+        """Resuming: the follow-up plan the session made for `wave`, read again; None when there is none (or the
+        recipe no longer accepts it), and the planner is asked."""
+        kept = self.spec.kept_follow_ups.get(wave)
+        if kept is None:
+            return None
+        text, metrics = kept
+        try:
+            return PlanOutcome(call.parse(text), text, metrics)
+        except PlanError:
+            return None
 
     async def _aggregate(self, caller: Caller) -> _Aggregated:
         """The aggregate over every branch's result, as a task a front end can cancel."""
@@ -367,14 +459,18 @@ class Engine:
 
     def _finish(self, caller: Caller, status: str, aggregated: _Aggregated, plan: BranchMetrics | None, *,
                 failed: int) -> None:
+        deps = {**self.waits, **aggregated.step_deps}
+        for bid, more in self._wave_deps.items():
+            deps[bid] = tuple(deps.get(bid, ())) + more
         metrics = run_metrics(
             self.clock(),
             {**{bid: r.metrics for bid, r in self._results.items()}, **aggregated.steps},
-            {**self.waits, **aggregated.step_deps},
+            deps,
             aggregated.metrics,
             calls=caller.calls,
             failed=failed,
             plan=plan,
+            follow_ups=self._follow_ups,
         )
         # An unreachable provider is the run's one message: every branch failed for that single reason.
         error = "; ".join(e for e in dict.fromkeys([*caller.health.reasons, aggregated.error]) if e)
@@ -391,7 +487,8 @@ class Engine:
 
     def _infos(self, branches, targets: dict[str, Target]) -> tuple[BranchInfo, ...]:
         return tuple(
-            BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model, b.group)
+            BranchInfo(b.id, b.title, self.waits[b.id], targets[b.id].provider.name, targets[b.id].model, b.group,
+                       wave=b.wave)
             for b in branches
         )
 
@@ -403,29 +500,34 @@ class Engine:
         self.emit(PlanStarted(self.clock(), plan.min_branches, plan.max_branches, reused=given is not None and not spec.resumed_from))
         if given is not None:
             return given
-        try:
-            target = spec.resolve(plan.settings)
-        except Exception as err:  # noqa: BLE001 - reported as the run's failure, never a hang
-            outcome = PlanOutcome(None, "", BranchMetrics(), error=f"the planner: {err}")
-        else:
-            # --max-tokens bounds the answers; a plan cut short is no plan, so the planner keeps its own budget.
-            if plan.settings.max_tokens and target.max_tokens < plan.settings.max_tokens:
-                target = replace(target, max_tokens=plan.settings.max_tokens)
-            task = asyncio.create_task(make_plan(self.recipe, spec.values, target, caller, self.emit, self.clock))
-            self._tasks[PLAN_ID] = task
-            try:
-                outcome = await task
-            except asyncio.CancelledError:
-                outcome = None
-            finally:
-                del self._tasks[PLAN_ID]
+        outcome = await self._ask_planner(first_plan(self.recipe, spec.values), caller)
         if outcome is None:
-            self.emit(BranchFailed(self.clock(), PLAN_ID, "cancelled", cancelled=True))
+            self.emit(BranchFailed(self.clock(), planner_id(1), "cancelled", cancelled=True))
             self.emit(PlanDone(self.clock(), "", error="the planner was cancelled"))
             return None
         if outcome.plan is None:
             self.emit(PlanDone(self.clock(), outcome.text, metrics=outcome.metrics, error=outcome.error))
         return outcome
+
+    async def _ask_planner(self, call: PlanCall, caller: Caller) -> PlanOutcome | None:
+        """A planner's call, as a task a front end can cancel; None when it was cancelled."""
+        plan = self.recipe.plan
+        assert plan is not None
+        try:
+            target = self.spec.resolve(plan.settings)
+        except Exception as err:  # noqa: BLE001 - reported as the plan's failure, never a hang
+            return PlanOutcome(None, "", BranchMetrics(), error=f"{call.who}: {err}")
+        # --max-tokens bounds the answers; a plan cut short is no plan, so the planner keeps its own budget.
+        if plan.settings.max_tokens and target.max_tokens < plan.settings.max_tokens:
+            target = replace(target, max_tokens=plan.settings.max_tokens)
+        task = asyncio.create_task(make_plan(call, target, caller, self.emit, self.clock))
+        self._tasks[call.lane] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return None
+        finally:
+            del self._tasks[call.lane]
 
     async def _branch(
         self,

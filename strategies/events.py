@@ -34,6 +34,7 @@ class BranchInfo:
     model: str = ""
     group: str = ""  # voting: the section (or vote) this voter belongs to
     stage: str = ""  # "reduce": a step of the aggregate (a partial merge), added while the run goes
+    wave: int = 1  # a run of several waves: the wave whose planner decided this branch
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,14 @@ class RunStarted(Event):
 @dataclass(frozen=True)
 class PlanStarted(Event):
     """The run's first call: a planner decides (more) branches. Its stream comes as Branch* events with the
-    branch id "plan"; the branches it decides arrive with PlanDone."""
+    branch id "plan"; the branches it decides arrive with PlanDone. In a run of several waves, each later wave
+    starts the same way: its follow-up planner's events carry the id "plan-2", "plan-3", ... (`planner_id`)."""
 
     kind: ClassVar[str] = "plan_started"
     min_branches: int = 2
     max_branches: int = 8
     reused: bool = False  # compare / bench: the plan was made once, before, and every strategy gets it
+    wave: int = 1
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,19 @@ class PlanDone(Event):
     branches: tuple[BranchInfo, ...] = ()  # the planned branches, laid out like RunStarted's
     warnings: tuple[str, ...] = ()  # every repair made to the plan (too many angles, a dropped edge, ...)
     metrics: BranchMetrics | None = None
-    error: str = ""  # non-empty: no usable plan; the run fails with this
+    error: str = ""  # non-empty: no usable plan; the first wave's fails the run, a later one's ends the waves
     reused: bool = False
+    wave: int = 1
+
+
+@dataclass(frozen=True)
+class WavesDone(Event):
+    """A run of several waves (`[plan] depth` > 1) plans no more: how many waves ran, and why it stopped (the
+    depth, a follow-up planner that found the subject covered, a follow-up plan it could not use, ...)."""
+
+    kind: ClassVar[str] = "waves_done"
+    waves: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -310,6 +324,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunStarted,
         PlanStarted,
         PlanDone,
+        WavesDone,
         RunResumed,
         BranchAdded,
         BranchQueued,

@@ -19,12 +19,14 @@ def run_metrics(
     calls: int,
     failed: int,
     plan: BranchMetrics | None = None,
+    follow_ups: Mapping[str, BranchMetrics] | None = None,
 ) -> RunMetrics:
     """`deps` are the dependencies the strategy actually enforced (a chain for sequential, none for parallel):
     the critical path is what the run would take with no overhead and no waiting for a free slot. A planner's
-    call (`plan`) comes before every branch."""
-    all_metrics = dict(branches)
-    weights = {bid: m.latency for bid, m in branches.items()}
+    call (`plan`) comes before every branch; a follow-up planner's (`follow_ups`, by id: later waves) comes
+    where `deps` puts it, after the waves before it and before its own."""
+    all_metrics = {**branches, **(follow_ups or {})}
+    weights = {bid: m.latency for bid, m in all_metrics.items()}
     graph = {bid: tuple(d for d in deps.get(bid, ()) if d in weights) for bid in weights}
     if plan is not None:
         graph = {bid: ds + (PLAN_ID,) for bid, ds in graph.items()}

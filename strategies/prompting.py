@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from fanout.providers.base import Message
 
 from .citations import Numbering, Passage, marked_text, where
 from .events import Cited, Source
+from .gaps import named_gaps
 from .plan import format_instructions
-from .recipe import Branch, Recipe, render
+from .recipe import Branch, PlanSpec, Recipe, render
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,49 @@ def plan_messages(recipe: Recipe, values: dict[str, str]) -> tuple[Message, ...]
     """The planner's messages: the recipe's plan prompt over the inputs, then the answer's form."""
     spec = recipe.plan
     assert spec is not None
+    return _with_system(recipe, values, _plan_prompt(spec, values) + "\n\n" + format_instructions(spec))
+
+
+def _plan_prompt(spec: PlanSpec, values: dict[str, str]) -> str:
     local = {**values, "min_branches": str(spec.min_branches), "max_branches": str(spec.max_branches)}
-    return _with_system(recipe, values, render(spec.prompt, local).strip() + "\n\n" + format_instructions(spec))
+    return render(spec.prompt, local).strip()
+
+
+def follow_up_messages(recipe: Recipe, values: dict[str, str], wave: int, findings: list[Prior],
+                       covered: list[str], sources: Mapping[str, Sequence[str]]) -> tuple[Message, ...]:
+    """The follow-up planner's messages before `wave`: the last wave's reports fenced (each cut to the branches'
+    `context`, with the gaps and contradictions it names and its sources), then the brief the research was
+    planned from, the angles covered so far, the task and the answer's form."""
+    spec = recipe.plan
+    assert spec is not None
+    shown = [_with_gaps(p, spec.branch_context, sources.get(p.id, ())) for p in findings if not p.error]
+    failed = [p for p in findings if p.error]
+    parts: list[str] = []
+    if shown:  # the material first, the task last: what a small model read last, it does
+        fence = Fence.around(shown)
+        parts += [f"The last wave's reports, each cut to its first {spec.branch_context} characters:", fence.rule(),
+                  *(fence.block(p) for p in shown)]
+    if failed:
+        parts.append("These angles of the last wave failed and gave nothing: "
+                     + ", ".join(f"{p.title} ({p.id})" for p in failed) + ".")
+    parts += [
+        f"A research team has finished wave {wave - 1} of research planned from this brief:",
+        "\n".join("> " + line for line in _plan_prompt(spec, values).splitlines()),
+        f"Angles covered so far (never repeat one): {'; '.join(covered)}.",
+        f"You now plan wave {wave}: follow-up angles that go deeper where the findings above are thin, answer the "
+        "gaps and open questions the reports name, or settle what they contradict each other on.",
+    ]
+    return _with_system(recipe, values, "\n\n".join(parts) + "\n\n" + format_instructions(spec, follow_up=True))
+
+
+def _with_gaps(prior: Prior, limit: int, sources: Sequence[str]) -> Prior:
+    """A report as a follow-up planner sees it: its start, the gaps and contradictions it names, its sources."""
+    body = prior.text if len(prior.text) <= limit else prior.text[:limit].rstrip() + " [...]"
+    if gaps := named_gaps(prior.text, limit):
+        body += "\n\nGaps and contradictions it names:\n" + "\n".join(f"- {g}" for g in gaps)
+    if sources:
+        body += "\n\nSources: " + "; ".join(sources)
+    return replace(prior, text=body)
 
 
 def _with_system(recipe: Recipe, values: dict[str, str], user: str) -> tuple[Message, ...]:

@@ -84,6 +84,11 @@ def placeholder(b: BranchState) -> str:
     return ""
 
 
+def lane_title(b: BranchState) -> str:
+    """A pane's title: a later wave's lanes (its follow-up planner, its branches) are marked with their wave."""
+    return f"{b.title} · wave {b.info.wave}" if b.info.wave > 1 else b.title
+
+
 @dataclass(frozen=True)
 class Totals:
     wall: float
@@ -110,7 +115,7 @@ def totals(state: RunState, now: float) -> Totals:
     estimated = False
     running = 0.0  # calls still under way count with the time they have taken so far
     # A fresh planner's call counts like a branch's; a plan reused from a session made no call in this run.
-    counted = state.lanes() if state.plan is not None and not state.plan.reused else state.branch_list()
+    counted = state.counted_lanes()
     done = [b.metrics for b in counted if b.metrics is not None]
     if state.aggregate.metrics is not None:
         done.append(state.aggregate.metrics)

@@ -46,6 +46,7 @@ class RunOptions:
     batch: str | None = None  # provider batches: "first" (the steps that wait on nothing), "all"; None: the recipe's
     search: str | None = None  # "web" | "off": the providers' own web search; None: the recipe's [search] web
     sources: list[str] = field(default_factory=list)  # the user's files, folders or globs (--sources, repeatable)
+    depth: int | None = None  # a planned recipe's waves; None: the recipe's [plan] depth
 
     def check(self) -> None:
         if self.concurrency is not None and self.concurrency < 1:
@@ -60,6 +61,17 @@ class RunOptions:
             raise UserError(f"--budget must be more than 0 (US dollars), not {self.budget:g}")
         if self.batch is not None and self.batch not in BATCH_MODES:
             raise UserError(f"--batch must be one of {', '.join(BATCH_MODES)}, not {self.batch!r}")
+        if self.depth is not None and not 1 <= self.depth <= recipes.MAX_DEPTH:
+            raise UserError(f"--depth must be between 1 and {recipes.MAX_DEPTH}, not {self.depth}")
+
+    def deepened(self, recipe: recipes.Recipe) -> recipes.Recipe:
+        """The recipe with --depth over its [plan] depth; --depth on a recipe that plans nothing is a mistake."""
+        if self.depth is None:
+            return recipe
+        if recipe.plan is None:
+            raise UserError(f"--depth {self.depth}: recipe {recipe.name!r} has no [plan] table, so it has no waves "
+                            "to go deeper with (deep-research has one)")
+        return replace(recipe, plan=replace(recipe.plan, depth=self.depth))
 
     def recorded(self) -> dict:
         """What a session keeps of the flags, so `fanout resume` goes on with the same ones (the recipe and its
@@ -127,7 +139,7 @@ def prepare_recipe(options: RunOptions, declared: recipes.Recipe) -> Prepared:
     cfg = config_mod.load()
     values = declared.with_inputs(read_file_inputs(options.inputs, cfg.inputs.max_file_bytes))
     # Voters, batch items, sections and files: a bad items file or document is reported now.
-    recipe = recipes.expand(declared, values, max_file_bytes=cfg.inputs.max_file_bytes)
+    recipe = options.deepened(recipes.expand(declared, values, max_file_bytes=cfg.inputs.max_file_bytes))
     targets = Targets(
         cfg,
         Overrides(

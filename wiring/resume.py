@@ -2,7 +2,8 @@
 
 Every branch that finished is taken from the session as it was (its text, answer and metrics: never asked
 again, whatever the cache holds); only the others run, then the aggregate. A planned session keeps its plan:
-the planner is not asked again, so the branches are the ones the session began. The recipe, inputs, strategy and
+the planner is not asked again, so the branches are the ones the session began; a session of several waves keeps
+each follow-up plan it made and goes on planning where its waves stopped. The recipe, inputs, strategy and
 flags are the session's own, so the run is the one that was started.
 """
 
@@ -58,12 +59,26 @@ def waiting_in_batches(events: list[Event]) -> tuple[dict[str, str], dict[str, t
     return pending, {b: holds[b] for b in set(pending.values())}
 
 
+def kept_follow_ups(events: list[Event]) -> dict[int, tuple[str, BranchMetrics]]:
+    """The follow-up plans the session made, by wave (the latest of each, where a resumed part made one again):
+    the waves go on where they stopped, and a follow-up planner that gave no usable plan is asked again."""
+    kept: dict[int, tuple[str, BranchMetrics]] = {}
+    for e in events:
+        if isinstance(e, PlanDone) and e.wave > 1:
+            if e.error:
+                kept.pop(e.wave, None)
+            else:
+                kept[e.wave] = (e.text, e.metrics or BranchMetrics())
+    return kept
+
+
 def prepare_resume(session_id: str, cache: str | None = None, budget: float | None = None,
                    batch: str | None = None, *, search: str | None = None,
-                   sources: list[str] | None = None) -> Prepared:
-    """`cache`, `budget`, `batch`, `search` and `sources`: flags given to `fanout resume`, over the session's own.
-    `budget` is what the resumed part may spend (the kept branches were paid for). A provider batch the session
-    submitted is waited in again, never submitted twice."""
+                   sources: list[str] | None = None, depth: int | None = None) -> Prepared:
+    """`cache`, `budget`, `batch`, `search`, `sources` and `depth`: flags given to `fanout resume`, over the
+    session's own. `budget` is what the resumed part may spend (the kept branches were paid for). A provider batch
+    the session submitted is waited in again, never submitted twice. `--depth` takes a planned session further
+    than it was asked."""
     session = sessions.load(session_id)
     if session.status == "ok":
         raise UserError(f"session {session_id!r} finished ok: nothing to resume (`fanout replay {session_id}`)")
@@ -74,14 +89,16 @@ def prepare_resume(session_id: str, cache: str | None = None, budget: float | No
     # The session keeps the recipe's own sources among its flags, as absolute paths (found from any folder).
     declared = replace(declared, search=replace(declared.search, sources=()))
     flags = {k: v for k, v in header.options.items() if k in _FLAGS}
-    given = {"cache": cache, "budget": budget, "batch": batch, "search": search, "sources": sources or None}
+    given = {"cache": cache, "budget": budget, "batch": batch, "search": search, "sources": sources or None,
+             "depth": depth}
     flags.update({k: v for k, v in given.items() if v is not None})
     # The session keeps the inputs' text (a file's content, not its @path): escaped, so none is read as a path.
     inputs = {k: "@" + v if v.startswith("@") else v for k, v in header.inputs.items()}
     options = RunOptions(recipe=header.recipe, inputs=inputs, **flags)
     options.strategy = header.strategy or options.strategy
     prepared = prepare(options, declared)
-    planned = next((e for e in reversed(session.events) if isinstance(e, PlanDone) and not e.error), None)
+    planned = next((e for e in reversed(session.events) if isinstance(e, PlanDone) and not e.error and e.wave == 1),
+                   None)
     if planned is not None and prepared.planned:
         try:
             prepared = prepared.reusing_plan(planned.text, planned.metrics or BranchMetrics())
@@ -99,5 +116,6 @@ def prepare_resume(session_id: str, cache: str | None = None, budget: float | No
         kept=finished_branches(session.events),
         clock_offset=last_t,
         resumed_from=session.status,
+        kept_follow_ups=kept_follow_ups(session.events),
     )
     return replace(prepared, spec=spec, resumes=session.path)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from fanout import __version__
 from fanout.core.errors import UserError
 from fanout.stores.cache_modes import MODES
-from fanout.strategies.recipe.model import ON_ERROR, SEARCH_CHOICES, STRATEGIES
+from fanout.strategies.recipe.model import MAX_DEPTH, ON_ERROR, SEARCH_CHOICES, STRATEGIES
 
 if TYPE_CHECKING:
     from fanout.wiring.launch import RunOptions
@@ -76,6 +76,7 @@ def _run_flags(p: argparse.ArgumentParser, recipe: str = "research") -> None:
     p.add_argument("--temperature", type=float, metavar="T",
                    help="sampling temperature, 0 to 2, for every call (default: the recipe's, else the provider's)")
     p.add_argument("--on-error", choices=ON_ERROR, help="default: the recipe's")
+    _depth_flag(p)
     p.add_argument("--cache", choices=MODES,
                    help="use (default), refresh (call and store), off, only (offline: a miss fails the branch)")
     _budget_flag(p)
@@ -115,6 +116,12 @@ def _estimate_flag(p: argparse.ArgumentParser) -> None:
                    help="print what the run would cost (calls, tokens, low and high cost) and make no call")
 
 
+def _depth_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depth", type=int, metavar="N",
+                   help=f"a planned recipe: waves of research, 1 to {MAX_DEPTH}; after each, a follow-up planner adds "
+                        "angles from what it found (default: the recipe's [plan] depth)")
+
+
 def build_parser() -> _Parser:
     parser = _Parser(
         prog="fanout",
@@ -140,6 +147,7 @@ def build_parser() -> _Parser:
     _budget_flag(resume)
     _batch_flag(resume)
     _source_flags(resume)
+    _depth_flag(resume)
 
     tui = sub.add_parser("tui", help="the app: the recipe's form, or --run to start at once")
     _run_flags(tui, APP_RECIPE)
@@ -253,4 +261,5 @@ def run_options(args: argparse.Namespace) -> "RunOptions":
         batch=getattr(args, "batch", None),
         search=args.search,
         sources=list(args.sources),
+        depth=args.depth,
     )

@@ -47,7 +47,7 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     from fanout.wiring.resume import prepare_resume
 
     prepared = prepare_resume(args.id, cache=args.cache, budget=args.budget, batch=args.batch, search=args.search,
-                              sources=args.sources)
+                              sources=args.sources, depth=args.depth)
     return await run_headless(prepared, as_json=args.json)
 
 

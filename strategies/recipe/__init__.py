@@ -8,13 +8,14 @@ from .expand import expand
 from .items import read_items
 from .load import from_data, load, parse, resolve, shipped_recipes
 from .model import (
-    AGGREGATE_ID, ON_ERROR, PLAN_ID, STRATEGIES, VOTE_METHODS, Aggregate, Branch, CallSettings,
-    PlanSpec, Recipe, RecipeError, SearchSpec, VoteSpec,
+    AGGREGATE_ID, MAX_DEPTH, ON_ERROR, PLAN_ID, STRATEGIES, VOTE_METHODS, Aggregate, Branch, CallSettings,
+    PlanSpec, Recipe, RecipeError, SearchSpec, VoteSpec, is_planner_id, planner_id,
 )
 from .templates import ENGINE_VARS, check_templates, render, template_vars
 
 __all__ = [
-    "AGGREGATE_ID", "ENGINE_VARS", "ON_ERROR", "PLAN_ID", "STRATEGIES", "VOTE_METHODS", "Aggregate",
-    "Branch", "CallSettings", "PlanSpec", "Recipe", "RecipeError", "SearchSpec", "VoteSpec", "check_templates", "expand", "from_data", "load", "parse",
+    "AGGREGATE_ID", "ENGINE_VARS", "MAX_DEPTH", "ON_ERROR", "PLAN_ID", "STRATEGIES", "VOTE_METHODS", "Aggregate",
+    "Branch", "CallSettings", "PlanSpec", "Recipe", "RecipeError", "SearchSpec", "VoteSpec", "check_templates",
+    "expand", "from_data", "is_planner_id", "load", "parse", "planner_id",
     "read_items", "render", "resolve", "shipped_recipes", "template_vars",
 ]

@@ -15,7 +15,7 @@ from fanout.core.validation import parse_toml, read_toml, validate
 
 from ..dag import find_cycle
 from .model import (AGGREGATE_ID, ID_PATTERN, PLAN_ID, Aggregate, Branch, CallSettings, Recipe, RecipeError,
-                    SearchSpec, SplitSpec, VoteSpec)
+                    SearchSpec, SplitSpec, VoteSpec, is_planner_id)
 from .plan_table import read_plan
 from .schema import BranchTable, CallSettingsTable, RecipeFile, VoteTable
 from .templates import check_templates
@@ -132,8 +132,8 @@ def _branch(i: int, t: BranchTable, f: RecipeFile, base: CallSettings, recipe_vo
     where = f"branches[{i}] (id {t.id!r})"
     if not ID_PATTERN.match(t.id):
         raise _fail(source, f"branches[{i}].id", f"{t.id!r} is not a valid id (letters, digits, '_', '-', '.')")
-    if t.id in (AGGREGATE_ID, PLAN_ID):
-        owner = "aggregator" if t.id == AGGREGATE_ID else "planner"
+    if t.id == AGGREGATE_ID or is_planner_id(t.id):
+        owner = "aggregator" if t.id == AGGREGATE_ID else "planner" if t.id == PLAN_ID else "follow-up planners"
         raise _fail(source, f"branches[{i}].id", f"{t.id!r} is reserved for the {owner}")
     prompt = t.prompt or f.prompt
     if prompt is None:

@@ -11,6 +11,18 @@ from fanout.core.errors import UserError
 
 AGGREGATE_ID = "aggregate"  # reserved: the aggregator's own id in events
 PLAN_ID = "plan"  # reserved: the planner's own id in events
+MAX_DEPTH = 10  # waves of planning a run may go to: `[plan] depth`, `--depth`
+_FOLLOW_UP_PLANNER = re.compile(rf"^{PLAN_ID}-([0-9]+)$")
+
+
+def planner_id(wave: int) -> str:
+    """The id of the planner's call for a wave in events: "plan" for the first, "plan-2" for the second's
+    follow-up planner, and so on."""
+    return PLAN_ID if wave == 1 else f"{PLAN_ID}-{wave}"
+
+
+def is_planner_id(branch_id: str) -> bool:
+    return branch_id == PLAN_ID or _FOLLOW_UP_PLANNER.match(branch_id) is not None
 
 
 # Each choice is spelled once, here; the file schema, the CLI's flags and the app's pickers read these.
@@ -100,18 +112,22 @@ class Branch:
     weight: float = 1.0
     item: str | None = None
     brief: str = ""  # planned branches: what the planner asked this angle to cover (model text, cleaned)
+    wave: int = 1  # planned branches: the wave of research whose planner decided it
     fills: tuple[tuple[str, str], ...] = ()  # template variables of a section or file: {section}, {item_name}...
     search: bool = True  # may it search the web and be given the user's files, when the run has them
 
 
 @dataclass(frozen=True)
 class PlanSpec:
-    """A `[plan]` table: one planner call at the start of the run decides (more) branches."""
+    """A `[plan]` table: one planner call at the start of the run decides (more) branches; with `depth` > 1, a
+    follow-up planner call after each wave adds at most `follow_ups` angles from what the wave found."""
 
     prompt: str
     min_branches: int = 2
     max_branches: int = 8
     dependencies: bool = True  # may the planner say which angle builds on which
+    depth: int = 1  # waves: 1 plans once
+    follow_ups: int = 1  # the most angles a follow-up wave may add
     settings: CallSettings = CallSettings()  # the planner's own call
     # What each planned branch gets: the recipe's shared `prompt`, its [defaults] settings and context.
     branch_prompt: str = ""

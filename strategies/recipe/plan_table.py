@@ -19,5 +19,6 @@ def read_plan(t: PlanTable, source: str, *, shared_prompt: str | None, base: Cal
     if shared_prompt is None:
         raise RecipeError(f"{source}: plan: planned branches use the recipe-level `prompt` (with {{title}} and "
                           "{brief}); add one")
-    return PlanSpec(prompt=t.prompt, min_branches=lo, max_branches=hi, dependencies=t.dependencies,
-                    settings=settings, branch_prompt=shared_prompt, branch_settings=base, branch_context=context)
+    follow_ups = t.follow_ups if t.follow_ups is not None else max(1, hi // 2)
+    return PlanSpec(prompt=t.prompt, min_branches=lo, max_branches=hi, dependencies=t.dependencies, depth=t.depth,
+                    follow_ups=follow_ups, settings=settings, branch_prompt=shared_prompt, branch_settings=base, branch_context=context)

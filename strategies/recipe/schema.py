@@ -14,7 +14,7 @@ from fanout.core.validation import Table
 
 from ..sections import SPLIT_BY
 
-from .model import OnError, Strategy, VoteMethod
+from .model import MAX_DEPTH, OnError, Strategy, VoteMethod
 
 Temperature = Annotated[float, Field(ge=0, le=2)]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
@@ -76,6 +76,8 @@ class PlanTable(CallSettingsTable):
     min_branches: Annotated[int, Field(ge=1, le=64)] = 2
     max_branches: Optional[Annotated[int, Field(ge=1, le=64)]] = None  # default: 8, or min_branches if more
     dependencies: bool = True
+    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = 1  # waves: after each, a follow-up planner may add angles
+    follow_ups: Optional[Annotated[int, Field(ge=1, le=64)]] = None  # default: half of max_branches, at least 1
 
 
 def aggregator_kinds() -> tuple[str, ...]:

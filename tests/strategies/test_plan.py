@@ -64,6 +64,34 @@ def test_a_bad_plan_table_names_the_field(change, expected):
     assert str(info.value).startswith("planned.toml") and expected in str(info.value), str(info.value)
 
 
+def test_depth_and_follow_ups_default_to_one_wave_and_half_of_max_branches():
+    r = recipes.parse(PLANNED, "planned.toml")
+    assert (r.plan.depth, r.plan.follow_ups) == (1, 2)
+    one = recipes.parse(PLANNED.replace("max_branches = 4", "max_branches = 3\nmin_branches = 1")
+                        .replace("min_branches = 2\n", ""), "planned.toml")
+    assert one.plan.follow_ups == 1  # half of 3, rounded down, is still at least one
+    deep = recipes.parse(PLANNED.replace("max_tokens = 300", "max_tokens = 300\ndepth = 3\nfollow_ups = 5"),
+                         "planned.toml")
+    assert (deep.plan.depth, deep.plan.follow_ups) == (3, 5)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("depth = 0", "plan.depth: must be between 1 and 10, not 0"),
+    ("depth = 11", "plan.depth: must be between 1 and 10, not 11"),
+    ("follow_ups = 0", "plan.follow_ups: must be between 1 and 64, not 0"),
+])
+def test_a_bad_depth_or_follow_ups_names_the_field(line, expected):
+    with pytest.raises(UserError) as info:
+        recipes.parse(PLANNED.replace("max_tokens = 300", f"max_tokens = 300\n{line}"), "planned.toml")
+    assert expected in str(info.value), str(info.value)
+
+
+def test_the_follow_up_planners_ids_are_reserved():
+    with pytest.raises(UserError, match="'plan-2' is reserved for the follow-up planners"):
+        recipes.parse(PLANNED + '\n[[branches]]\nid = "plan-2"\n', "planned.toml")
+    assert recipes.parse(PLANNED + '\n[[branches]]\nid = "plan-b"\n', "planned.toml").branches[0].id == "plan-b"
+
+
 def test_plan_is_a_reserved_branch_id():
     text = PLANNED + '\n[[branches]]\nid = "plan"\n'
     with pytest.raises(UserError, match="reserved for the planner"):
@@ -112,7 +140,7 @@ def test_duplicate_titles_get_distinct_ids_and_a_warning():
 
 def test_ids_never_take_a_fixed_or_reserved_id():
     plan = parse_plan(plan_text("Plan", "Aggregate", "Hardware"), spec(), taken={"hardware"})
-    assert [a.id for a in plan.angles] == ["plan-2", "aggregate-2", "hardware-2"]
+    assert [a.id for a in plan.angles] == ["plan-angle", "aggregate-2", "hardware-2"]
 
 
 def test_after_names_titles_and_unknown_ones_are_dropped_with_a_warning():
@@ -153,3 +181,25 @@ def test_schema_branches_get_an_enforceable_schema_when_one_can_be_read():
     assert json_schema_for('{"verdict": "ok or not"}') is None
     assert json_schema_for("country: string") is None and json_schema_for('["string"]') is None
     assert json_schema_for("") is None
+
+
+EARLIER = {"cells": "cells", "grid costs": "grid-costs"}  # an earlier wave's branches: casefolded title -> id
+
+
+def test_a_follow_up_plan_may_be_empty_names_earlier_branches_and_holds_at_most_follow_ups():
+    assert parse_plan('{"angles": []}', spec(), {"cells", "grid-costs"}, EARLIER).angles == ()
+    plan = parse_plan(plan_text({"title": "Cell aging", "after": ["Cells", "grid-costs", "Nowhere"]},
+                                {"title": "Recycling", "after": ["Cell aging"]}, "Third"),
+                      spec(follow_ups=2), {"cells", "grid-costs"}, EARLIER)
+    assert [(a.id, a.after) for a in plan.angles] == [("cell-aging", ("cells", "grid-costs")),
+                                                      ("recycling", ("cell-aging",))]
+    assert plan.warnings == (
+        "the planner gave 3 angles, more than follow_ups = 2: kept the first 2, dropped Third",
+        "cell-aging: after names 'Nowhere', which is no angle of the plan: dropped",
+    )
+
+
+def test_a_follow_up_angle_repeating_an_earlier_title_is_dropped_before_the_bound():
+    plan = parse_plan(plan_text("GRID costs", "Recycling"), spec(follow_ups=1), {"cells", "grid-costs"}, EARLIER)
+    assert [a.id for a in plan.angles] == ["recycling"]
+    assert plan.warnings == ("'GRID costs' repeats an earlier wave's angle (grid-costs): dropped",)

@@ -109,11 +109,12 @@ def snapshot_events():
     return events
 
 
-def test_snapshot_plan_then_planned_panes(snap_compare):
+def fed(events):
+    """A snapshot's `run_before`: a run screen fed `events`, drawn once they are all in, notifications cleared."""
     from tuikit import aiter_events
 
     async def run_before(pilot) -> None:
-        screen = RunScreen(Feed(aiter_events(snapshot_events()), label=""))
+        screen = RunScreen(Feed(aiter_events(events), label=""))
         await pilot.app.push_screen(screen)
         await screen.finished.wait()
         await pilot.pause()
@@ -122,7 +123,11 @@ def test_snapshot_plan_then_planned_panes(snap_compare):
         pilot.app.clear_notifications()
         await pilot.pause()
 
-    assert snap_compare(FanoutApp(), terminal_size=(130, 40), run_before=run_before)
+    return run_before
+
+
+def test_snapshot_plan_then_planned_panes(snap_compare):
+    assert snap_compare(FanoutApp(), terminal_size=(130, 40), run_before=fed(snapshot_events()))
 
 
 async def test_live_planned_run_adds_panes_at_run_time(loopback, tmp_path):

@@ -58,8 +58,9 @@ def recipe(tmp_path):
     return write
 
 
-async def run(recipe_path: str, *plans: str, server: LoopbackServer | None = None, **options):
-    responder = PlanResponder(*plans)
+async def run(recipe_path: str, *plans: str, server: LoopbackServer | None = None, follow_ups=(),
+              responder: PlanResponder | None = None, **options):
+    responder = responder or PlanResponder(*plans, follow_ups=follow_ups)
     own = server is None
     server = server or LoopbackServer()
     server.responder = responder

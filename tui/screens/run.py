@@ -33,8 +33,9 @@ from fanout.strategies.events import (
     RunDone,
     RunStarted,
     BranchAdded,
+    WavesDone,
 )
-from fanout.strategies.recipe import AGGREGATE_ID
+from fanout.strategies.recipe import AGGREGATE_ID, planner_id
 
 from .. import exporting, gc_freeze
 from ..md_render import Look, look_for
@@ -164,9 +165,11 @@ class RunScreen(Screen):
             self._build(event)  # type: ignore[arg-type]
         elif kind is PlanStarted or kind is PlanDone or kind is BranchAdded:  # the run grows
             self._add_lanes()
-            if kind is PlanDone and self.state.plan is not None:
-                self.panes["plan"].dirty = True
-                self._warn_plan()
+            if kind is PlanDone:
+                self._plan_done(event)  # type: ignore[arg-type]
+        elif kind is WavesDone:
+            self.notify(strip_controls(f"Stopped after wave {event.waves}: {event.reason}"),  # type: ignore[attr-defined]
+                        title="Waves", markup=False, timeout=10)
         elif branch is not None:
             pane = self.panes[branch.id]
             pane.dirty = True
@@ -205,14 +208,18 @@ class RunScreen(Screen):
         self.query_one(Timeline).styles.height = len(panes) + 3
         self.query_one(PaneGrid).add(panes)
 
-    def _warn_plan(self) -> None:
-        """Every repair made to the plan is said where the user looks; the report and the JSON keep them too."""
-        plan = self.state.plan
-        assert plan is not None
-        if plan.error:
-            self.notify(strip_controls(plan.error)[:600], title="No plan", severity="error", markup=False)
-        for warning in plan.warnings:
-            self.notify(strip_controls(warning), title="Plan", severity="warning", markup=False, timeout=10)
+    def _plan_done(self, event: PlanDone) -> None:
+        """Every repair made to a wave's plan is said where the user looks; the report and the JSON keep them too.
+        No first plan fails the run; no follow-up plan only ends the waves."""
+        lane = planner_id(event.wave)
+        if lane in self.panes:
+            self.panes[lane].dirty = True
+        title = "Plan" if event.wave == 1 else f"Wave {event.wave}"
+        if event.error:
+            self.notify(strip_controls(event.error)[:600], title="No plan" if event.wave == 1 else title,
+                        severity="error" if event.wave == 1 else "warning", markup=False)
+        for warning in event.warnings:
+            self.notify(strip_controls(warning), title=title, severity="warning", markup=False, timeout=10)
 
     async def _redraw_chrome(self) -> None:
         running = self.state.done is None and self.state.started is not None

@@ -32,11 +32,29 @@ class BranchList(Widget):
         self.clock = clock
         self.current = 0
 
+    def entries(self) -> list[int | str]:
+        """What each line shows: a lane (its index in the run's lanes) or, in a run of several waves, the heading
+        of the wave whose lanes follow."""
+        several = len(self.state.waves) > 1
+        out: list[int | str] = []
+        wave = 0
+        for i, b in enumerate(self.state.lanes()):
+            if several and not b.info.stage and b.info.wave != wave:
+                wave = b.info.wave
+                out.append(f"wave {wave}")
+            out.append(i)
+        return out
+
     def render(self) -> Content:
         now = self.clock()
         width = self.content_size.width
+        lanes = self.state.lanes()
         lines = []
-        for i, b in enumerate(self.state.lanes()):
+        for entry in self.entries():
+            if isinstance(entry, str):
+                lines.append(Content.styled(f"── {entry} ".ljust(width, "─")[:width], "$text-muted"))
+                continue
+            i, b = entry, lanes[entry]
             badge = fmt.badge(b, now)
             tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
             shown = LOOK[badge.kind]
@@ -49,5 +67,6 @@ class BranchList(Widget):
         return Content("\n").join(lines)
 
     def on_click(self, event: events.Click) -> None:
-        if 0 <= event.y < len(self.state.lanes()):
-            self.post_message(self.Picked(event.y))
+        entries = self.entries()
+        if 0 <= event.y < len(entries) and isinstance(entries[event.y], int):
+            self.post_message(self.Picked(entries[event.y]))

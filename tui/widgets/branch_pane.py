@@ -50,7 +50,7 @@ class BranchPane(StreamPane):
         self._sync_sources()
         badge = fmt.badge(b, now)
         error = b.error if b.status.unsuccessful and b.text.strip() else ""
-        return b.title, badge.kind, badge.label, fmt.metrics_line(b, now), error
+        return fmt.lane_title(b), badge.kind, badge.label, fmt.metrics_line(b, now), error
 
     def placeholder(self) -> str:
         return fmt.placeholder(self.branch)

@@ -43,7 +43,7 @@ class PaneGrid(Horizontal):
 
     def build(self, panes: dict[str, BranchPane], aggregate: AggregatePane) -> None:
         self.panes, self.aggregate = panes, aggregate
-        self.branch_list.styles.height = len(panes)
+        self.branch_list.styles.height = len(self.branch_list.entries())
         self.grid.mount_all(self.pane_list())
         self.call_after_refresh(self.place_panes)
         self.call_after_refresh(self.focus_pane, 0)
@@ -54,7 +54,7 @@ class PaneGrid(Horizontal):
         before the aggregator."""
         new = [pane for bid, pane in panes.items() if bid not in self.panes]
         self.panes = dict(panes)
-        self.branch_list.styles.height = len(panes)
+        self.branch_list.styles.height = len(self.branch_list.entries())
         if new and self.aggregate is not None:
             self.grid.mount_all(new, before=self.aggregate)
         self.call_after_refresh(self.place_panes)

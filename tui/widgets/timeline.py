@@ -15,6 +15,7 @@ from fanout.frontends.status import Status, look
 CHAR = {"deps": "·", "queue": "░", "backoff": "▒", "stream": "█"}
 STYLE = {"deps": "$text-muted", "queue": "$warning 60%", "backoff": "$error"}
 LABEL = 12
+BOUNDARY = "┆"  # where a later wave's planning began
 
 
 class Timeline(Widget):
@@ -58,9 +59,14 @@ class Timeline(Widget):
             return Content("")
         span = max(self.clock(), 1e-6)
         cells = width - LABEL - 1
+        # A run of several waves: where each later wave's planning began, a line down every row's blank cells.
+        bounds = [min(cells - 1, int(w.lane.segments[0].start / span * cells))
+                  for w in self.state.waves[1:] if w.lane.segments]
         lines: list[Content] = []
         for label, pieces in bars:
             row: list[tuple[str, str]] = [(" ", "")] * cells
+            for i in bounds:
+                row[i] = (BOUNDARY, "$text-muted")
             for start, end, char, style in pieces:
                 a = min(cells - 1, int(start / span * cells))
                 b = min(cells, max(a + 1, round(end / span * cells)))
@@ -72,6 +78,8 @@ class Timeline(Widget):
         lines.append(Content.styled(axis, "$text-muted"))
         legend = "  ".join(f"{CHAR[k]} {name}" for k, name in
                            (("deps", "dependencies"), ("queue", "queue"), ("backoff", "backoff"), ("stream", "stream")))
+        if bounds:
+            legend += f"  {BOUNDARY} next wave"
         lines.append(Content.styled(f"{'':<{LABEL}} {legend}"[:width], "$text-muted"))
         return Content("\n").join(lines)
 
