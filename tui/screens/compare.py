@@ -24,7 +24,7 @@ from fanout.frontends.state import RunState
 from .. import exporting
 from ..widgets.compare_bars import CompareBars
 from ..widgets.timeline import Timeline
-from ..widgets.steady_footer import SteadyFooter
+from ..widgets.key_bar import KeyBar
 
 COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×",
            "Findings", "Distinct", "Redundancy", "Contra.", "Judged")
@@ -99,7 +99,7 @@ class CompareScreen(Screen):
             yield Static("", id="compare-judge")
             yield Label("", id="compare-overlap-title", classes="compare-heading")
             yield Static("", id="compare-overlap")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)

@@ -12,9 +12,6 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.reactive import Reactive
-from textual.screen import Screen
-from textual.widget import Widget
 
 from fanout.core.errors import UserError
 from fanout.wiring.launch import Prepared, execute
@@ -36,29 +33,26 @@ from fanout.strategies.events import (
 from fanout.strategies.recipe import AGGREGATE_ID
 
 from .. import exporting, gc_freeze
+from ..compat import QuietFocusScreen
+from ..messages import Compare, ResumeSession, StartRun
 from ..md_render import Look, look_for
 from ..pacer import TICK, Pacer
 from ..feeds import Feed, LiveRun, Replay, Source
-from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_list import BranchList
+from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_pane import BranchPane
 from ..widgets.pane_grid import PaneGrid
 from ..widgets.run_header import RunHeader
 from ..widgets.run_totals import RunTotals
 from ..widgets.stream_pane import StreamPane
 from ..widgets.timeline import Timeline
-from ..widgets.steady_footer import SteadyFooter
+from ..widgets.key_bar import KeyBar
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
 SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
 
 
-class RunScreen(Screen):
-    # Textual repaints the whole screen when the focus moves (Screen.focused repaints by default); the panes that
-    # gain and lose focus redraw themselves (border, restyle), so a full repaint of twenty panes, 30-60 ms at
-    # 200x60, bought nothing each time a reader moved to the next answer.
-    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
-
+class RunScreen(QuietFocusScreen):
     BINDINGS = [
         Binding("r", "rerun", "Run again", id="rerun", tooltip="Run the recipe again on the same inputs"),
         Binding("x", "cancel_run", "Cancel run", id="cancel_run"),
@@ -84,9 +78,7 @@ class RunScreen(Screen):
         self.state = RunState()
         self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
         self.engine: RunControl | None = None
-        self.panes: dict[str, BranchPane] = {}
-        self._made = 0  # panes made so far: ids for the ones a plan adds
-        self.aggregate_pane = AggregatePane(self.state, id="aggregate-pane")
+        self.grid = PaneGrid(self.state, self.clock, id="main")
         self.pacer = Pacer(self.pane_list, look=self.markdown_look)
         self._look: Look | None = None
         self._t0: float | None = None
@@ -98,12 +90,12 @@ class RunScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.state, self.clock, mode=self.mode, id="run-header")
-        yield PaneGrid(self.state, self.clock, id="main")
+        yield self.grid
         with Horizontal(id="bottom"):
             with VerticalScroll(id="timeline-box", can_focus=False):
                 yield Timeline(self.state, self.clock, id="timeline")
             yield RunTotals(self.state, self.clock, id="totals")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         gc_freeze.reset()  # reclaim the previous screen's garbage now, before tokens flow
@@ -124,8 +116,17 @@ class RunScreen(Screen):
         self.set_class(height < SHORT, "-short")
         self.set_class(width < NARROW, "-narrow")
 
+    @property
+    def panes(self) -> dict[str, BranchPane]:
+        """Lane id -> its pane, in lane order (the grid's)."""
+        return self.grid.panes
+
+    @property
+    def aggregate_pane(self) -> AggregatePane:
+        return self.grid.aggregate
+
     def pane_list(self) -> list[StreamPane]:
-        return [*self.panes.values(), self.aggregate_pane]
+        return self.grid.pane_list()
 
     # --- events in -----------------------------------------------------------------------------------------------
 
@@ -154,10 +155,9 @@ class RunScreen(Screen):
             self.aggregate_pane.dirty = True
             return
         self._chrome_dirty = True
-        if kind is RunStarted:
-            self._t0 = asyncio.get_running_loop().time()
-            self._build(event)  # type: ignore[arg-type]
-        elif kind is PlanStarted or kind is PlanDone or kind is BranchAdded:  # the run grows
+        if kind is RunStarted or kind is PlanStarted or kind is PlanDone or kind is BranchAdded:  # the run grows
+            if kind is RunStarted:
+                self._t0 = asyncio.get_running_loop().time()
             self._add_lanes()
             if kind is PlanDone and self.state.plan is not None:
                 self.panes["plan"].dirty = True
@@ -177,25 +177,10 @@ class RunScreen(Screen):
                     pane.dirty = True
                 self.refresh_bindings()
 
-    def _build(self, started: RunStarted) -> None:
-        for index, info in enumerate(started.branches):
-            self.panes[info.id] = BranchPane(self.state.branches[info.id], id=f"pane-{index}")
-        self._made = len(self.panes)
-        self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
-        self.query_one(PaneGrid).build(self.panes, self.aggregate_pane)
-
     def _add_lanes(self) -> None:
-        """A planned run grows: the planner's pane when it starts, the planned branches' when it is done."""
-        panes = {}
-        for lane in self.state.lanes():
-            if lane.id not in self.panes:
-                self._made += 1
-                panes[lane.id] = BranchPane(lane, id=f"pane-{self._made}")
-            else:
-                panes[lane.id] = self.panes[lane.id]
-        self.panes = panes
-        self.query_one(Timeline).styles.height = len(panes) + 3
-        self.query_one(PaneGrid).add(panes)
+        """A pane per lane: when the run starts, the planner's when it starts, the planned branches' when it is done."""
+        self.grid.sync()
+        self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
 
     def _warn_plan(self) -> None:
         """Every repair made to the plan is said where the user looks; the report and the JSON keep them too."""
@@ -258,23 +243,6 @@ class RunScreen(Screen):
     def running(self) -> bool:
         return not self.finished.is_set()
 
-    async def settle(self) -> None:
-        """Wait until everything received so far is drawn (tests and the benchmark)."""
-        for _ in range(100):  # panes mounted by the last events are laid out on the next refresh
-            if all(p.is_mounted and (not p.display or p.doc_width() > 0) for p in self.pane_list()):
-                break
-            await asyncio.sleep(0.01)
-        # Drawing the chrome (the totals, the header) can move the panes' edges, and a document drawn before that
-        # is at the old width: render again until every shown document is at its pane's final width.
-        for _ in range(10):
-            await self.pacer.flush_all()
-            self._chrome_dirty = True
-            await self._redraw_chrome()
-            await self.wait_for_refresh()
-            await asyncio.sleep(0)
-            if all(p.markdown.width_rendered in (0, p.doc_width()) for p in self.pane_list() if p.on_screen):
-                break
-
     # --- panes ---------------------------------------------------------------------------------------------------
 
     def focused_pane(self) -> StreamPane | None:
@@ -288,11 +256,11 @@ class RunScreen(Screen):
 
     def focus_pane(self, index: int) -> None:
         """Focus (and in the compact layout, show) the pane at `index`: branches in recipe order, then the aggregator."""
-        self.query_one(PaneGrid).focus_pane(index)
+        self.grid.focus_pane(index)
 
     @property
     def current(self) -> int:
-        return self.query_one(PaneGrid).current
+        return self.grid.current
 
     # --- actions -------------------------------------------------------------------------------------------------
 
@@ -361,7 +329,7 @@ class RunScreen(Screen):
     def action_rerun(self) -> None:
         prepared = self._prepared()
         if prepared is not None and not self.running:
-            self.app.start_run(prepared.again())  # type: ignore[attr-defined]
+            self.post_message(StartRun(prepared.again()))
 
     def action_retry_branch(self) -> None:
         """While the run goes on: the focused failed branch runs again (those waiting for it wait for it).
@@ -383,7 +351,7 @@ class RunScreen(Screen):
             self.notify("Every branch finished: nothing to retry (r runs the recipe again).")
             return
         if self.state.started is not None:
-            self.app.resume_session(self.state.started.session_id)  # type: ignore[attr-defined]
+            self.post_message(ResumeSession(self.state.started.session_id))
 
     def action_switch_strategy(self) -> None:
         prepared = self._prepared()
@@ -393,14 +361,14 @@ class RunScreen(Screen):
 
         def chosen(strategy: str | None) -> None:
             if strategy:
-                self.app.start_run(prepared.again(strategy))  # type: ignore[attr-defined]
+                self.post_message(StartRun(prepared.again(strategy)))
 
         self.app.push_screen(StrategyPicker(prepared.spec.strategy), chosen)
 
     def action_compare(self) -> None:
         prepared = self._prepared()
         if prepared is not None and not self.running:
-            self.app.compare(prepared)  # type: ignore[attr-defined]
+            self.post_message(Compare(prepared))
 
     def _export(self, writer) -> None:
         if self.state.started is None:

@@ -17,7 +17,8 @@ from fanout.core.errors import UserError
 from fanout.wiring.launch import RunOptions
 from fanout.strategies import recipe as recipes
 from fanout.wiring.routing import ADHOC
-from ..widgets.steady_footer import SteadyFooter
+from ..messages import Launch
+from ..widgets.key_bar import KeyBar
 
 RECIPE_DEFAULT = "recipe"  # the strategy Select's value for "whatever the recipe says"
 
@@ -67,7 +68,7 @@ class SetupScreen(Screen):
                             id="base-url")
             yield Static("", id="setup-error", markup=False)
             yield Button("Run  (ctrl+r)", id="run", variant="primary")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def _providers(self) -> tuple[list[str], str]:
         try:
@@ -156,4 +157,4 @@ class SetupScreen(Screen):
     def action_start(self) -> None:
         options = self.gather()
         self.options = options
-        self.app.launch(options)  # type: ignore[attr-defined]
+        self.post_message(Launch(options))

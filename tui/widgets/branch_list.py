@@ -26,16 +26,18 @@ class BranchList(Widget):
             super().__init__()
             self.index = index
 
-    def __init__(self, state: RunState, clock: Callable[[], float], *, id: str | None = None) -> None:
+    def __init__(self, state: RunState, clock: Callable[[], float], current: Callable[[], int], *,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = state
         self.clock = clock
-        self.current = 0
+        self.current = current  # the grid's current pane (its index)
 
     def render(self) -> Content:
         now = self.clock()
         width = self.content_size.width
         lines = []
+        current = self.current()
         for i, b in enumerate(self.state.lanes()):
             badge = fmt.badge(b, now)
             tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
@@ -44,7 +46,7 @@ class BranchList(Widget):
             right = f"{tokens} tok"
             room = max(1, width - len(right) - 1)
             text = f"{label[:room]:<{room}} {right}"
-            style = "reverse" if i == self.current else (f"${shown.colour}" if shown.colour else "")
+            style = "reverse" if i == current else (f"${shown.colour}" if shown.colour else "")
             lines.append(Content.styled(text, style) if style else Content(text))
         return Content("\n").join(lines)
 

@@ -1,6 +1,9 @@
-"""Where the panes go: a grid with as many columns as fit, the aggregator on a row of its own; or, when the
-rows would be too short (dozens of branches, a small terminal), a compact list of the branches beside the
-focused pane and the aggregator."""
+"""Where the panes go, and which one is current. The grid owns the panes: one per lane of the run (the planner's,
+the branches', the aggregate's reduce steps), in lane order, then the aggregator's.
+
+A grid with as many columns as fit, the aggregator on a row of its own; or, when the rows would be too short
+(dozens of branches, a small terminal), a compact list of the branches beside the current pane and the aggregator.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +27,14 @@ BOTTOM_GROWTH = 14 - 10  # #bottom's max-height in the grid layout less the comp
 class PaneGrid(Horizontal):
     def __init__(self, state: RunState, clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.branch_list = BranchList(state, clock, id="branch-list")
+        self.state = state
+        self.panes: dict[str, BranchPane] = {}  # lane id -> its pane, in lane order
+        self.aggregate = AggregatePane(state, id="aggregate-pane")
+        self.branch_list = BranchList(state, clock, lambda: self.current, id="branch-list")
         self.grid = Container(id="panes")
-        self.panes: dict[str, BranchPane] = {}
-        self.aggregate: AggregatePane | None = None
         self.current = 0  # index into pane_list(): the pane shown (compact) and focused
         self.compact = False
+        self._made = 0  # panes made so far: their ids
 
     def compose(self):
         yield self.branch_list
@@ -39,23 +44,30 @@ class PaneGrid(Horizontal):
         self.branch_list.display = False
 
     def pane_list(self) -> list[StreamPane]:
-        return [*self.panes.values(), *([self.aggregate] if self.aggregate else [])]
+        return [*self.panes.values(), self.aggregate]
 
-    def build(self, panes: dict[str, BranchPane], aggregate: AggregatePane) -> None:
-        self.panes, self.aggregate = panes, aggregate
+    def sync(self) -> None:
+        """A pane for every lane of the run not shown yet (the run starts, a plan adds branches, the aggregate adds
+        reduce steps), in lane order, before the aggregator."""
+        lanes = self.state.lanes()
+        if [lane.id for lane in lanes] == list(self.panes):
+            return
+        first = self.aggregate.parent is None
+        new = []
+        panes = {}
+        for lane in lanes:
+            pane = self.panes.get(lane.id)
+            if pane is None:
+                pane = BranchPane(lane, id=f"pane-{self._made}")
+                self._made += 1
+                new.append(pane)
+            panes[lane.id] = pane
+        self.panes = panes
         self.branch_list.styles.height = len(panes)
-        self.grid.mount_all(self.pane_list())
-        self.call_after_refresh(self.place_panes)
-        self.call_after_refresh(self.focus_pane, 0)
-
-    def add(self, panes: dict[str, BranchPane]) -> None:
-        """Panes that appear while the run goes (the planner's, the branches it planned, the
-        aggregate's reduce steps), in lane order,
-        before the aggregator."""
-        new = [pane for bid, pane in panes.items() if bid not in self.panes]
-        self.panes = dict(panes)
-        self.branch_list.styles.height = len(panes)
-        if new and self.aggregate is not None:
+        if first:
+            self.grid.mount_all([*new, self.aggregate])
+            self.call_after_refresh(self.focus_pane, 0)
+        elif new:
             self.grid.mount_all(new, before=self.aggregate)
         self.call_after_refresh(self.place_panes)
 
@@ -64,7 +76,7 @@ class PaneGrid(Horizontal):
 
     def place_panes(self) -> None:
         width, height = self.size
-        if not self.panes or self.aggregate is None or width == 0 or height == 0:
+        if not self.panes or width == 0 or height == 0:
             return
         count = len(self.panes)
         cols = max(1, min(count, width // MIN_W))
@@ -106,7 +118,6 @@ class PaneGrid(Horizontal):
         if not self.panes:
             return
         self.current = index % len(panes)
-        self.branch_list.current = self.current
         self.branch_list.refresh()
         self._show_current()
         pane = panes[self.current]
@@ -120,7 +131,6 @@ class PaneGrid(Horizontal):
         panes = self.pane_list()
         if event.widget in panes:
             self.current = panes.index(event.widget)
-            self.branch_list.current = self.current
             self.branch_list.refresh()
 
     @on(BranchList.Picked)

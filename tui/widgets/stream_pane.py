@@ -27,6 +27,7 @@ from textual.widgets import Static
 
 from fanout.core.text import strip_controls
 
+from ..compat import style_now
 from ..doc_cache import DocCache
 from fanout.frontends.status import Status, look
 from ..md_render import Look, split_blocks
@@ -93,7 +94,6 @@ class StreamPane(Vertical, can_focus=True):
         self._metrics_at = 0.0
         self._kind = Status.WAITING
         self._scrollbars_styled = False
-        self.badges_shown: list[str] = []  # every badge this pane has displayed, for tests and debugging
 
     # --- what subclasses provide -----------------------------------------------------------------------------
 
@@ -316,12 +316,11 @@ class StreamPane(Vertical, can_focus=True):
             self.scroll.display = markdown
             self.tail.display = not markdown
             if markdown and not self._scrollbars_styled:
-                # Textual styles a scroll area's scroll bars the first time the area is restyled, which for a
-                # pane is the first time it gets focus, and styling them lays out the whole screen (then
-                # repaints it all): a freeze on every pane's first visit. Done now, while the document is first
-                # shown, those layouts are batched with the one showing it and focus later changes only colours.
+                # Styling a scroll area's scroll bars lays out the whole screen; by default that happens at the
+                # pane's first focus (a freeze on every pane's first visit). Done now, it is batched with the
+                # layout that shows the document, and focus later changes only colours.
                 self._scrollbars_styled = True
-                self.scroll.call_after_refresh(self.scroll.update_node_styles)
+                style_now(self.scroll)
 
     def _draw_header(self, force: bool = False) -> None:
         title, kind, label, metrics, error = self.header(self.screen_clock())
@@ -336,8 +335,6 @@ class StreamPane(Vertical, can_focus=True):
         if kind != self._kind:
             self._kind = kind
             self._paint_border()
-        if not self.badges_shown or self.badges_shown[-1] != label:
-            self.badges_shown.append(label)
         # Content, never a str: a str border title is parsed as markup, and titles and errors are not ours.
         # The badge first: a long title is what gets cut, never the status.
         # The badge is a chip (its colour as background, a space either side), so it never runs into the title.
