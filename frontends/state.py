@@ -69,6 +69,8 @@ class BranchState:
     segments: list[Segment] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)  # what the text says: {"answer": ...}, {"json": ...}
     kept: bool = False  # resumed: taken from the session as it was, not run again
+    retries: int = 0  # counted live, as they happen (the metrics say it only once the call is over)
+    throttles: int = 0
 
     @property
     def text(self) -> str:
@@ -113,6 +115,8 @@ class AggregateState:
     error: str = ""
     started: float | None = None  # run time of AggregateStarted
     ended: float | None = None  # run time of AggregateDone
+    retries: int = 0  # counted live, as they happen
+    throttles: int = 0
 
     @property
     def text(self) -> str:
@@ -272,12 +276,16 @@ class RunState:
     def _retrying(self, event: BranchRetrying) -> BranchState | None:
         if event.branch == AGGREGATE_ID:
             self.aggregate.status = RETRYING
+            self.aggregate.retries += 1
+            self.aggregate.throttles += event.throttled
             if event.restart:
                 self.aggregate.chunks.clear()
             return None
         b = self._lane(event.branch)
         if b is not None:
             b.status = RETRYING
+            b.retries += 1
+            b.throttles += event.throttled
             b.error, b.ended = "", None  # a branch retried by hand had failed: no longer
             b.retry_reason = event.reason
             b.retry_delay = event.delay

@@ -106,7 +106,7 @@ async def test_a_failed_branch_is_named_by_the_aggregator(loopback):
         screen = await finished(pilot)
         assert screen.state.status == "partial"
         software = screen.panes["software"]
-        assert screen.state.branches["software"].status == FAILED and badge(software) == "failed"
+        assert screen.state.branches["software"].status == FAILED and badge(software) == "400 · bad request"
         left_out = screen.aggregate_pane.failed_line
         assert left_out.display and "left out: software" in str(left_out.render())
         assert "left out: software" in screen_text(app)

@@ -21,6 +21,7 @@ from fanout.frontends.state import RunState
 from fanout.strategies.control import RunControl
 from fanout.strategies.events import (
     AggregateToken,
+    BranchFailed,
     BranchRetrying,
     BranchToken,
     Event,
@@ -53,24 +54,28 @@ SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and tota
 
 
 class RunScreen(QuietFocusScreen):
+    PANES = Binding.Group("pane", compact=True)
     BINDINGS = [
         Binding("r", "rerun", "Run again", id="rerun", tooltip="Run the recipe again on the same inputs"),
         Binding("x", "cancel_run", "Cancel run", id="cancel_run"),
-        Binding("k", "cancel_branch", "Cancel branch", id="cancel_branch", show=False),
-        Binding("R", "retry_branch", "Retry", id="retry_branch", show=False,
+        Binding("k", "cancel_branch", "Cancel branch", id="cancel_branch", tooltip="Cancel the focused branch"),
+        Binding("R", "retry_branch", "Retry", id="retry_branch",
                 tooltip="Retry the focused failed branch while the run goes on; once it is over, resume the "
                         "session: only what did not finish runs again"),
         Binding("s", "switch_strategy", "Strategy", id="switch_strategy",
                 tooltip="Run again on the same inputs under another strategy"),
         Binding("m", "compare", "Compare", id="compare", tooltip="Run all three strategies and compare them"),
         Binding("z", "zoom", "Zoom", id="zoom", tooltip="Zoom the focused pane to the full screen, or back"),
-        Binding("n", "next_pane", "Next", id="next_pane", show=False),
-        Binding("p", "previous_pane", "Previous", id="previous_pane", show=False),
+        Binding("n", "next_pane", "Next", id="next_pane", group=PANES, tooltip="The next pane"),
+        Binding("p", "previous_pane", "Previous", id="previous_pane", group=PANES, tooltip="The previous pane"),
         Binding("c", "copy", "Copy", id="copy", tooltip="Copy the focused pane's text to the clipboard"),
-        Binding("e", "export_markdown", "Export .md", id="export_markdown"),
-        Binding("j", "export_json", "Export .json", id="export_json", show=False),
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the run form (or un-zoom)", show=False),
+        Binding("e", "export_markdown", "Export .md", id="export_markdown", tooltip="The run as a Markdown report"),
+        Binding("j", "export_json", "Export .json", id="export_json", tooltip="The session as JSON (fanout import)"),
+        Binding("escape", "back", "Back", id="back", tooltip="Back from the zoomed pane, or to the screen before"),
     ]
+    # What the key bar keeps when it is narrow, most important first (binding ids).
+    KEYS_FIRST = ("back", "retry_branch", "cancel_run", "rerun", "compare", "zoom", "next_pane",
+                  "cancel_branch", "switch_strategy", "export_markdown", "copy", "export_json")
 
     def __init__(self, source: Source, *, mode: str = "") -> None:
         super().__init__()
@@ -167,6 +172,8 @@ class RunScreen(QuietFocusScreen):
             pane.dirty = True
             if kind is BranchRetrying and event.restart:  # type: ignore[attr-defined]
                 pane.restart()
+            elif kind is BranchFailed:
+                self.refresh_bindings()  # R retries it
         else:
             agg = self.aggregate_pane
             agg.dirty = True
@@ -265,16 +272,24 @@ class RunScreen(QuietFocusScreen):
     # --- actions -------------------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("rerun", "retry_branch", "switch_strategy", "compare"):
-            if not self.live:
-                return False  # a replay is read-only
-            # Retry stays live while running, to say why it waits; the others are dimmed until the run is over.
-            return None if self.running and action != "retry_branch" else True
-        if action in ("cancel_run", "cancel_branch"):
+        """False: not on this screen (a replay is read-only); None: not now (the key sheet says so, the key bar
+        leaves it out); True: it works now."""
+        if action in ("rerun", "retry_branch", "switch_strategy", "compare", "cancel_run", "cancel_branch"):
             if not self.live:
                 return False
-            return True if self.running and self.engine is not None else None
+            if action == "retry_branch":
+                return True if self.failures() else None
+            if action in ("cancel_run", "cancel_branch"):
+                return True if self.running and self.engine is not None else None
+            return None if self.running else True
+        if action == "back":
+            return True if self.maximized is not None or len(self.app.screen_stack) > 2 else None
         return True
+
+    def failures(self) -> bool:
+        """Something did not finish well: a branch to retry, or a session to resume."""
+        return any(b.status.unsuccessful for b in self.state.lanes()) or self.state.aggregate.status == "failed" \
+            or self.state.status in ("partial", "failed", "cancelled")
 
     def action_next_pane(self) -> None:
         self.focus_pane(self.current + 1)
@@ -285,15 +300,17 @@ class RunScreen(QuietFocusScreen):
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
-            return
-        pane = self.focused_pane()
-        if pane is not None:
-            pane.focus()
-            self.maximize(pane, container=False)
+        else:
+            pane = self.focused_pane()
+            if pane is not None:
+                pane.focus()
+                self.maximize(pane, container=False)
+        self.refresh_bindings()  # esc now goes back from the zoom, or no longer does
 
     def action_back(self) -> None:
         if self.maximized is not None:
             self.minimize()
+            self.refresh_bindings()
         elif self.live and self.running:
             self.notify("The run is still going: cancel it first (x).", severity="warning")
         elif len(self.app.screen_stack) > 2:

@@ -9,20 +9,28 @@ from fanout.frontends.report import fmt_cost, fmt_seconds
 from fanout.frontends.state import DONE, FAILED, QUEUED, STREAMING, WAITING, AggregateState, RunState
 from fanout.frontends.status import Status
 
+from .. import fmt
 from .stream_pane import StreamPane
 from .vote_tally import VoteTally, has_votes
 
 
 def left_out(state: RunState) -> str:
-    """Failed branches are named, never silently dropped."""
+    """Failed branches are named, never silently dropped; those that failed alike are named together, their
+    reason said once ("hardware, software: cannot connect to ...; security: skipped (hardware failed)")."""
     failed = list(state.aggregate.failed) or [b.id for b in state.branch_list() if b.status.unsuccessful]
     if not failed:
         return ""
-    names = []
+    why: dict[str, list[str]] = {}
     for bid in failed:
         b = state.branches.get(bid)
-        names.append(f"{bid} ({b.status}: {b.error})" if b and b.error else bid)
-    return "left out: " + "; ".join(names)
+        if b is None or not b.status.unsuccessful:
+            reason = ""
+        elif fmt.never_ran(b):
+            reason = fmt.badge(b, state.now, state).label
+        else:
+            reason = f"{b.status}: {b.error}" if b.error else str(b.status)
+        why.setdefault(reason, []).append(bid)
+    return "left out: " + "; ".join(", ".join(ids) + (f" ({reason})" if reason else "") for reason, ids in why.items())
 
 
 class AggregatePane(StreamPane):
@@ -62,8 +70,13 @@ class AggregatePane(StreamPane):
     def header(self, now: float) -> tuple[str, Status, str, str, str]:
         a = self.agg
         method = a.method or "aggregate"
-        kind = a.status
-        label = a.status if a.status != WAITING else "waiting for the branches"
+        kind, label = a.status, str(a.status)
+        if a.status == WAITING:
+            label = "waiting for the branches"
+        elif a.status == STREAMING and not a.chunks:
+            kind, label = Status.AWAITING, "awaiting first token"
+        elif a.status == FAILED and a.error:
+            label = fmt.cause(a.error)
         if self.state.done is not None and a.status == WAITING:
             kind, label = Status.SKIPPED, f"not run (run {self.state.done.status})"
         m = a.metrics
@@ -74,7 +87,7 @@ class AggregatePane(StreamPane):
         self._sync_extras()
         return f"aggregate · {method}", kind, label, metrics, a.error
 
-    def placeholder(self) -> str:
+    def placeholder(self, now: float) -> str:
         if self.state.done is not None and self.state.done.error:
             return self.state.done.error
         if self.agg.status == WAITING:

@@ -39,7 +39,7 @@ class BranchList(Widget):
         lines = []
         current = self.current()
         for i, b in enumerate(self.state.lanes()):
-            badge = fmt.badge(b, now)
+            badge = fmt.badge(b, now, self.state)
             tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
             shown = LOOK[badge.kind]
             label = f"{shown.glyph} {b.id}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fanout.frontends.state import BranchState
+from fanout.frontends.state import BranchState, RunState
 from fanout.frontends.status import Status
 
 from .. import fmt
@@ -10,9 +10,10 @@ from .stream_pane import StreamPane
 
 
 class BranchPane(StreamPane):
-    def __init__(self, branch: BranchState, *, id: str | None = None) -> None:
+    def __init__(self, branch: BranchState, state: RunState, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="pane branch-pane")
         self.branch = branch
+        self.state = state
 
     @property
     def branch_id(self) -> str:
@@ -28,9 +29,9 @@ class BranchPane(StreamPane):
 
     def header(self, now: float) -> tuple[str, Status, str, str, str]:
         b = self.branch
-        badge = fmt.badge(b, now)
-        error = b.error if b.status.unsuccessful and b.text.strip() else ""
+        badge = fmt.badge(b, now, self.state)
+        error = b.error if b.status.unsuccessful else ""  # always said, above whatever text came before it
         return b.title, badge.kind, badge.label, fmt.metrics_line(b, now), error
 
-    def placeholder(self) -> str:
-        return fmt.placeholder(self.branch)
+    def placeholder(self, now: float) -> str:
+        return fmt.placeholder(self.branch, now)

@@ -78,9 +78,10 @@ class KeyBar(Widget):
         entries: dict[object, list[tuple[ActiveBinding, str]]] = {}
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if not (binding.show or binding.action == HELP) or (in_text and not binding.priority
-                                                                  and types_a_character(key)):
-                continue
+            if not (binding.show or binding.action == HELP) or not active.enabled:
+                continue  # hidden, or not now (the key sheet lists those)
+            if in_text and not binding.priority and types_a_character(key):
+                continue  # in a text field it types
             group = binding.group or binding.action
             entries.setdefault(group, []).append((active, self.app.get_key_display(binding)))
         keys = []

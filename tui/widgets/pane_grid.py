@@ -58,7 +58,7 @@ class PaneGrid(Horizontal):
         for lane in lanes:
             pane = self.panes.get(lane.id)
             if pane is None:
-                pane = BranchPane(lane, id=f"pane-{self._made}")
+                pane = BranchPane(lane, self.state, id=f"pane-{self._made}")
                 self._made += 1
                 new.append(pane)
             panes[lane.id] = pane

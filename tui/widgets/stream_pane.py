@@ -28,6 +28,7 @@ from textual.widgets import Static
 from fanout.core.text import strip_controls
 
 from ..compat import style_now
+from ..fmt import chip_style
 from ..doc_cache import DocCache
 from fanout.frontends.status import Status, look
 from ..md_render import Look, split_blocks
@@ -110,7 +111,7 @@ class StreamPane(Vertical, can_focus=True):
         """(title, how the badge looks, badge label, metrics line, error line)."""
         raise NotImplementedError
 
-    def placeholder(self) -> str:
+    def placeholder(self, now: float) -> str:
         return ""
 
     @property
@@ -194,7 +195,10 @@ class StreamPane(Vertical, can_focus=True):
 
     @property
     def wants_doc(self) -> bool:
-        return self.ended or (self.reading and bool(self.source.chunks))
+        """Rendered as Markdown: once it has ended with some text, or while someone reads it streaming."""
+        if self.ended:
+            return bool(self.source.final_text if self.source.final_text is not None else self.source.chunks)
+        return self.reading and bool(self.source.chunks)
 
     def doc_groups(self) -> list[str]:
         """The text to render, in block groups (`md_render.split_blocks`); recomputed only when the text grew."""
@@ -323,30 +327,29 @@ class StreamPane(Vertical, can_focus=True):
                 style_now(self.scroll)
 
     def _draw_header(self, force: bool = False) -> None:
-        title, kind, label, metrics, error = self.header(self.screen_clock())
+        now = self.screen_clock()
+        title, kind, label, metrics, error = self.header(now)
         key = (title, kind, label, error)
         # A new subtitle repaints the whole pane: the running metrics change with every token, so they are
         # redrawn at most METRICS_PERIOD apart; a new badge is drawn at once.
-        now = time.monotonic()
-        if key == self._header and (metrics == self._metrics or (now - self._metrics_at < METRICS_PERIOD and not force)):
+        wall = time.monotonic()
+        if key == self._header and (metrics == self._metrics or (wall - self._metrics_at < METRICS_PERIOD and not force)):
             return
         self._header = key
-        self._metrics, self._metrics_at = metrics, now
+        self._metrics, self._metrics_at = metrics, wall
         if kind != self._kind:
             self._kind = kind
             self._paint_border()
         # Content, never a str: a str border title is parsed as markup, and titles and errors are not ours.
         # The badge first: a long title is what gets cut, never the status.
         # The badge is a chip (its colour as background, a space either side), so it never runs into the title.
-        shown = look(kind)
-        badge_style = f"bold reverse ${shown.colour}" if shown.colour else "reverse $text-muted"
-        self.border_title = Content.assemble((f" {shown.glyph} {label} ", badge_style), " ", (title, "bold"))
+        self.border_title = Content.assemble((f" {look(kind).glyph} {label} ", chip_style(kind)), " ", (title, "bold"))
         self.border_subtitle = Content(metrics)
         if self.error_line.display != bool(error):
             self.error_line.display = bool(error)
         if error:
             self.error_line.update(Content(strip_controls(error)))
-        self.tail.placeholder = self.placeholder()
+        self.tail.placeholder = self.placeholder(now)
 
     def screen_clock(self) -> float:
         clock = getattr(self.screen, "clock", None)

@@ -10,7 +10,9 @@ from textual.widget import Widget
 
 from fanout.frontends.report import fmt_seconds
 from fanout.frontends.state import FAILED, RunState
-from fanout.frontends.status import Status, look
+from fanout.frontends.status import Status
+
+from ..fmt import status_style
 
 CHAR = {"deps": "·", "queue": "░", "backoff": "▒", "stream": "█"}
 STYLE = {"deps": "$text-muted", "queue": "$warning 60%", "backoff": "$error"}
@@ -38,7 +40,7 @@ class Timeline(Widget):
                 if end <= seg.start:
                     continue
                 if seg.kind == "stream":  # a stream in its outcome's colour once over, in the streaming one till then
-                    style = "$" + look(b.status if b.status.over else Status.STREAMING).colour
+                    style = status_style(b.status if b.status.over else Status.STREAMING)
                 else:
                     style = STYLE.get(seg.kind, "")
                 pieces.append((seg.start, end, CHAR.get(seg.kind, "?"), style))
