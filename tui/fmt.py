@@ -33,6 +33,10 @@ def chip_style(kind: Status) -> str:
     return f"bold ${shown.colour} on ${shown.colour} 20%"
 
 
+# Each strategy's one colour, wherever it is drawn (the compare screen's timelines, bars and table).
+STRATEGY_STYLE = {"sequential": "$primary", "parallel": "$accent", "hybrid": "$success"}
+
+
 def status_style(kind: Status) -> str:
     """Text or a bar in a status's colour (dim when it has none)."""
     colour = LOOK[kind].colour
@@ -57,6 +61,19 @@ def cause(error: str) -> str:
         if text.startswith(start):
             return short
     return shorten(text, CAUSE_WIDTH)
+
+
+def fit_label(label: str, width: int) -> str:
+    """An id in `width` cells, cut with an ellipsis; the short part after a separator is kept, since that is what
+    tells apart "aggregate.r1.1" from "aggregate.r2.1" ("aggreg…r1.1")."""
+    if len(label) <= width:
+        return label
+    first = re.split(r"[.\-_ ]", label, maxsplit=1)
+    last = re.split(r"[.\-_ ]", label)[-1]
+    for tail, room in ((first[-1], width // 2), (last, width // 2)):
+        if len(first) > 1 and 0 < len(tail) <= room:
+            return label[:width - 1 - len(tail)] + "…" + tail
+    return label[:width - 1] + "…"
 
 
 def never_ran(b: BranchState) -> bool:

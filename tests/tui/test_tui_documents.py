@@ -4,7 +4,7 @@ while the run goes."""
 from __future__ import annotations
 
 from fanout.frontends.state import DONE
-from fanout.tui.widgets.timeline import Timeline
+from fanout.tui.widgets.timeline import LABEL, Timeline
 from fanout.wiring.launch import RunOptions, prepare
 from fanout.tui.app import FanoutApp
 from test_tui_live import SIZE, finished, run_screen
@@ -40,8 +40,10 @@ async def test_reduce_steps_join_as_panes_and_timeline_rows(loopback, tmp_path):
             assert pane.shown_text == REPORT and screen.state.branches[bid].status == DONE
         # the aggregator stays the last pane, after the steps that fed it
         assert screen.pane_list()[-1] is screen.aggregate_pane
-        rows = screen.query_one(Timeline).render().plain.splitlines()
-        assert sum(1 for r in rows if r.startswith("aggregate.r")) == 6
+        timeline = screen.query_one(Timeline)
+        assert sum(1 for label, _ in timeline.rows() if label.startswith("aggregate.r")) == 6
+        drawn_labels = {row[:LABEL] for row in timeline.lanes.text() if "…r" in row[:LABEL]}
+        assert len(drawn_labels) == 6  # cut to fit, yet each step tells itself apart ("aggreg…r1.1")
 
 
 async def test_a_document_given_as_a_file_gets_one_pane_per_section(loopback, tmp_path):

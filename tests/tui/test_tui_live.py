@@ -22,7 +22,7 @@ from fanout.tui.screens.history import HistoryScreen
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.screens.strategy_picker import StrategyPicker
 from fanout.tui.widgets.run_totals import RunTotals
-from fanout.tui.widgets.timeline import Timeline
+from fanout.tui.widgets.timeline import LABEL, Timeline
 from tuikit import Badges, badge, drawn, notifications, screen_text, wait_for
 
 SIZE = (140, 44)
@@ -74,9 +74,9 @@ async def test_research_run_streams_every_branch_to_its_pane(loopback, monkeypat
         hardware_end = max(s.end for s in state.branches["hardware"].segments if s.kind == "stream")
         first = state.branches["security"].segments[0]
         assert first.kind == "deps" and first.end >= hardware_end
-        rows = screen.query_one(Timeline).render().plain.splitlines()
+        rows = [row[1:] for row in screen.query_one(Timeline).lanes.text()]  # after the critical path's mark
         security_row = next(r for r in rows if r.startswith("security"))
-        assert security_row[13] == "·" and "█" in security_row
+        assert security_row[LABEL - 1] == "·" and "█" in security_row
         assert any(r.startswith("aggregate") and "█" in r for r in rows)
         totals = dict(screen.query_one(RunTotals).lines())
         assert totals["wall"] == fmt_seconds(state.metrics.wall)

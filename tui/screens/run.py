@@ -11,7 +11,7 @@ import asyncio
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 
 from fanout.core.errors import UserError
 from fanout.wiring.launch import Prepared, execute
@@ -33,7 +33,7 @@ from fanout.strategies.events import (
 )
 from fanout.strategies.recipe import AGGREGATE_ID
 
-from .. import exporting, gc_freeze
+from .. import exporting, fmt, gc_freeze
 from ..compat import QuietFocusScreen
 from ..messages import Compare, ResumeSession, StartRun
 from ..md_render import Look, look_for
@@ -51,6 +51,7 @@ from ..widgets.key_bar import KeyBar
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
 SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
+LANES, LANES_COMPACT = 10, 6  # the timeline's rows at most (it scrolls beyond), in the grid and the compact layout
 
 
 class RunScreen(QuietFocusScreen):
@@ -97,8 +98,7 @@ class RunScreen(QuietFocusScreen):
         yield RunHeader(self.state, self.clock, mode=self.mode, id="run-header")
         yield self.grid
         with Horizontal(id="bottom"):
-            with VerticalScroll(id="timeline-box", can_focus=False):
-                yield Timeline(self.state, self.clock, id="timeline")
+            yield Timeline(self.state, self.clock, id="timeline")
             yield RunTotals(self.state, self.clock, id="totals")
         yield KeyBar()
 
@@ -187,7 +187,7 @@ class RunScreen(QuietFocusScreen):
     def _add_lanes(self) -> None:
         """A pane per lane: when the run starts, the planner's when it starts, the planned branches' when it is done."""
         self.grid.sync()
-        self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
+        self._size_bottom()
 
     def _warn_plan(self) -> None:
         """Every repair made to the plan is said where the user looks; the report and the JSON keep them too."""
@@ -203,11 +203,29 @@ class RunScreen(QuietFocusScreen):
         if not (self._chrome_dirty or running):
             return
         self._chrome_dirty = False
-        for widget in (RunHeader, Timeline, RunTotals, BranchList):
-            self.query_one(widget).refresh()  # no layout: their heights are fixed when the run starts
+        self._size_bottom()
+        self.query_one(Timeline).redraw()
+        for widget in (RunHeader, RunTotals, BranchList):
+            self.query_one(widget).refresh()  # no layout: their heights change only with the run's shape
         if running:  # countdowns and running metrics lines move with the clock
             for pane in self.pane_list():
                 pane.dirty = True
+
+    def _size_bottom(self) -> None:
+        """The timeline's rows (up to a cap; it scrolls beyond) and the totals' lines set the bottom's height, so
+        neither is cut; a layout only when that height changes."""
+        lanes = len(self.state.lanes()) + (self.state.aggregate.started is not None)
+        cap = LANES_COMPACT if self.has_class("-compact") else LANES
+        rows = min(max(lanes, 1), cap)
+        totals = 1 + len(fmt.totals_lines(fmt.totals(self.state, self.clock())))
+        timeline = self.query_one(Timeline)
+        if timeline.lanes.styles.height is None or timeline.lanes.styles.height.value != rows:
+            timeline.lanes.styles.height = rows
+        bottom = self.query_one("#bottom")
+        axis = 1 + len(timeline.axis.legend(timeline.axis.size.width or self.size.width))
+        height = max(rows + axis, totals) + 1  # + its top border
+        if bottom.styles.height is None or bottom.styles.height.value != height:
+            bottom.styles.height = height
 
     # --- playing -------------------------------------------------------------------------------------------------
 

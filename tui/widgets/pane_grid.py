@@ -21,7 +21,7 @@ from .branch_pane import BranchPane
 from .stream_pane import StreamPane
 
 MIN_W, MIN_H = 48, 7  # the smallest useful pane
-BOTTOM_GROWTH = 14 - 10  # #bottom's max-height in the grid layout less the compact one's (fanout.tcss)
+BOTTOM_GROWTH = 10 - 6  # the timeline's rows in the grid layout less the compact one's (screens/run.py LANES)
 
 
 class PaneGrid(Horizontal):
