@@ -44,6 +44,7 @@ def status_style(kind: Status) -> str:
 
 
 _STATUS_ERROR = re.compile(r"(\d{3}) [a-z ]+: (.*)", re.S)
+_STATUS_ONLY = re.compile(r"(\d{3})\b")
 _RETRY_NOTE = re.compile(r"\s*\((gave up after|server asked|restarting)[^)]*\)\s*$")
 _CAUSES = (("cannot connect", "unreachable"), ("timed out", "timeout"), ("no response for", "no response"),
            ("the stream stalled", "stalled"), ("the connection to", "dropped"), ("stream error", "stream error"),
@@ -51,16 +52,27 @@ _CAUSES = (("cannot connect", "unreachable"), ("timed out", "timeout"), ("no res
 CAUSE_WIDTH = 28
 
 
-def cause(error: str) -> str:
-    """The few words of an error that fit a badge: "400 · context too long", "unreachable", "timeout"."""
+def cause(error: str, *, brief: bool = False) -> str:
+    """The few words of an error that fit a badge: "400 · context too long", "unreachable", "timeout"; `brief`:
+    an HTTP status alone (a retry's badge, whose pane says the rest)."""
     text = _RETRY_NOTE.sub("", " ".join(error.split()).removeprefix("not tried: "))
-    status = _STATUS_ERROR.match(text)
+    status = _STATUS_ERROR.match(text) or (_STATUS_ONLY.match(text) if brief else None)
+    if status and brief:
+        return status.group(1)
     if status:
         return f"{status.group(1)} · {shorten(status.group(2), CAUSE_WIDTH - 6)}"
     for start, short in _CAUSES:
         if text.startswith(start):
             return short
     return shorten(text, CAUSE_WIDTH)
+
+
+def waiting_on(after: tuple[str, ...], room: int = 24) -> str:
+    """"waiting on hardware, software", or with many "waiting on hardware +3" (the pane says them all)."""
+    if not after:
+        return "waiting"
+    every = ", ".join(after)
+    return f"waiting on {every}" if len(every) <= room or len(after) == 1 else f"waiting on {after[0]} +{len(after) - 1}"
 
 
 def fit_label(label: str, width: int) -> str:
@@ -87,7 +99,7 @@ def failed_dependencies(b: BranchState, state: RunState) -> list[str]:
 
 def badge(b: BranchState, now: float, state: RunState | None = None) -> Badge:
     if b.status == WAITING:
-        return Badge(Status.WAITING, "waiting on " + ", ".join(b.info.after) if b.info.after else "waiting")
+        return Badge(Status.WAITING, waiting_on(b.info.after))
     if b.status == QUEUED:
         return Badge(Status.QUEUED, "queued")
     if b.status == STREAMING:
@@ -97,7 +109,7 @@ def badge(b: BranchState, now: float, state: RunState | None = None) -> Badge:
             return Badge(Status.AWAITING, "awaiting first token" + (f" · {waited} s" if waited >= 1 else "") + again)
         return Badge(Status.STREAMING, "streaming" + again)
     if b.status == RETRYING:
-        return Badge(Status.RETRYING, f"retrying in {retry_left(b, now)} s · {cause(b.retry_reason)}")
+        return Badge(Status.RETRYING, f"retrying in {retry_left(b, now)} s · {cause(b.retry_reason, brief=True)}")
     if b.status == DONE:
         return Badge(Status.CACHED, "cached") if b.cached else Badge(Status.DONE, "done")
     if b.status == CANCELLED:
@@ -234,11 +246,12 @@ def totals_lines(t: Totals) -> list[tuple[str, str]]:
         ("speed-up", f"{t.speedup:.2f}×" if t.speedup is not None else "not measured" if t.cached else "-"),
         ("tokens", fmt_tokens(t.tokens, t.estimated)),
         ("cost", fmt_cost(t.cost)),
-        ("throttles", str(t.throttles)),
         ("retries", str(t.retries)),
     ]
     if t.calls is not None:
         rows.append(("calls", str(t.calls)))
+    if t.throttles:  # of the retries, the rate limits
+        rows.append(("throttles", str(t.throttles)))
     if t.cached:  # the timings above are not all measured: say how many came from the cache, and what they took
         took = f" (took {fmt_seconds(t.cached_latency)})" if t.cached_latency else ""  # unknown in old sessions
         rows.append(("cached", f"{t.cached}{took}"))

@@ -239,7 +239,7 @@ def test_badges_say_what_the_branch_is_doing():
     b.status = "queued"
     assert fmt.badge(b, 0).label == "queued"
     b.status, b.retry_at, b.retry_delay, b.retry_reason = "retrying", 1.0, 2.5, "429 rate limited"
-    assert fmt.badge(b, 1.2).label == "retrying in 3 s · 429 rate limited"
+    assert fmt.badge(b, 1.2).label == "retrying in 3 s · 429"
     b.status, b.cached = "done", True
     assert fmt.badge(b, 0).label == "cached"
     b.status, b.error, b.skipped = "failed", "skipped: an earlier branch failed", True

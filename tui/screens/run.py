@@ -51,7 +51,9 @@ from ..widgets.key_bar import KeyBar
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
 SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
-LANES, LANES_COMPACT = 10, 6  # the timeline's rows at most (it scrolls beyond), in the grid and the compact layout
+LANES = 10  # the timeline's rows at most (it scrolls beyond)
+ROOMY = 30  # from this many rows on, the totals are never cut
+TOTALS_WIDTH = 28  # the totals' column (fanout.tcss #totals)
 
 
 class RunScreen(QuietFocusScreen):
@@ -84,7 +86,7 @@ class RunScreen(QuietFocusScreen):
         self.state = RunState()
         self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
         self.engine: RunControl | None = None
-        self.grid = PaneGrid(self.state, self.clock, id="main")
+        self.grid = PaneGrid(self.state, self.clock, self.panes_room, id="main")
         self.pacer = Pacer(self.pane_list, look=self.markdown_look)
         self._look: Look | None = None
         self._t0: float | None = None
@@ -199,6 +201,7 @@ class RunScreen(QuietFocusScreen):
             self.notify(strip_controls(warning), title="Plan", severity="warning", markup=False, timeout=10)
 
     async def _redraw_chrome(self) -> None:
+        self.grid.reflow()  # a finished answer rendered at a new width may need another height: cheap when not
         running = self.state.done is None and self.state.started is not None
         if not (self._chrome_dirty or running):
             return
@@ -211,21 +214,34 @@ class RunScreen(QuietFocusScreen):
             for pane in self.pane_list():
                 pane.dirty = True
 
-    def _size_bottom(self) -> None:
-        """The timeline's rows (up to a cap; it scrolls beyond) and the totals' lines set the bottom's height, so
-        neither is cut; a layout only when that height changes."""
-        lanes = len(self.state.lanes()) + (self.state.aggregate.started is not None)
-        cap = LANES_COMPACT if self.has_class("-compact") else LANES
-        rows = min(max(lanes, 1), cap)
-        totals = 1 + len(fmt.totals_lines(fmt.totals(self.state, self.clock())))
+    def bottom_rows(self) -> tuple[int, int]:
+        """(the timeline's rows, the bottom's whole height): the lanes up to a cap (they scroll beyond), the axis
+        and legend, the totals' lines; at most a third of a short screen, where the totals' last lines give way."""
+        height, width = self.size.height, self.size.width
+        if height < SHORT:
+            return 0, 0
         timeline = self.query_one(Timeline)
-        if timeline.lanes.styles.height is None or timeline.lanes.styles.height.value != rows:
+        axis = 1 + len(timeline.axis.legend(max(1, width - TOTALS_WIDTH - 2)))
+        lanes = len(self.state.lanes()) + (self.state.aggregate.started is not None)
+        rows = max(1, min(lanes, LANES, max(2, height // 3 - 1 - axis)))
+        totals = 1 + len(fmt.totals_lines(fmt.totals(self.state, self.clock())))
+        whole = max(rows + axis, totals if height >= ROOMY else min(totals, height // 3)) + 1  # + its border
+        return rows, whole
+
+    def panes_room(self, compact: bool) -> int:
+        """The rows the panes get: the screen less the header, the key bar and the bottom."""
+        return max(0, self.size.height - 2 - self.bottom_rows()[1])
+
+    def _size_bottom(self) -> None:
+        """The bottom's height from its content; a layout only when it changes."""
+        rows, whole = self.bottom_rows()
+        timeline = self.query_one(Timeline)
+        if rows and (timeline.lanes.styles.height is None or timeline.lanes.styles.height.value != rows):
             timeline.lanes.styles.height = rows
         bottom = self.query_one("#bottom")
-        axis = 1 + len(timeline.axis.legend(timeline.axis.size.width or self.size.width))
-        height = max(rows + axis, totals) + 1  # + its top border
-        if bottom.styles.height is None or bottom.styles.height.value != height:
-            bottom.styles.height = height
+        if whole and (bottom.styles.height is None or bottom.styles.height.value != whole):
+            bottom.styles.height = whole
+            self.grid.call_after_refresh(self.grid.place_panes)
 
     # --- playing -------------------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,6 +21,9 @@ from ..messages import Launch
 from ..widgets.key_bar import KeyBar
 
 RECIPE_DEFAULT = "recipe"  # the strategy Select's value for "whatever the recipe says"
+
+
+COMPACT_BELOW = 36  # rows: a shorter terminal gets the fields without their borders, so Run stays in view
 
 
 class SetupScreen(Screen):
@@ -124,8 +127,19 @@ class SetupScreen(Screen):
                 )
             )
         await box.mount_all(rows)
+        self._fit()
         if rows:  # the topic (the first input) is what a new user types first
             self.query_one("#input-0", Input).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Borderless fields on a short terminal (a field is then one row, not three)."""
+        compact = self.size.height < COMPACT_BELOW
+        self.set_class(compact, "-compact")
+        for field in self.query("Input, Select"):
+            field.compact = compact  # type: ignore[attr-defined]
 
     def show_error(self, message: str) -> None:
         error = self.query_one("#setup-error", Static)

@@ -87,6 +87,14 @@ class AggregatePane(StreamPane):
         self._sync_extras()
         return f"aggregate · {method}", kind, label, metrics, a.error
 
+    def extra_rows(self, width: int) -> int:
+        rows = super().extra_rows(width)
+        if self.failed_line.display:
+            rows += len(Content(self._missing).wrap(width))
+        if self.tally.display:
+            rows += len(self.tally.render().wrap(width)) + 1  # its margin
+        return rows
+
     def placeholder(self, now: float) -> str:
         if self.state.done is not None and self.state.done.error:
             return self.state.done.error

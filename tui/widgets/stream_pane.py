@@ -187,6 +187,24 @@ class StreamPane(Vertical, can_focus=True):
         """The model text this pane displays: the Markdown source, or the text the plain view is cut from."""
         return self.markdown.source if self.view != TAIL else strip_controls(self.text)
 
+    def content_rows(self) -> int | None:
+        """The rows this pane needs to show all it has, its border included; None while it may still grow."""
+        if not self.ended:
+            return None
+        width = max(1, self.doc_width() or self.content_region.width)
+        rows = 2 + self.extra_rows(width)
+        if self.view == FINAL and self.markdown.complete:
+            return rows + len(self.markdown.lines)
+        text = strip_controls(self.text).strip("\n")
+        if len(text) > width * 200:  # more than any screen holds: no need to count
+            return rows + 200
+        return rows + (len(Content(text).wrap(width)) if text.strip() else (0 if self.error_line.display else 1))
+
+    def extra_rows(self, width: int) -> int:
+        """Rows above the text: the error line (and, for the aggregate, what it adds)."""
+        error = str(self._header[3]) if self._header else ""
+        return len(Content(strip_controls(error)).wrap(width)) if error and self.error_line.display else 0
+
     def doc_width(self) -> int:
         """The width a document is rendered at: the pane's content less the scroll bar's gutter (kept stable, so
         a document does not re-render when it starts to overflow). 0 before the pane is laid out."""
@@ -273,10 +291,11 @@ class StreamPane(Vertical, can_focus=True):
             if not enough:
                 return False
             was = self.view
+            following = self.scroll.following
             self.view = FINAL
             self._present(lines, width, look.name, complete)
-            if was == TAIL:
-                self.scroll.stop_following()  # a finished answer opened for reading starts at its top
+            if was == TAIL or (was == LIVE and following):
+                self.scroll.stop_following()  # a finished answer opens at its top (unless the reader scrolled)
             return True
         if not lines:
             return False
@@ -286,7 +305,7 @@ class StreamPane(Vertical, can_focus=True):
 
     def _present(self, lines: list[Strip], width: int, look: str, complete: bool, live: bool = False) -> None:
         doc, scroll = self.markdown, self.scroll
-        if doc.pad and (not scroll.landed or self.app.animator.is_being_animated(scroll, "scroll_y")):
+        if live and doc.pad and (not scroll.landed or self.app.animator.is_being_animated(scroll, "scroll_y")):
             # No change of geometry under a scroll that is still to move: the blank rows go once it has.
             rows, shift = max(doc.rows, len(lines)), 0
         else:
