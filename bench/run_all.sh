@@ -55,14 +55,8 @@ else
   step cost            "$PY" bench/cost.py
 fi
 
-# The TUI streaming benchmark belongs to the TUI; run it when it exists.
-if "$PY" -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('fanout.tui.bench_stream') else 1)" 2>/dev/null; then
-  step tui_stream bash -c "'$PY' -m fanout.tui.bench_stream 2>&1 | tee bench/results/tui_stream.txt; exit \${PIPESTATUS[0]}"
-else
-  echo
-  echo "=== tui_stream: skipped: fanout.tui.bench_stream does not exist yet (python -m fanout.tui.bench_stream) ==="
-  rm -f bench/results/tui_stream.txt
-fi
+# The app's own benchmarks: streaming into the run screen, and a large run with the app on.
+step tui_stream bash -c "'$PY' bench/tui_stream.py 2>&1 | tee bench/results/tui_stream.txt; exit \${PIPESTATUS[0]}"
 
 echo
 step summary bash -c "'$PY' bench/summary.py > bench/results/summary.md && cat bench/results/summary.md"

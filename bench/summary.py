@@ -177,9 +177,9 @@ def main() -> int:
 
     tui = RESULTS / "tui_stream.txt"
     if tui.exists():
-        add("TUI streaming benchmark", "see bench/results/tui_stream.txt", "", "", "`python -m fanout.tui.bench_stream`")
+        add("TUI streaming benchmark", "see bench/results/tui_stream.txt", "", "", "`python bench/tui_stream.py`")
     else:
-        add("TUI streaming benchmark", "not run: `fanout.tui.bench_stream` did not exist", "", "", "")
+        add("TUI streaming benchmark", "not run", "", "", "")
 
     out = ["| Figure | Value | Goal | | Command |", "|---|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {v} | {cmd} |" for a, b, c, v, cmd in rows]

@@ -170,7 +170,10 @@ def web_search_tool(body: dict) -> dict | None:
 
 
 def queries(prompt: str, n: int) -> list[str]:
-    base = " ".join(prompt.split()[:8]) or "loopback search"
+    """What the model searches for: the first words of its task, which follows whatever fenced material the
+    prompt shows first (earlier steps' reports, passages of files), as a model would search for its task."""
+    task = prompt[prompt.rfind("<<<end"):].split("\n", 1)[-1] if "<<<end" in prompt else prompt
+    base = " ".join(task.split()[:8]) or "loopback search"
     return [base] + [f"{base} {_FACETS[(i - 1) % len(_FACETS)]}" for i in range(1, n)]
 
 

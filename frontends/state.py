@@ -92,6 +92,8 @@ class BranchState:
     given: tuple[Source, ...] = ()  # those passages
     received: tuple[Source, ...] = ()  # the pages its searches returned (once done)
     cited: tuple[Cited, ...] = ()  # its answer's web citations (once done)
+    retries: int = 0  # counted live, as they happen (the metrics say it only once the call is over)
+    throttles: int = 0
 
     @property
     def text(self) -> str:
@@ -136,6 +138,8 @@ class AggregateState:
     error: str = ""
     started: float | None = None  # run time of AggregateStarted
     ended: float | None = None  # run time of AggregateDone
+    retries: int = 0  # counted live, as they happen
+    throttles: int = 0
 
     @property
     def text(self) -> str:
@@ -343,12 +347,16 @@ class RunState:
     def _retrying(self, event: BranchRetrying) -> BranchState | None:
         if event.branch == AGGREGATE_ID:
             self.aggregate.status = RETRYING
+            self.aggregate.retries += 1
+            self.aggregate.throttles += event.throttled
             if event.restart:
                 self.aggregate.chunks.clear()
             return None
         b = self._lane(event.branch)
         if b is not None:
             b.status = RETRYING
+            b.retries += 1
+            b.throttles += event.throttled
             b.error, b.ended = "", None  # a branch retried by hand had failed: no longer
             b.retry_reason = event.reason
             b.retry_delay = event.delay

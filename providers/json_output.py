@@ -16,12 +16,23 @@ from typing import Any
 import numpy as np
 
 
+# llama-cpp-python's converter lets a JSON string hold any character but a quote or a backslash; JSON forbids raw
+# control characters there (a newline in a title makes the answer unparseable), as llama.cpp's own converter says.
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+def strict_strings(gbnf: str) -> str:
+    """The grammar with JSON's own rule for a string's characters (no raw control characters)."""
+    return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
+
+
 class SchemaSampler:
     def __init__(self, lib: Any, vocab: Any, schema: dict) -> None:
         from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         self._lib = lib
-        gbnf = json_schema_to_gbnf(json.dumps(schema))  # ValueError etc. for a schema it cannot compile
+        gbnf = strict_strings(json_schema_to_gbnf(json.dumps(schema)))  # ValueError etc. for a schema it cannot compile
         self.grammar = lib.llama_sampler_init_grammar(vocab, gbnf.encode(), b"root")
         if not self.grammar:
             raise ValueError("llama.cpp rejected the grammar compiled from it")

@@ -48,6 +48,9 @@ class Sampling:
     # The penalties and DRY also see the prompt (control tokens aside), as llama.cpp's server does: a long run of
     # the prompt copied out costs what a run of the answer's own repeated would.
     penalize_prompt: bool = False
+    # Tokens holding "<<" are never sampled: no answer needs them, and a small model shown fenced reports
+    # (<<<report ...>>>) otherwise starts its answer by copying a marker, which the scrubber then cuts to nothing.
+    ban_fences: bool = False
 
 
 @dataclass
@@ -189,6 +192,7 @@ class BatchDecoder:
         if not self._model:
             raise SetupError(f"embedded model: llama.cpp could not load {path}")
         self._vocab = lib.llama_model_get_vocab(self._model)
+        self._fence_tokens: list[int] | None = None
         params = lib.llama_context_default_params()
         params.n_seq_max = self.sequences
         params.n_ctx = self.n_ctx * self.sequences  # one stream of n_ctx cells per sequence (kv_unified off)
@@ -259,6 +263,8 @@ class BatchDecoder:
         def add(sampler: Any) -> None:
             lib.llama_sampler_chain_add(chain, sampler)
 
+        if sp.ban_fences:
+            add(self._fence_ban())
         penalised = sp.repeat_penalty != 1.0 or sp.frequency_penalty or sp.presence_penalty or sp.dry_multiplier > 0
         if penalised:
             # Top-k first: the penalties and DRY over the whole vocabulary (llama.cpp's own order) cost about 2 ms a
@@ -286,6 +292,17 @@ class BatchDecoder:
                 if not lib.llama_vocab_is_control(self._vocab, token):
                     lib.llama_sampler_accept(chain, token)
         return chain
+
+    def _fence_ban(self) -> Any:
+        """A sampler that takes every token holding "<<" out of the running (the vocabulary is read once)."""
+        lib = self._lib
+        if self._fence_tokens is None:
+            buf = ctypes.create_string_buffer(64)
+            n_vocab = lib.llama_vocab_n_tokens(self._vocab)
+            self._fence_tokens = [t for t in range(n_vocab) if b"<<" in self._piece_bytes(t, buf)]
+        ids = self._fence_tokens
+        biases = (lib.llama_logit_bias * len(ids))(*(lib.llama_logit_bias(t, float("-inf")) for t in ids))
+        return lib.llama_sampler_init_logit_bias(lib.llama_vocab_n_tokens(self._vocab), len(ids), biases)
 
     def _drop(self, seq: _Seq, active: dict[int, _Seq], free: list[int], keep: bool = True) -> None:
         """Frees a sequence and its sampler; the other sequences' cells are untouched. Its own cells stay as they

@@ -22,7 +22,7 @@ DEFAULT_SEQUENCES = 8
 MAX_SEQUENCES = 16  # a higher concurrency queues branches for a free sequence rather than reserve more KV cache
 # Without penalties SmolLM2-135M repeats one sentence until max_tokens, or copies its prompt out word for word
 # (bench/echo_share.py measures both on the Quick start's runs).
-SAMPLING = Sampling(repeat_penalty=1.15, penalty_last_n=64, dry_multiplier=0.8, penalize_prompt=True)
+SAMPLING = Sampling(repeat_penalty=1.15, penalty_last_n=64, dry_multiplier=0.8, penalize_prompt=True, ban_fences=True)
 # A schema's grammar repeats every key, quote and brace: the repeat penalty fights it (the grammar then rejects
 # nearly every token the penalised chain picks: a plan took minutes and came back garbled). Schema calls get DRY
 # alone, strong, with the JSON syntax as breakers: a run repeated inside the strings (the same angle title again

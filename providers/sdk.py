@@ -225,6 +225,10 @@ def connection_error(base_url: str, err: BaseException) -> ProviderError:
         else:
             what, check = f"{type(root).__name__}: {root}", "check the URL and the network"
         return Unreachable(f"cannot connect to {where} ({what}): {check}")
+    if any(isinstance(e, httpx2.RemoteProtocolError) for e in chain):
+        # The server closed the connection before the answer's end (aiohttp words it "TransferEncodingError: 400",
+        # which reads like a status the server never sent).
+        return TransportError(f"the connection to {where} dropped before the answer was complete")
     cause = err if isinstance(err, httpx2.RequestError) else (err.__cause__ or err.__context__)
     detail = f" ({type(cause).__name__}: {cause})" if cause else ""
     return TransportError(f"connection to {where} failed{detail}")

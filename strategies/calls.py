@@ -286,7 +286,8 @@ class Caller:
                 return CallResult("".join(attempt.text), tally.metrics(self.clock()), error=decision.reason)
             restart = bool(attempt.text)
             reason = decision.reason + (" (restarting: the stream broke after tokens arrived)" if restart else "")
-            self.emit(BranchRetrying(self.clock(), call_id, tally.attempts, decision.delay, reason, restart))
+            self.emit(BranchRetrying(self.clock(), call_id, tally.attempts, decision.delay, reason, restart,
+                                     throttled=failure.rate_limited))
             tally.retry(failure, decision.delay)
             await asyncio.sleep(decision.delay)
 

@@ -184,6 +184,7 @@ class BranchRetrying(Event):
     delay: float  # seconds of backoff before the next attempt
     reason: str  # e.g. "429 rate limited (Retry-After 2 s)"
     restart: bool = False  # tokens had arrived: the branch's text starts over
+    throttled: bool = False  # the failure was a rate limit (the run's throttles count these)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from fanout.strategies.events import Event
 from fanout.strategies.recipe import STRATEGIES
 
 from . import gc_freeze
+from .messages import Compare, Launch, OpenReplay, ResumeSession, StartRun
+from .screens.help import HelpSheet
 from .screens.compare import CompareScreen
 from .screens.confirm_spend import ConfirmSpend
 from .screens.history import HistoryScreen
@@ -33,8 +35,11 @@ class FanoutApp(App[int]):
     CSS_PATH = "fanout.tcss"
     TITLE = "fanout"
     BINDINGS = [
+        Binding("question_mark,f1", "help", "Keys", id="help", tooltip="Every key of this screen"),
+        Binding("h", "history", "History", id="history", tooltip="Past runs: replay, resume"),
+        Binding("ctrl+p", "command_palette", "Palette", id="palette", priority=True,
+                tooltip="Every action, searchable"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-        Binding("h", "history", "History", id="history"),
     ]
 
     def __init__(
@@ -176,11 +181,37 @@ class FanoutApp(App[int]):
 
         await self.push_screen(CompareScreen(states, judge=judge_outputs))
 
+    # --- what the screens ask (tui.messages) ------------------------------------------------------------------
+
+    def on_launch(self, message: Launch) -> None:
+        self.launch(message.options)
+
+    def on_start_run(self, message: StartRun) -> None:
+        self.start_run(message.prepared)
+
+    def on_resume_session(self, message: ResumeSession) -> None:
+        self.resume_session(message.session_id)
+
+    def on_open_replay(self, message: OpenReplay) -> None:
+        self.open_replay(message.session_id, message.speed)
+
+    def on_compare(self, message: Compare) -> None:
+        self.compare(message.prepared)
+
     # --- app-wide actions ------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "history":  # not offered where it is already open
+            return not isinstance(self.screen, HistoryScreen)
+        return True
 
     def action_history(self) -> None:
         if not isinstance(self.screen, HistoryScreen):
             self.push_screen(HistoryScreen())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpSheet):
+            self.push_screen(HelpSheet(self.screen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding of the screen is also a command, so the palette lists all actions."""

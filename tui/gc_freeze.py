@@ -3,7 +3,7 @@
 A full (generation 2) collection walks every tracked object. Textual keeps a lot of them: each rendered line is a
 `Strip` with seven small caches, so a screen of streaming panes holds 100,000-400,000 tracked objects, and a
 full collection took 80-350 ms here, several times a minute while tokens streamed: the largest source of event
-loop lag we measured (bench_stream, 20 panes: p99 200 ms; with this module 20-40 ms).
+loop lag we measured (bench/tui_stream.py, 20 panes: p99 200 ms; with this module 20-40 ms).
 
 `gc.freeze()` moves every object alive into a permanent generation that collections skip. Freezing does not
 stop reference counting, so frozen objects that die are still freed; only reference cycles among frozen objects

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from fanout.devserver import Fault
+from scripted import task_of
 
 from test_cli import no_traceback
 
@@ -79,13 +80,13 @@ def test_a_session_keeps_its_files_for_resume(fanout_cli, loopback_thread, tmp_p
     (notes / "qubits.md").write_text("# Qubits\n\nHardware progress in qubit counts doubled in 2025.\n")
     (notes / "funding.md").write_text("# Funding\n\nCommercial adoption and funding rose to four billion.\n")
     monkeypatch.chdir(tmp_path)
-    loopback_thread.add_fault(Fault(status=400), match=lambda r: "Commercial adoption" in r.prompt.split("\n")[0])
+    loopback_thread.add_fault(Fault(status=400), match=lambda r: "Commercial adoption" in task_of(r.prompt))
     proc = fanout_cli.run("run", "research", *fanout_cli.net(loopback_thread), "--sources", "notes", "--json")
     doc = json.loads(proc.stdout)
     assert doc["status"] == "partial"
     header = json.loads((fanout_cli.sessions_dir / f"{doc['session_id']}.jsonl").read_text().splitlines()[0])
     assert header["options"]["sources"] == [str(notes)]  # absolute: found again from any folder
-    first = next(r.prompt for r in loopback_thread.requests if "Commercial adoption" in r.prompt.split("\n")[0])
+    first = next(r.prompt for r in loopback_thread.requests if "Commercial adoption" in task_of(r.prompt))
     loopback_thread.clear_faults()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -93,7 +94,7 @@ def test_a_session_keeps_its_files_for_resume(fanout_cli, loopback_thread, tmp_p
     seen = len(loopback_thread.requests)
     resumed = fanout_cli.run("resume", doc["session_id"], "--json")
     assert resumed.returncode == 0, resumed.stderr
-    again = next(r.prompt for r in loopback_thread.requests[seen:] if "Commercial adoption" in r.prompt.split("\n")[0])
+    again = next(r.prompt for r in loopback_thread.requests[seen:] if "Commercial adoption" in task_of(r.prompt))
     passages = re.findall(r"<<<source [0-9a-f]+ (\[\d+\] [^>]*)>>>", again)
     assert passages and passages == re.findall(r"<<<source [0-9a-f]+ (\[\d+\] [^>]*)>>>", first)
     assert "[2] Funding" in again

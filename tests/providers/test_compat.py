@@ -75,3 +75,17 @@ def test_llama_cpp_without_the_switch_is_left_verbose(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "llama_cpp._logger", None)  # as if the module were gone: import fails
     assert compat_llama.quiet_llama() is False
+
+
+def test_llama_cpp_still_writes_the_loose_string_rule_fanout_makes_strict():
+    """llama-cpp-python's JSON-schema converter lets a string hold raw control characters; fanout narrows the rule
+    (providers/json_output.strict_strings). If the converter changes its rule, the narrowing must follow."""
+    import json
+
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from fanout.providers.json_output import _LOOSE_CHAR, strict_strings
+
+    gbnf = json_schema_to_gbnf(json.dumps({"type": "object", "properties": {"a": {"type": "string"}}}))
+    assert _LOOSE_CHAR in gbnf, "llama-cpp-python's string rule changed: see providers/json_output.py"
+    assert "\\x00-\\x1F" in strict_strings(gbnf) and _LOOSE_CHAR not in strict_strings(gbnf)

@@ -42,6 +42,27 @@ async def test_the_embedded_sampler_stops_the_loop_plain_sampling_falls_into(pro
     assert loop_share(penalised) < 0.1, penalised
 
 
+async def test_a_step_shown_fenced_reports_answers_instead_of_copying_a_marker(provider):
+    """research's "academic" step under sequential sees four fenced reports first: plain, SmolLM2 starts its answer
+    with a copy of the fence's marker (which the scrubber cuts, leaving a short answer empty); the embedded
+    sampler never samples a token holding "<<"."""
+    from fanout.strategies.prompting import Prior
+
+    recipe = recipes.load("research")
+    priors = [Prior(b.id, b.title, f"Findings on {b.title.lower()}: progress was steady this year.")
+              for b in recipe.branches if b.id != "academic"]
+    messages = branch_messages(recipe, recipe.branch("academic"), dict(recipe.inputs), "sequential", priors)
+    request = GenerationRequest("smollm2", messages, max_tokens=12, temperature=0)
+    try:
+        provider.sampling = Sampling()
+        plain, _ = await collect(provider, request)
+    finally:
+        provider.sampling = SAMPLING
+    banned, _ = await collect(provider, request)
+    assert plain.lstrip().startswith("<<"), plain  # what this test is about: there without the ban
+    assert "<<" not in banned and banned.strip(), banned
+
+
 async def test_the_penalties_and_dry_act_on_the_tokens_the_chain_has_seen(provider):
     """Through the samplers fanout builds: the repeat penalty looks back `penalty_last_n` tokens, and DRY penalises
     the token that would extend a repeated run (this llama.cpp reads a DRY window of -1 as none at all)."""

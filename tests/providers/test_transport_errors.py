@@ -100,3 +100,13 @@ async def test_a_refused_connection_reads_as_unreachable_in_both_shapes(kind, sd
         err, _ = await classify(kind, shape, mid_stream=False)
         assert isinstance(err, Unreachable) and err.kind == "unreachable", shape
         assert "connection refused" in str(err)
+
+
+@pytest.mark.parametrize("kind,sdk", [("openai", openai), ("anthropic", anthropic)])
+@pytest.mark.parametrize("mid_stream", [False, True], ids=["before", "mid-stream"])
+async def test_a_dropped_connection_reads_as_dropped(kind, sdk, mid_stream):
+    """Not as aiohttp's "TransferEncodingError: 400", which reads like a status the server never sent."""
+    raw = httpx2.RemoteProtocolError("Response payload is not completed: <TransferEncodingError: 400>")
+    for shape in shapes(sdk, raw):
+        err, _ = await classify(kind, shape, mid_stream=mid_stream)
+        assert "dropped before the answer was complete" in str(err) and "400" not in str(err), shape

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fanout.devserver.texts import default_text
 from fanout.frontends.report import to_markdown
 from test_tui_live import SIZE, finished, live_app
-from tuikit import wait_for
+from tuikit import badge, wait_for
 
 
 def echo_the_synthesis(req) -> str:
@@ -22,7 +22,7 @@ async def test_an_echoed_aggregate_shows_its_flag_in_the_pane_as_in_the_export(l
         flag = screen.state.aggregate.flag
         assert flag.startswith("echo: ") and "repeats its own prompt" in flag
         pane = screen.aggregate_pane
-        assert pane.badges_shown[-1].startswith("flagged: echo ") and "done" not in pane.badges_shown[-1]
+        assert badge(pane).startswith("flagged: echo ") and "done" not in badge(pane)
         assert pane.flag_line.display and str(pane.flag_line.render()) == flag
         await pilot.press("e")
         md = fanout_home / "exports" / f"{screen.state.started.session_id}.md"
@@ -35,7 +35,7 @@ async def test_an_aggregate_of_its_own_stays_done(loopback, fanout_home):
     async with app.run_test(size=SIZE) as pilot:
         screen = await finished(pilot)
         assert screen.state.aggregate.flag == ""
-        assert screen.aggregate_pane.badges_shown[-1] == "done" and not screen.aggregate_pane.flag_line.display
+        assert badge(screen.aggregate_pane) == "done" and not screen.aggregate_pane.flag_line.display
 
 
 def test_a_checks_verdict_is_no_flag_on_the_result():

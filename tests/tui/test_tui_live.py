@@ -24,8 +24,8 @@ from fanout.tui.screens.history import HistoryScreen
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.screens.strategy_picker import StrategyPicker
 from fanout.tui.widgets.run_totals import RunTotals
-from fanout.tui.widgets.timeline import Timeline
-from tuikit import screen_text, wait_for
+from fanout.tui.widgets.timeline import LABEL, Timeline
+from tuikit import Badges, badge, drawn, notifications, screen_text, wait_for
 
 SIZE = (140, 44)
 
@@ -43,7 +43,7 @@ async def run_screen(pilot) -> RunScreen:
 async def finished(pilot, screen: RunScreen | None = None) -> RunScreen:
     screen = screen or await run_screen(pilot)
     await wait_for(pilot, screen.finished.is_set, what="the end of the run")
-    await screen.settle()
+    await drawn(pilot, screen)
     await pilot.pause()
     return screen
 
@@ -52,8 +52,9 @@ def recorded_texts(session_id: str) -> dict[str, str]:
     return {e.branch: e.text for e in sessions.load(session_id).events if isinstance(e, BranchDone)}
 
 
-async def test_research_run_streams_every_branch_to_its_pane(loopback):
+async def test_research_run_streams_every_branch_to_its_pane(loopback, monkeypatch):
     loopback.latency, loopback.token_interval, loopback.tokens = 0.3, 0.005, 30
+    badges = Badges(monkeypatch)
     app = live_app(loopback)
     async with app.run_test(size=SIZE) as pilot:
         screen = await finished(pilot)
@@ -64,20 +65,20 @@ async def test_research_run_streams_every_branch_to_its_pane(loopback):
         for bid, pane in screen.panes.items():
             assert pane.text == texts[bid] and len(texts[bid].split()) == 30
             assert pane.shown_text == strip_controls(texts[bid])  # nothing lost at the end
-            assert pane.badges_shown[-1] == "done"
+            assert badge(pane) == "done"
         # security waits for hardware under hybrid: its pane said so before it streamed
-        assert screen.panes["security"].badges_shown[0] == "waiting on hardware"
-        assert "streaming" in screen.panes["hardware"].badges_shown
+        assert badges(screen.panes["security"])[0] == "waiting on hardware"
+        assert "streaming" in badges(screen.panes["hardware"])
         agg = screen.aggregate_pane
-        assert agg.badges_shown[-1] == "done"
+        assert badge(agg) == "done"
         assert agg.shown_text == state.aggregate.text and state.aggregate.text
         # the timeline: security's bar starts with its wait for hardware, and streams after hardware's ends
         hardware_end = max(s.end for s in state.branches["hardware"].segments if s.kind == "stream")
         first = state.branches["security"].segments[0]
         assert first.kind == "deps" and first.end >= hardware_end
-        rows = screen.query_one(Timeline).render().plain.splitlines()
+        rows = [row[1:] for row in screen.query_one(Timeline).lanes.text()]  # after the critical path's mark
         security_row = next(r for r in rows if r.startswith("security"))
-        assert security_row[13] == "·" and "█" in security_row
+        assert security_row[LABEL - 1] == "·" and "█" in security_row
         assert any(r.startswith("aggregate") and "█" in r for r in rows)
         totals = dict(screen.query_one(RunTotals).lines())
         assert totals["wall"] == fmt_seconds(state.metrics.wall)
@@ -85,13 +86,14 @@ async def test_research_run_streams_every_branch_to_its_pane(loopback):
         assert "research · hybrid · custom/m" in screen_text(app)
 
 
-async def test_a_throttled_branch_shows_its_retry_and_backoff(loopback):
+async def test_a_throttled_branch_shows_its_retry_and_backoff(loopback, monkeypatch):
     loopback.tokens = 12
+    badges = Badges(monkeypatch)
     loopback.add_fault(Fault(status=429, retry_after=1.0), match=lambda r: "Hardware progress" in r.prompt)
     app = live_app(loopback)
     async with app.run_test(size=SIZE) as pilot:
         screen = await finished(pilot)
-        shown = screen.panes["hardware"].badges_shown
+        shown = badges(screen.panes["hardware"])
         retry = [b for b in shown if b.startswith("retrying in")]
         assert retry and "429" in retry[0], shown
         assert shown[-1] == "done"
@@ -106,7 +108,7 @@ async def test_a_failed_branch_is_named_by_the_aggregator(loopback):
         screen = await finished(pilot)
         assert screen.state.status == "partial"
         software = screen.panes["software"]
-        assert screen.state.branches["software"].status == FAILED and software.badges_shown[-1] == "failed"
+        assert screen.state.branches["software"].status == FAILED and badge(software) == "400 · bad request"
         left_out = screen.aggregate_pane.failed_line
         assert left_out.display and "left out: software" in str(left_out.render())
         assert "left out: software" in screen_text(app)
@@ -126,7 +128,7 @@ async def test_cancel_a_branch_then_the_run(loopback):
         await pilot.press("x")
         screen = await finished(pilot, screen)
         assert screen.state.status == "cancelled"
-        assert all(p.badges_shown[-1] in ("cancelled", "skipped", "failed") for p in screen.panes.values())
+        assert all(badge(p) in ("cancelled", "skipped", "failed") for p in screen.panes.values())
 
 
 async def test_switch_strategy_then_run_again_on_the_same_inputs(loopback):
@@ -235,18 +237,18 @@ async def test_export_copy_zoom_and_pane_navigation(loopback, fanout_home):
         exported = fanout_home / "exports" / f"{sid}.json"
         await wait_for(pilot, exported.exists, what="the JSON export")
         assert json.loads(exported.read_text())["header"]["id"] == sid
-        assert any(str(md) in n.message for n in app._notifications)
+        assert any(str(md) in n for n in notifications(app))
 
         assert screen.focused_pane() is screen.panes["hardware"]
         await pilot.press("c")
-        assert app._clipboard == screen.state.branches["hardware"].text
+        assert app.clipboard == screen.state.branches["hardware"].text
 
         await pilot.press("n")
         assert screen.focused_pane() is screen.panes["software"]
         await pilot.press("p", "p")
         assert screen.focused_pane() is screen.aggregate_pane  # wraps around to the aggregator
         await pilot.press("c")
-        assert app._clipboard == screen.state.aggregate.text
+        assert app.clipboard == screen.state.aggregate.text
 
         await pilot.press("z")
         await pilot.pause()

@@ -4,6 +4,9 @@ spreading, the badges, the keymap and the command palette."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
+from pathlib import Path
 
 from fanout.frontends.state import BranchState
 from fanout.strategies.events import (
@@ -23,10 +26,20 @@ from fanout.tui.pacer import Pacer
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.feeds import Feed
 from fanout.tui.md_render import split_blocks
-from tuikit import (STARTED_AT, Tap, Work, aiter_events, finish_research, numbered_lines, research_midstream,
-                    screen_text, wait_for)
+from tuikit import (STARTED_AT, Tap, Work, aiter_events, drawn, finish_research, notifications, numbered_lines,
+                    research_midstream, screen_text, wait_for)
 
 SIZE = (130, 40)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench_script(name: str):
+    """A benchmark of bench/ (a script, not part of the package), imported from its file."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def one_branch(bid: str = "solo") -> list:
@@ -52,7 +65,7 @@ async def test_model_text_is_shown_as_text_never_interpreted():
     app = FanoutApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_feed(pilot, aiter_events(one_branch() + tokens))
-        await screen.settle()
+        await drawn(pilot, screen)
         await pilot.pause()
         pane = screen.panes["solo"]
         assert "\x1b" not in pane.markdown.source and "[bold red]not markup[/]" in pane.markdown.source
@@ -72,12 +85,12 @@ async def test_a_burst_then_the_end_loses_no_token():
         tap.push(*one_branch(), *tokens[:1500])
         screen = await open_feed(pilot, tap.events())
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 1500, what="half the tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         pane = screen.panes["solo"]
         assert pane.view == "live" and pane.markdown.source == "".join(words[:1500])  # the live stream keeps up
         tap.push(*tokens[1500:], BranchDone(3.0, "solo", "".join(words)))
         await wait_for(pilot, lambda: screen.state.branches["solo"].status == "done", what="the end")
-        await screen.settle()
+        await drawn(pilot, screen)
         assert pane.settled and pane.markdown.source == "".join(words)
 
 
@@ -88,11 +101,11 @@ async def test_a_restarted_stream_starts_its_pane_over():
         tap.push(*one_branch(), BranchToken(0.1, "solo", "first try "), BranchToken(0.2, "solo", "cut"))
         screen = await open_feed(pilot, tap.events())
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 2, what="tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         tap.push(BranchRetrying(0.3, "solo", 1, 0.5, "stalled", restart=True), BranchStarted(0.8, "solo", 2),
                  BranchToken(0.9, "solo", "second try"))
         await wait_for(pilot, lambda: screen.state.branches["solo"].attempt == 2, what="the second attempt")
-        await screen.settle()
+        await drawn(pilot, screen)
         assert screen.panes["solo"].markdown.source == "second try"
 
 
@@ -105,7 +118,7 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         tap.push(*one_branch(), *more(80))
         screen = await open_feed(pilot, tap.events())
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 80, what="tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         pane = screen.panes["solo"]
         scroll, doc = pane.scroll, pane.markdown
         # Reaching the bottom takes the next frame's layout, which pilot.pause() does not wait for.
@@ -114,7 +127,7 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         assert scroll.following
         tap.push(*more(4))
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 84, what="a few more tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="still at the bottom")
         assert doc.pad > 0  # followed, it grows in steps: blank rows above, its last line at the bottom
         assert "line 83" in screen_text(app)  # the newest line on show
@@ -127,7 +140,7 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         assert not scroll.following
         tap.push(*more(40))
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 124, what="more tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         await pilot.pause()
         assert doc.pad == 0  # a reader who scrolled up sees no blank rows
         assert top_line() == 5 and scroll.max_scroll_y > 5  # left where the user put it
@@ -139,13 +152,13 @@ async def test_a_streaming_pane_follows_until_the_user_scrolls_up_and_again_at_t
         assert scroll.following
         tap.push(*more(40))
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == 164, what="yet more tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y, what="following to the bottom again")
 
 
 async def test_a_followed_streaming_document_lays_out_the_screen_once_a_step_not_once_a_render(monkeypatch):
     # Each new height of a document lays out the whole screen; with twenty panes streaming that was a quarter of
-    # the event loop (py-spy, bench_stream 20 x 100). Scrolled up, the reader gets the exact height: the control.
+    # the event loop (py-spy, bench/tui_stream.py 20 x 100). Scrolled up, the reader gets the exact height: the control.
     tap = Tap()
     more = numbered_lines()
 
@@ -167,12 +180,12 @@ async def test_a_followed_streaming_document_lays_out_the_screen_once_a_step_not
                 tap.push(*more(2))
                 sent += 2
                 await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == sent, what="tokens")
-                await screen.settle()
+                await drawn(pilot, screen)
                 await wait_for(pilot, lambda: f"line {sent - 1}" in doc.lines[-1].text, what="the render")
                 await pilot.pause()
             return work.counts["layouts"] - layouts
 
-        await screen.settle()
+        await drawn(pilot, screen)
         await wait_for(pilot, lambda: scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y,
                        what="the pane at the bottom")
         followed = await grow(20)  # 80 rows: two steps of the height (each laid out twice: the view, its scroll)
@@ -190,7 +203,7 @@ async def test_unfocused_streaming_panes_show_their_last_lines_as_plain_text():
     app = FanoutApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_feed(pilot, aiter_events(research_midstream()))
-        await screen.settle()
+        await drawn(pilot, screen)
         security = screen.panes["security"]
         assert not security.reading and security.view == "tail"
         lines = security.tail.visible_lines(*security.tail.content_size)
@@ -226,7 +239,7 @@ def test_badges_say_what_the_branch_is_doing():
     b.status = "queued"
     assert fmt.badge(b, 0).label == "queued"
     b.status, b.retry_at, b.retry_delay, b.retry_reason = "retrying", 1.0, 2.5, "429 rate limited"
-    assert fmt.badge(b, 1.2).label == "retrying in 3 s (429 rate limited)"
+    assert fmt.badge(b, 1.2).label == "retrying in 3 s · 429"
     b.status, b.cached = "done", True
     assert fmt.badge(b, 0).label == "cached"
     b.status, b.error, b.skipped = "failed", "skipped: an earlier branch failed", True
@@ -250,7 +263,7 @@ async def test_the_keymap_remaps_bindings_and_the_palette_lists_every_action():
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.finished.is_set(), what="replay")
         screen = app.screen
-        await screen.settle()
+        await drawn(pilot, screen)
         await pilot.press("z")
         assert screen.maximized is None
         await pilot.press("f5")
@@ -262,7 +275,7 @@ async def test_the_keymap_remaps_bindings_and_the_palette_lists_every_action():
         export = next(c for c in app.get_system_commands(screen) if c.title == "Export .json")
         export.callback()
         await pilot.pause()
-        assert any("Exported to" in n.message for n in app._notifications)
+        assert any("Exported to" in n for n in notifications(app))
 
 
 def test_run_tui_reports_bad_input_before_taking_the_screen(capsys):
@@ -273,8 +286,7 @@ def test_run_tui_reports_bad_input_before_taking_the_screen(capsys):
 
 
 def test_the_benchmark_runs_short_and_loses_nothing(capsys):
-    from fanout.tui.bench_stream import main
-
+    main = bench_script("tui_stream").main
     assert main(["--panes", "4", "--rate", "50", "--seconds", "1"]) == 0
     out = capsys.readouterr().out
     assert "4 of 4 panes show exactly the text sent" in out and "loop lag p99" in out

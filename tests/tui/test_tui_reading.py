@@ -2,7 +2,7 @@
 its document is whole shows its first screenful; a streaming document re-renders only its last block group;
 the header keeps its status and time apart and whole at any width.
 
-Timing is the benchmark's business (`python -m fanout.tui.bench_stream`); these tests assert the work done:
+Timing is the benchmark's business (`python bench/tui_stream.py`); these tests assert the work done:
 how many block groups were rendered (each one Markdown parse), and that no widget is mounted to read a pane."""
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from fanout.tui.md_render import render_block_group, split_blocks
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.feeds import Feed
 from fanout.tui.widgets.run_header import RunHeader
-from fanout.tui.widgets.steady_footer import SteadyFooter
-from tuikit import (STARTED_AT, Tap, Work, aiter_events, finish_research, research_midstream, screen_text,
+from tuikit import (STARTED_AT, Tap, Work, aiter_events, drawn, finish_research, research_midstream, screen_text,
                     wait_for, words)
 
 SIZE = (200, 60)
@@ -68,8 +67,7 @@ async def open_run(pilot, events) -> RunScreen:
     screen = RunScreen(Feed(aiter_events(events), label=""))
     await pilot.app.push_screen(screen)
     await wait_for(pilot, screen.finished.is_set, what="the end of the feed")
-    await screen.settle()
-    await pilot.pause()
+    await drawn(pilot, screen)
     return screen
 
 
@@ -80,7 +78,7 @@ async def test_reading_every_pane_of_a_finished_20_branch_run_renders_nothing_mo
         screen.pacer.cache = cache = DocCache()  # a cache of its own: counts only this run's work
         for pane in screen.pane_list():
             pane.markdown.clear()
-        await screen.settle()  # rendered ahead: every finished pane, before anyone reads it
+        await drawn(pilot, screen)  # rendered ahead: every finished pane, before anyone reads it
         groups = sum(len(split_blocks(p.shown_text)) for p in screen.panes.values()) + 1  # + the aggregate
         assert len(split_blocks(answer(0))) > 3 and cache.renders == groups
         widgets = len(list(screen.walk_children()))
@@ -97,32 +95,50 @@ async def test_reading_every_pane_of_a_finished_20_branch_run_renders_nothing_mo
         assert len(list(screen.walk_children())) == widgets  # and no widget mounted to read an answer
         assert not list(screen.query(Markdown))
 
+        # The control: a pane whose document is gone is assembled again, and from an empty cache rendered again.
+        screen.pacer.cache = fresh = DocCache()
+        pane = screen.panes["b03"]
+        pane.markdown.clear()
+        screen.focus_pane(0)
+        screen.focus_pane(3)
+        await wait_for(pilot, lambda: pane.settled, what="b03 whole again")
+        assert fresh.renders > 0 and sum(p.markdown.shows for p in screen.pane_list()) > shows
 
-async def test_moving_between_finished_panes_lays_out_repaints_and_rebuilds_nothing(monkeypatch):
+
+async def test_moving_between_finished_panes_lays_out_repaints_and_redraws_nothing(monkeypatch):
     app = FanoutApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_run(pilot, finished_run(20))
-        await pilot.pause(0.2)
         work = Work(monkeypatch)
         for index, (bid, pane) in enumerate(screen.panes.items()):
             screen.focus_pane(index)
             await wait_for(pilot, lambda: pane.has_focus and pane.settled, what=f"{bid} focused, whole")
-            await pilot.pause(0.05)  # the frames that follow the move
-            assert work.counts == {"layouts": 0, "full repaints": 0, "footer rebuilds": 0}, f"moving to {bid}"
+            await pilot.pause()  # the frames that follow the move
+            await pilot.pause()
+            assert work.counts == {"layouts": 0, "full repaints": 0, "key bar redraws": 0}, f"moving to {bid}"
             assert pane.styles.border_top[0] == "heavy"  # the move itself is drawn
 
+        # The control: the same counters see each of those when it is forced.
+        screen.refresh(layout=True)
+        app.bind("f9", "bell", description="Bell")  # a new key on offer
+        screen.refresh_bindings()
+        await wait_for(pilot, lambda: all(work.counts.values()), what=f"each kind of work counted: {work.counts}")
 
-async def test_the_footer_is_rebuilt_when_its_keys_change(monkeypatch):
+
+async def test_the_key_bar_is_redrawn_when_its_keys_change(monkeypatch):
     app = FanoutApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_run(pilot, finished_run(3))
-        work = Work(monkeypatch)
         screen.focus_pane(0)
         await pilot.pause()
-        screen.query_one(SteadyFooter).show_command_palette = False  # what it shows changes: rebuilt
+        work = Work(monkeypatch)
+        screen.focus_pane(1)  # the same keys: nothing to draw
+        await pilot.pause()
+        assert work.counts["key bar redraws"] == 0
+        app.bind("f9", "bell", description="Bell")  # what it shows changes: redrawn
         screen.refresh_bindings()
-        await pilot.pause(0.1)
-        assert work.counts["footer rebuilds"] == 1
+        await wait_for(pilot, lambda: work.counts["key bar redraws"] == 1, what="the key bar redrawn")
+        assert "f9 bell" in screen_text(app).splitlines()[-1]
 
 
 async def test_a_pane_opened_before_it_is_whole_shows_its_first_screenful():
@@ -163,7 +179,7 @@ async def test_a_streaming_document_re_renders_only_its_last_block_group():
                        and screen.state.branches["solo"].tokens_seen == len(words(text)), what="the tokens")
         await wait_for(pilot, lambda: all(p.is_mounted for p in screen.pane_list()), what="the panes")
         screen.pacer.cache = cache = DocCache()
-        await screen.settle()
+        await drawn(pilot, screen)
         pane = screen.panes["solo"]
         groups = split_blocks(text)
         assert pane.has_focus and pane.view == "live" and pane.markdown.source == text
@@ -172,13 +188,13 @@ async def test_a_streaming_document_re_renders_only_its_last_block_group():
         tap.push(BranchToken(0.2, "solo", "one "), BranchToken(0.2, "solo", "more"))
         await wait_for(pilot, lambda: screen.state.branches["solo"].tokens_seen == len(words(text)) + 2,
                        what="two more tokens")
-        await screen.settle()
+        await drawn(pilot, screen)
         assert pane.markdown.source == text + "one more"
         assert cache.renders == len(groups) + 1  # the last group again, the others as they were
 
         tap.push(BranchDone(0.3, "solo", text + "one more"))
         await wait_for(pilot, lambda: screen.state.branches["solo"].status == "done", what="the end")
-        await screen.settle()
+        await drawn(pilot, screen)
         assert pane.settled and cache.renders == len(groups) + 1  # the final text was already rendered
 
 
@@ -190,7 +206,7 @@ async def test_the_header_keeps_status_and_time_apart_and_whole_at_every_width()
             screen = RunScreen(Feed(aiter_events(events), label="replay 10×"))
             await app.push_screen(screen)
             await wait_for(pilot, screen.finished.is_set, what="the end of the feed")
-            await screen.settle()
+            await drawn(pilot, screen)
             await pilot.pause()
             line = screen_text(app).splitlines()[0]
             assert line.rstrip().endswith(" ok  " + fmt_seconds(events[-1].t))  # the chip, a space, the time

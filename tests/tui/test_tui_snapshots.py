@@ -15,6 +15,7 @@ from tuikit import (
     STARTED_AT,
     aiter_events,
     compared_run,
+    drawn,
     finish_research,
     research_midstream,
     vote_run,
@@ -27,7 +28,7 @@ def show_events(events):
         await pilot.app.push_screen(screen)
         await screen.finished.wait()
         await pilot.pause()
-        await screen.settle()
+        await drawn(pilot, screen)
         await pilot.pause()
 
     return run_before

@@ -5,7 +5,7 @@ each and marks the unverified citations. SVG snapshots of both, and the same rea
 from __future__ import annotations
 
 from test_tui_snapshots import show_events
-from tuikit import STARTED_AT, aiter_events, screen_text, wait_for
+from tuikit import STARTED_AT, aiter_events, drawn, screen_text, wait_for
 
 from fanout.strategies.citations import CITES
 from fanout.strategies.events import (AggregateDone, AggregateStarted, BranchDone, BranchInfo, BranchMetrics,
@@ -84,7 +84,7 @@ async def test_the_same_as_text():
         screen = RunScreen(Feed(aiter_events(finished_run()), label=""))
         await app.push_screen(screen)
         await screen.finished.wait()
-        await screen.settle()
+        await drawn(pilot, screen)
         await wait_for(pilot, lambda: "unverified citations" in screen_text(app), what="the aggregate's sources")
         text = screen_text(app)
     assert '⌕ searched "spring tides new moon": 2 pages' in text  # the searches, as they went

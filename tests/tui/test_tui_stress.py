@@ -13,7 +13,7 @@ from fanout.strategies.events import BranchDone
 from fanout.tui.screens.run import RunScreen
 from fanout.tui.widgets.pane_grid import PaneGrid
 from test_tui_live import live_app, run_screen
-from tuikit import screen_text, wait_for
+from tuikit import drawn, screen_text, wait_for
 
 SIZE = (140, 44)
 SMALL = (40, 12)
@@ -21,7 +21,7 @@ SMALL = (40, 12)
 
 async def settled(pilot, screen: RunScreen, timeout: float = 60) -> None:
     await wait_for(pilot, screen.finished.is_set, timeout=timeout, what="the end of the run")
-    await screen.settle()
+    await drawn(pilot, screen)
     await pilot.pause()
 
 
@@ -125,7 +125,7 @@ async def test_hard_text_is_shown_whole_and_the_layout_holds(loopback):
                 await pilot.resize_terminal(*size)
                 screen.focus_pane(index)
                 await pilot.pause(0.05)
-                await screen.settle()
+                await drawn(pilot, screen)
                 assert_usable(app, screen)
         zoomed = screen.panes["software"]
         screen.focus_pane(1)

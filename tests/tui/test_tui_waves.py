@@ -3,7 +3,6 @@ planned, marked with their wave; the timeline marks where each wave began; the c
 
 from __future__ import annotations
 
-import json
 
 from fanout.devserver import PlanResponder
 from fanout.strategies.events import (BranchDone, BranchInfo, BranchMetrics, BranchQueued, BranchStarted, BranchToken,
@@ -15,7 +14,7 @@ from fanout.tui.widgets.branch_list import BranchList
 from fanout.tui.widgets.timeline import BOUNDARY, Timeline
 from fanout.wiring.launch import RunOptions, prepare
 from test_tui_plan import INFOS, PLAN, RECIPE, fed, opening, planned
-from tuikit import Tap, screen_text, wait_for
+from tuikit import Badges, Tap, drawn, notifications, screen_text, wait_for
 from waves import FOLLOW_UP, WAVE_2
 
 WAVE_2_INFOS = (BranchInfo("sulfide-stability", "Sulfide stability", ("electrolyte-chemistry",), wave=2),
@@ -59,7 +58,7 @@ async def test_the_second_waves_panes_appear_marked_with_their_wave():
         tap.push(*opening(), *planned(), *first_wave_done())
         await wait_for(pilot, lambda: "plan-2" in screen.panes and screen.panes["plan-2"].is_mounted,
                        what="the follow-up planner's pane")
-        await screen.settle()
+        await drawn(pilot, screen)
         assert list(screen.panes) == ["plan", *IDS, "plan-2"]
         assert not any(info.id in screen.panes for info in WAVE_2_INFOS)
         await wait_for(pilot, lambda: screen.panes["plan-2"].text == '{"angles": [{"title": "Sulfide',
@@ -69,7 +68,7 @@ async def test_the_second_waves_panes_appear_marked_with_their_wave():
         tap.push(*second_wave())
         await wait_for(pilot, lambda: all(i.id in screen.panes and screen.panes[i.id].is_mounted
                                           for i in WAVE_2_INFOS), what="wave 2's panes")
-        await screen.settle()
+        await drawn(pilot, screen)
         await pilot.pause()
         assert list(screen.panes) == ["plan", *IDS, "plan-2", *WAVE_2]
         assert [p.id for p in screen.query("#panes > *")] == [*(p.id for p in screen.panes.values()),
@@ -77,15 +76,18 @@ async def test_the_second_waves_panes_appear_marked_with_their_wave():
         await wait_for(pilot, lambda: "Sulfide stability · wave 2" in screen_text(pilot.app), what="wave marks")
         rows = screen.query_one(Timeline).rows()
         assert [label for label, _ in rows] == ["plan", *IDS, "plan-2", *WAVE_2]
-        drawn = str(screen.query_one(Timeline).render()).splitlines()
-        # Down the first wave's rows, which ended before it (a later row's bar may cover it).
-        assert all(BOUNDARY in line for line in drawn[:1 + len(IDS)]) and f"{BOUNDARY} next wave" in drawn[-1]
+        timeline = screen.query_one(Timeline)
+        lines = timeline.lanes.text(120)
+        # The line where wave 2's planning began, in every row where nothing else is drawn there: market-outlook's
+        # duration ends past it and plan-2's bar starts on it.
+        assert [BOUNDARY in line for line in lines] == [True, True, True, False, False, True, True], "\n".join(lines)
+        assert any(f"{BOUNDARY} next wave" in line.plain for line in timeline.axis.legend())
         entries = screen.query_one(BranchList).entries()
         assert entries == ["wave 1", 0, 1, 2, 3, "wave 2", 4, 5, 6]
 
         tap.push(WavesDone(4.5, 2, "depth 2 reached"))
         await wait_for(pilot, lambda: "Stopped after wave 2: depth 2 reached" in
-                       [n.message for n in pilot.app._notifications], what="why the waves stopped")
+                       notifications(pilot.app), what="why the waves stopped")
         tap.push(None)
 
 
@@ -93,9 +95,10 @@ def test_snapshot_two_waves(snap_compare):
     assert snap_compare(FanoutApp(), terminal_size=(150, 48), run_before=fed(wave_events()))
 
 
-async def test_live_two_waves_add_the_second_waves_panes_at_run_time(loopback, tmp_path):
+async def test_live_two_waves_add_the_second_waves_panes_at_run_time(loopback, tmp_path, monkeypatch):
     path = tmp_path / "planned.toml"
     path.write_text(RECIPE)
+    badges = Badges(monkeypatch)
     loopback.responder = PlanResponder(PLAN, follow_ups=[FOLLOW_UP])
     loopback.token_interval = 0.005
     loopback.latency = 0.3  # every call waits for its headers: a pane is drawn before its call ends
@@ -107,9 +110,9 @@ async def test_live_two_waves_add_the_second_waves_panes_at_run_time(loopback, t
         await wait_for(pilot, lambda: "plan-2" in screen.panes, what="the follow-up planner's pane")
         assert not any(bid in screen.panes for bid in WAVE_2)  # wave 2 is not planned yet
         await wait_for(pilot, screen.finished.is_set, timeout=60, what="the end of the run")
-        await screen.settle()
+        await drawn(pilot, screen)
         assert screen.state.status == "ok" and screen.state.stopped.reason == "depth 2 reached"
         assert list(screen.panes) == ["plan", *IDS, "plan-2", *WAVE_2]
-        assert all(p.badges_shown[-1] == "done" for p in screen.pane_list())
-        assert "streaming" in screen.panes["plan-2"].badges_shown
-        assert all(screen.panes[bid].badges_shown[0] != "done" for bid in WAVE_2)  # drawn before they ran out
+        assert all(badges(p)[-1] == "done" for p in screen.pane_list())
+        assert "streaming" in badges(screen.panes["plan-2"])
+        assert all(badges(screen.panes[bid])[0] != "done" for bid in WAVE_2)  # drawn before they ran out

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from typing import Callable, Iterable
 
-from rich.console import Console
-from textual._compositor import Compositor
-from textual.screen import Screen
+from textual.content import Content
 
 from fanout.strategies.events import (
     AggregateDone,
@@ -28,7 +25,9 @@ from fanout.strategies.events import (
     RunMetrics,
     RunStarted,
 )
-from fanout.tui.widgets.steady_footer import SteadyFooter
+from fanout.tui import compat
+from fanout.tui.widgets.key_bar import KeyBar
+from fanout.tui.widgets.stream_pane import StreamPane
 
 STARTED_AT = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
@@ -42,13 +41,63 @@ async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 20.0, 
         await pilot.pause(0.02)
 
 
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="truecolor",
-                      record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text(styles=False)
+screen_text = compat.screen_text  # what the terminal shows, as plain text
+notifications = compat.notifications
+
+
+async def drawn(pilot, screen, timeout: float = 20.0) -> None:
+    """Waits until what the run screen has received is drawn: every pane laid out, the rows sized to what the
+    panes hold, nothing left for the pacer to render or redraw, every document on show at its pane's width. Bounded: a widget that breaks fails the test."""
+
+    def pending() -> str:
+        """What is not drawn yet ("" when everything is)."""
+        panes = screen.pane_list()
+        if not all(p.is_mounted and (not p.display or p.doc_width() > 0) for p in panes):
+            return "a pane not laid out"
+        if screen.pacer.busy:
+            return "the pacer busy"
+        if not screen.grid.fitted:
+            return f"the rows {screen.grid.heights()!r}, not yet sized to the panes"
+        if not all(p.markdown.width_rendered in (0, p.doc_width()) for p in panes if p.on_screen):
+            return "a document rendered at another width"
+        return ""
+
+    try:
+        await wait_for(pilot, lambda: not pending(), timeout, "everything received to be drawn")
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {pending()}") from None
+    await pilot.pause()
+
+
+def border_title(pane) -> str:
+    """A pane's border title as it reads (Textual hands it back as markup)."""
+    return Content.from_markup(pane.border_title or "").plain
+
+
+def badge(pane) -> str:
+    """The status label a pane's border shows (its title starts with the chip: " ✓ done ")."""
+    return border_title(pane).strip().split("  ")[0][2:]
+
+
+class Badges:
+    """Every badge each pane shows, in order, read from its border as it is drawn."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.seen: dict[object, list[str]] = {}
+        draw = StreamPane._draw_header
+
+        def recorded(pane, *args, **kwargs):
+            draw(pane, *args, **kwargs)
+            if pane.border_title is not None:
+                shown = self.seen.setdefault(pane, [])
+                label = badge(pane)
+                if not shown or shown[-1] != label:
+                    shown.append(label)
+
+        monkeypatch.setattr(StreamPane, "_draw_header", recorded)
+
+    def __call__(self, pane) -> list[str]:
+        return self.seen.get(pane, [])
 
 
 class Tap:
@@ -207,14 +256,14 @@ def compared_run(strategy: str):
 
 
 class Work:
-    """Counts of the expensive things Textual does: a layout of the screen, a repaint of all of it, a rebuild
-    of the footer. Each was part of the 70-150 ms freeze at every move from one finished pane to the next."""
+    """Counts of the expensive things Textual does: a layout of the screen, a repaint of all of it; and of the key
+    bar's redraws. A layout, a full repaint and a rebuilt footer were each part of the 70-150 ms freeze at every
+    move from one finished pane to the next."""
 
     def __init__(self, monkeypatch) -> None:
-        self.counts = {"layouts": 0, "full repaints": 0, "footer rebuilds": 0}
-        for cls, name, what in ((Screen, "_refresh_layout", "layouts"),
-                                (Compositor, "render_full_update", "full repaints"),
-                                (SteadyFooter, "recompose", "footer rebuilds")):
+        assert set(compat.WORK) == {"layouts", "full repaints"}, "see test_compat: Textual changed"
+        self.counts = {"layouts": 0, "full repaints": 0, "key bar redraws": 0}
+        for what, (cls, name) in [*compat.WORK.items(), ("key bar redraws", (KeyBar, "render"))]:
             monkeypatch.setattr(cls, name, self._counting(getattr(cls, name), what))
 
     def _counting(self, original, what: str):

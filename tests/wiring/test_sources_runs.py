@@ -124,7 +124,7 @@ name = "grounded-embedded"
 prompt = "Using the sources, state one fact about {title}. Cite the source as [n]."
 [defaults]
 temperature = 0
-max_tokens = 64
+max_tokens = 32
 [[branches]]
 id = "tides"
 title = "spring tides and the Moon"

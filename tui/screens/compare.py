@@ -23,8 +23,9 @@ from fanout.frontends.state import RunState
 
 from .. import exporting
 from ..widgets.compare_bars import CompareBars
-from ..widgets.timeline import Timeline
-from ..widgets.steady_footer import SteadyFooter
+from ..fmt import STRATEGY_STYLE
+from ..widgets.timeline import TimelineAxis, TimelineLanes
+from ..widgets.key_bar import KeyBar
 
 COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×",
            "Findings", "Distinct", "Redundancy", "Contra.", "Judged")
@@ -74,8 +75,12 @@ class CompareScreen(Screen):
             yield Label(Content(f"Compare: {self.recipe} on the same inputs under each strategy"), id="compare-title")
             yield Label("Timelines, one time axis", classes="compare-heading")
             for state, row in zip(self.states, self.rows):
-                yield Label(Content(f"{row.strategy} · {fmt_seconds(row.latency)}"))
-                yield Timeline(state, lambda: span, id=f"compare-timeline-{row.strategy}")
+                style = STRATEGY_STYLE.get(row.strategy, "$foreground")
+                yield Label(Content.styled(f"{row.strategy} · {fmt_seconds(row.latency)}", f"bold {style}"))
+                lanes = TimelineLanes(state, lambda: span, stream_style=style, id=f"compare-timeline-{row.strategy}")
+                lanes.styles.height = len(state.lanes()) + (state.aggregate.started is not None)
+                yield lanes
+            yield TimelineAxis(lambda: span)
             yield Label("Per strategy", classes="compare-heading")
             yield CompareBars(self.rows, id="compare-bars")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
@@ -83,7 +88,7 @@ class CompareScreen(Screen):
             yield Static("", id="compare-judge")
             yield Label("", id="compare-overlap-title", classes="compare-heading")
             yield Static("", id="compare-overlap")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)

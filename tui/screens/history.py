@@ -10,7 +10,8 @@ from textual.widgets import DataTable, Label
 
 from fanout.frontends.sessions_table import COLUMNS, row
 from fanout.stores.sessions import Summary, list_sessions
-from ..widgets.steady_footer import SteadyFooter
+from ..messages import OpenReplay, ResumeSession
+from ..widgets.key_bar import KeyBar
 
 class HistoryScreen(Screen):
     BINDINGS = [
@@ -31,7 +32,7 @@ class HistoryScreen(Screen):
         yield Label("History: past runs, newest first", id="history-title")
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         yield Label("No sessions yet: run something first.", id="history-empty")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -50,11 +51,11 @@ class HistoryScreen(Screen):
     def action_resume(self) -> None:
         if self.summaries:
             session_id = self.summaries[self.query_one(DataTable).cursor_row].id
-            self.app.resume_session(session_id)  # type: ignore[attr-defined]
+            self.post_message(ResumeSession(session_id))
 
     def action_open(self, speed: float) -> None:
         if not self.summaries:
             return
         table = self.query_one(DataTable)
         session_id = self.summaries[table.cursor_row].id
-        self.app.open_replay(session_id, float(speed))  # type: ignore[attr-defined]
+        self.post_message(OpenReplay(session_id, float(speed)))

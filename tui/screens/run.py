@@ -11,10 +11,7 @@ import asyncio
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.reactive import Reactive
-from textual.screen import Screen
-from textual.widget import Widget
+from textual.containers import Horizontal
 
 from fanout.core.errors import UserError
 from fanout.wiring.launch import Prepared, execute
@@ -25,6 +22,7 @@ from fanout.strategies.control import RunControl
 from fanout.strategies.events import (
     AggregateToken,
     BranchDone,
+    BranchFailed,
     BranchRetrying,
     BranchToken,
     Event,
@@ -37,49 +35,53 @@ from fanout.strategies.events import (
 )
 from fanout.strategies.recipe import AGGREGATE_ID, planner_id
 
-from .. import exporting, gc_freeze
+from .. import exporting, fmt, gc_freeze
+from ..compat import QuietFocusScreen
+from ..messages import Compare, ResumeSession, StartRun
 from ..md_render import Look, look_for
 from ..pacer import TICK, Pacer
 from ..feeds import Feed, LiveRun, Replay, Source
-from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_list import BranchList
+from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_pane import BranchPane
-from ..widgets.pane_grid import PaneGrid
 from ..widgets.budget_bar import BudgetBar
+from ..widgets.pane_grid import PaneGrid
 from ..widgets.run_header import RunHeader
 from ..widgets.run_totals import RunTotals
 from ..widgets.stream_pane import StreamPane
 from ..widgets.timeline import Timeline
-from ..widgets.steady_footer import SteadyFooter
+from ..widgets.key_bar import KeyBar
 
 CHROME = 0.25  # seconds between redraws of the header, timeline, totals and countdowns
 SHORT, NARROW = 24, 80  # below these many rows (columns), the timeline and totals (the branch list) give way
+LANES = 10  # the timeline's rows at most (it scrolls beyond)
+ROOMY = 30  # from this many rows on, the totals are never cut
+TOTALS_WIDTH = 28  # the totals' column (fanout.tcss #totals)
 
 
-class RunScreen(Screen):
-    # Textual repaints the whole screen when the focus moves (Screen.focused repaints by default); the panes that
-    # gain and lose focus redraw themselves (border, restyle), so a full repaint of twenty panes, 30-60 ms at
-    # 200x60, bought nothing each time a reader moved to the next answer.
-    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
-
+class RunScreen(QuietFocusScreen):
+    PANES = Binding.Group("pane", compact=True)
     BINDINGS = [
         Binding("r", "rerun", "Run again", id="rerun", tooltip="Run the recipe again on the same inputs"),
         Binding("x", "cancel_run", "Cancel run", id="cancel_run"),
-        Binding("k", "cancel_branch", "Cancel branch", id="cancel_branch", show=False),
-        Binding("R", "retry_branch", "Retry", id="retry_branch", show=False,
+        Binding("k", "cancel_branch", "Cancel branch", id="cancel_branch", tooltip="Cancel the focused branch"),
+        Binding("R", "retry_branch", "Retry", id="retry_branch",
                 tooltip="Retry the focused failed branch while the run goes on; once it is over, resume the "
                         "session: only what did not finish runs again"),
         Binding("s", "switch_strategy", "Strategy", id="switch_strategy",
                 tooltip="Run again on the same inputs under another strategy"),
         Binding("m", "compare", "Compare", id="compare", tooltip="Run all three strategies and compare them"),
         Binding("z", "zoom", "Zoom", id="zoom", tooltip="Zoom the focused pane to the full screen, or back"),
-        Binding("n", "next_pane", "Next", id="next_pane", show=False),
-        Binding("p", "previous_pane", "Previous", id="previous_pane", show=False),
+        Binding("n", "next_pane", "Next", id="next_pane", group=PANES, tooltip="The next pane"),
+        Binding("p", "previous_pane", "Previous", id="previous_pane", group=PANES, tooltip="The previous pane"),
         Binding("c", "copy", "Copy", id="copy", tooltip="Copy the focused pane's text to the clipboard"),
-        Binding("e", "export_markdown", "Export .md", id="export_markdown"),
-        Binding("j", "export_json", "Export .json", id="export_json", show=False),
-        Binding("escape", "back", "Back", id="back", tooltip="Back to the run form (or un-zoom)", show=False),
+        Binding("e", "export_markdown", "Export .md", id="export_markdown", tooltip="The run as a Markdown report"),
+        Binding("j", "export_json", "Export .json", id="export_json", tooltip="The session as JSON (fanout import)"),
+        Binding("escape", "back", "Back", id="back", tooltip="Back from the zoomed pane, or to the screen before"),
     ]
+    # What the key bar keeps when it is narrow, most important first (binding ids).
+    KEYS_FIRST = ("back", "retry_branch", "cancel_run", "rerun", "compare", "zoom", "next_pane",
+                  "cancel_branch", "switch_strategy", "export_markdown", "copy", "export_json")
 
     def __init__(self, source: Source, *, mode: str = "") -> None:
         super().__init__()
@@ -87,9 +89,7 @@ class RunScreen(Screen):
         self.state = RunState()
         self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
         self.engine: RunControl | None = None
-        self.panes: dict[str, BranchPane] = {}
-        self._made = 0  # panes made so far: ids for the ones a plan adds
-        self.aggregate_pane = AggregatePane(self.state, id="aggregate-pane")
+        self.grid = PaneGrid(self.state, self.clock, self.panes_room, id="main")
         self.pacer = Pacer(self.pane_list, look=self.markdown_look)
         self._look: Look | None = None
         self._t0: float | None = None
@@ -104,12 +104,11 @@ class RunScreen(Screen):
         budget = self.source.prepared.spec.budget if isinstance(self.source, LiveRun) else None
         if budget is not None:
             yield BudgetBar(self.state, self.clock, budget.limit, id="budget-bar")
-        yield PaneGrid(self.state, self.clock, id="main")
+        yield self.grid
         with Horizontal(id="bottom"):
-            with VerticalScroll(id="timeline-box", can_focus=False):
-                yield Timeline(self.state, self.clock, id="timeline")
+            yield Timeline(self.state, self.clock, id="timeline")
             yield RunTotals(self.state, self.clock, id="totals")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         gc_freeze.reset()  # reclaim the previous screen's garbage now, before tokens flow
@@ -130,8 +129,17 @@ class RunScreen(Screen):
         self.set_class(height < SHORT, "-short")
         self.set_class(width < NARROW, "-narrow")
 
+    @property
+    def panes(self) -> dict[str, BranchPane]:
+        """Lane id -> its pane, in lane order (the grid's)."""
+        return self.grid.panes
+
+    @property
+    def aggregate_pane(self) -> AggregatePane:
+        return self.grid.aggregate
+
     def pane_list(self) -> list[StreamPane]:
-        return [*self.panes.values(), self.aggregate_pane]
+        return self.grid.pane_list()
 
     # --- events in -----------------------------------------------------------------------------------------------
 
@@ -160,10 +168,9 @@ class RunScreen(Screen):
             self.aggregate_pane.dirty = True
             return
         self._chrome_dirty = True
-        if kind is RunStarted:
-            self._t0 = asyncio.get_running_loop().time()
-            self._build(event)  # type: ignore[arg-type]
-        elif kind is PlanStarted or kind is PlanDone or kind is BranchAdded:  # the run grows
+        if kind is RunStarted or kind is PlanStarted or kind is PlanDone or kind is BranchAdded:  # the run grows
+            if kind is RunStarted:
+                self._t0 = asyncio.get_running_loop().time()
             self._add_lanes()
             if kind is PlanDone:
                 self._plan_done(event)  # type: ignore[arg-type]
@@ -175,6 +182,8 @@ class RunScreen(Screen):
             pane.dirty = True
             if kind is BranchRetrying and event.restart:  # type: ignore[attr-defined]
                 pane.restart()
+            elif kind is BranchFailed:
+                self.refresh_bindings()  # R retries it
             if kind is BranchDone and (branch.received or branch.cited):  # the run's sources were renumbered
                 for other in self.pane_list():
                     other.dirty = True
@@ -188,25 +197,10 @@ class RunScreen(Screen):
                     pane.dirty = True
                 self.refresh_bindings()
 
-    def _build(self, started: RunStarted) -> None:
-        for index, info in enumerate(started.branches):
-            self.panes[info.id] = BranchPane(self.state.branches[info.id], run=self.state, id=f"pane-{index}")
-        self._made = len(self.panes)
-        self.query_one(Timeline).styles.height = len(self.panes) + 3  # bars, the aggregator's, axis, legend
-        self.query_one(PaneGrid).build(self.panes, self.aggregate_pane)
-
     def _add_lanes(self) -> None:
-        """A planned run grows: the planner's pane when it starts, the planned branches' when it is done."""
-        panes = {}
-        for lane in self.state.lanes():
-            if lane.id not in self.panes:
-                self._made += 1
-                panes[lane.id] = BranchPane(lane, run=self.state, id=f"pane-{self._made}")
-            else:
-                panes[lane.id] = self.panes[lane.id]
-        self.panes = panes
-        self.query_one(Timeline).styles.height = len(panes) + 3
-        self.query_one(PaneGrid).add(panes)
+        """A pane per lane: when the run starts, the planner's when it starts, the planned branches' when it is done."""
+        self.grid.sync()
+        self._size_bottom()
 
     def _plan_done(self, event: PlanDone) -> None:
         """Every repair made to a wave's plan is said where the user looks; the report and the JSON keep them too.
@@ -222,17 +216,49 @@ class RunScreen(Screen):
             self.notify(strip_controls(warning), title=title, severity="warning", markup=False, timeout=10)
 
     async def _redraw_chrome(self) -> None:
+        self.grid.reflow()  # a finished answer rendered at a new width may need another height: cheap when not
         running = self.state.done is None and self.state.started is not None
         if not (self._chrome_dirty or running):
             return
         self._chrome_dirty = False
-        for widget in (RunHeader, Timeline, RunTotals, BranchList):
-            self.query_one(widget).refresh()  # no layout: their heights are fixed when the run starts
+        self._size_bottom()
+        self.query_one(Timeline).redraw()
+        for widget in (RunHeader, RunTotals, BranchList):
+            self.query_one(widget).refresh()  # no layout: their heights change only with the run's shape
         for bar in self.query(BudgetBar):
             bar.refresh()
         if running:  # countdowns and running metrics lines move with the clock
             for pane in self.pane_list():
                 pane.dirty = True
+
+    def bottom_rows(self) -> tuple[int, int]:
+        """(the timeline's rows, the bottom's whole height): the lanes up to a cap (they scroll beyond), the axis
+        and legend, the totals' lines; at most a third of a short screen, where the totals' last lines give way."""
+        height, width = self.size.height, self.size.width
+        if height < SHORT:
+            return 0, 0
+        timeline = self.query_one(Timeline)
+        axis = 1 + len(timeline.axis.legend(max(1, width - TOTALS_WIDTH - 2)))
+        lanes = len(self.state.lanes()) + (self.state.aggregate.started is not None)
+        rows = max(1, min(lanes, LANES, max(2, height // 3 - 1 - axis)))
+        totals = 1 + len(fmt.totals_lines(fmt.totals(self.state, self.clock())))
+        whole = max(rows + axis, totals if height >= ROOMY else min(totals, height // 3)) + 1  # + its border
+        return rows, whole
+
+    def panes_room(self, compact: bool) -> int:
+        """The rows the panes get: the screen less the header, the budget bar, the key bar and the bottom."""
+        return max(0, self.size.height - 2 - len(self.query(BudgetBar)) - self.bottom_rows()[1])
+
+    def _size_bottom(self) -> None:
+        """The bottom's height from its content; a layout only when it changes."""
+        rows, whole = self.bottom_rows()
+        timeline = self.query_one(Timeline)
+        if rows and (timeline.lanes.styles.height is None or timeline.lanes.styles.height.value != rows):
+            timeline.lanes.styles.height = rows
+        bottom = self.query_one("#bottom")
+        if whole and (bottom.styles.height is None or bottom.styles.height.value != whole):
+            bottom.styles.height = whole
+            self.grid.call_after_refresh(self.grid.place_panes)
 
     # --- playing -------------------------------------------------------------------------------------------------
 
@@ -275,23 +301,6 @@ class RunScreen(Screen):
     def running(self) -> bool:
         return not self.finished.is_set()
 
-    async def settle(self) -> None:
-        """Wait until everything received so far is drawn (tests and the benchmark)."""
-        for _ in range(100):  # panes mounted by the last events are laid out on the next refresh
-            if all(p.is_mounted and (not p.display or p.doc_width() > 0) for p in self.pane_list()):
-                break
-            await asyncio.sleep(0.01)
-        # Drawing the chrome (the totals, the header) can move the panes' edges, and a document drawn before that
-        # is at the old width: render again until every shown document is at its pane's final width.
-        for _ in range(10):
-            await self.pacer.flush_all()
-            self._chrome_dirty = True
-            await self._redraw_chrome()
-            await self.wait_for_refresh()
-            await asyncio.sleep(0)
-            if all(p.markdown.width_rendered in (0, p.doc_width()) for p in self.pane_list() if p.on_screen):
-                break
-
     # --- panes ---------------------------------------------------------------------------------------------------
 
     def focused_pane(self) -> StreamPane | None:
@@ -305,25 +314,33 @@ class RunScreen(Screen):
 
     def focus_pane(self, index: int) -> None:
         """Focus (and in the compact layout, show) the pane at `index`: branches in recipe order, then the aggregator."""
-        self.query_one(PaneGrid).focus_pane(index)
+        self.grid.focus_pane(index)
 
     @property
     def current(self) -> int:
-        return self.query_one(PaneGrid).current
+        return self.grid.current
 
     # --- actions -------------------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("rerun", "retry_branch", "switch_strategy", "compare"):
-            if not self.live:
-                return False  # a replay is read-only
-            # Retry stays live while running, to say why it waits; the others are dimmed until the run is over.
-            return None if self.running and action != "retry_branch" else True
-        if action in ("cancel_run", "cancel_branch"):
+        """False: not on this screen (a replay is read-only); None: not now (the key sheet says so, the key bar
+        leaves it out); True: it works now."""
+        if action in ("rerun", "retry_branch", "switch_strategy", "compare", "cancel_run", "cancel_branch"):
             if not self.live:
                 return False
-            return True if self.running and self.engine is not None else None
+            if action == "retry_branch":
+                return True if self.failures() else None
+            if action in ("cancel_run", "cancel_branch"):
+                return True if self.running and self.engine is not None else None
+            return None if self.running else True
+        if action == "back":
+            return True if self.maximized is not None or len(self.app.screen_stack) > 2 else None
         return True
+
+    def failures(self) -> bool:
+        """Something did not finish well: a branch to retry, or a session to resume."""
+        return any(b.status.unsuccessful for b in self.state.lanes()) or self.state.aggregate.status == "failed" \
+            or self.state.status in ("partial", "failed", "cancelled")
 
     def action_next_pane(self) -> None:
         self.focus_pane(self.current + 1)
@@ -334,15 +351,17 @@ class RunScreen(Screen):
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
-            return
-        pane = self.focused_pane()
-        if pane is not None:
-            pane.focus()
-            self.maximize(pane, container=False)
+        else:
+            pane = self.focused_pane()
+            if pane is not None:
+                pane.focus()
+                self.maximize(pane, container=False)
+        self.refresh_bindings()  # esc now goes back from the zoom, or no longer does
 
     def action_back(self) -> None:
         if self.maximized is not None:
             self.minimize()
+            self.refresh_bindings()
         elif self.live and self.running:
             self.notify("The run is still going: cancel it first (x).", severity="warning")
         elif len(self.app.screen_stack) > 2:
@@ -378,7 +397,7 @@ class RunScreen(Screen):
     def action_rerun(self) -> None:
         prepared = self._prepared()
         if prepared is not None and not self.running:
-            self.app.start_run(prepared.again())  # type: ignore[attr-defined]
+            self.post_message(StartRun(prepared.again()))
 
     def action_retry_branch(self) -> None:
         """While the run goes on: the focused failed branch runs again (those waiting for it wait for it).
@@ -400,7 +419,7 @@ class RunScreen(Screen):
             self.notify("Every branch finished: nothing to retry (r runs the recipe again).")
             return
         if self.state.started is not None:
-            self.app.resume_session(self.state.started.session_id)  # type: ignore[attr-defined]
+            self.post_message(ResumeSession(self.state.started.session_id))
 
     def action_switch_strategy(self) -> None:
         prepared = self._prepared()
@@ -410,14 +429,14 @@ class RunScreen(Screen):
 
         def chosen(strategy: str | None) -> None:
             if strategy:
-                self.app.start_run(prepared.again(strategy))  # type: ignore[attr-defined]
+                self.post_message(StartRun(prepared.again(strategy)))
 
         self.app.push_screen(StrategyPicker(prepared.spec.strategy), chosen)
 
     def action_compare(self) -> None:
         prepared = self._prepared()
         if prepared is not None and not self.running:
-            self.app.compare(prepared)  # type: ignore[attr-defined]
+            self.post_message(Compare(prepared))
 
     def _export(self, writer) -> None:
         if self.state.started is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,10 +18,14 @@ from fanout.wiring.launch import RunOptions
 from fanout.strategies import recipe as recipes
 from fanout.strategies.recipe.model import SEARCH_CHOICES
 from fanout.wiring.routing import ADHOC
+from ..messages import Launch
 from ..widgets.estimate_line import EstimateLine
-from ..widgets.steady_footer import SteadyFooter
+from ..widgets.key_bar import KeyBar
 
 RECIPE_DEFAULT = "recipe"  # the strategy Select's value for "whatever the recipe says"
+
+
+COMPACT_BELOW = 36  # rows: a shorter terminal gets the fields without their borders, so Run stays in view
 
 
 class SetupScreen(Screen):
@@ -78,7 +82,7 @@ class SetupScreen(Screen):
             yield Static("", id="setup-error", markup=False)
             yield EstimateLine(id="estimate")
             yield Button("Run  (ctrl+r)", id="run", variant="primary")
-        yield SteadyFooter()
+        yield KeyBar()
 
     def _providers(self) -> tuple[list[str], str]:
         try:
@@ -134,6 +138,7 @@ class SetupScreen(Screen):
                 )
             )
         await box.mount_all(rows)
+        self._fit()
         self._form_changed()
         if rows:  # the topic (the first input) is what a new user types first
             self.query_one("#input-0", Input).focus()
@@ -146,6 +151,16 @@ class SetupScreen(Screen):
     def _form_changed(self) -> None:
         if len(self.query("#inputs Input")) == len(self._input_names):  # not while a recipe's inputs are laid out
             self.query_one(EstimateLine).request(self.gather())
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Borderless fields on a short terminal (a field is then one row, not three)."""
+        compact = self.size.height < COMPACT_BELOW
+        self.set_class(compact, "-compact")
+        for field in self.query("Input, Select"):
+            field.compact = compact  # type: ignore[attr-defined]
 
     def show_error(self, message: str) -> None:
         error = self.query_one("#setup-error", Static)
@@ -181,4 +196,4 @@ class SetupScreen(Screen):
     def action_start(self) -> None:
         options = self.gather()
         self.options = options
-        self.app.launch(options)  # type: ignore[attr-defined]
+        self.post_message(Launch(options))

@@ -13,20 +13,28 @@ from fanout.frontends.state import DONE, FAILED, QUEUED, STREAMING, WAITING, Agg
 from fanout.frontends.status import Status
 
 from ..sources_view import run_sources_text
-from .stream_pane import StreamPane
+from .. import fmt
+from .stream_pane import StreamPane, line_rows
 from .vote_tally import VoteTally, has_votes
 
 
 def left_out(state: RunState) -> str:
-    """Failed branches are named, never silently dropped."""
+    """Failed branches are named, never silently dropped; those that failed alike are named together, their
+    reason said once ("hardware, software: cannot connect to ...; security: skipped (hardware failed)")."""
     failed = list(state.aggregate.failed) or [b.id for b in state.branch_list() if b.status.unsuccessful]
     if not failed:
         return ""
-    names = []
+    why: dict[str, list[str]] = {}
     for bid in failed:
         b = state.branches.get(bid)
-        names.append(f"{bid} ({b.status}: {b.error})" if b and b.error else bid)
-    return "left out: " + "; ".join(names)
+        if b is None or not b.status.unsuccessful:
+            reason = ""
+        elif fmt.never_ran(b):
+            reason = fmt.badge(b, state.now, state).label
+        else:
+            reason = f"{b.status}: {b.error}" if b.error else str(b.status)
+        why.setdefault(reason, []).append(bid)
+    return "left out: " + "; ".join(", ".join(ids) + (f" ({reason})" if reason else "") for reason, ids in why.items())
 
 
 def flag_label(flag: str) -> str:
@@ -78,8 +86,13 @@ class AggregatePane(StreamPane):
     def header(self, now: float) -> tuple[str, Status, str, str, str]:
         a = self.agg
         method = a.method or "aggregate"
-        kind = a.status
-        label = a.status if a.status != WAITING else "waiting for the branches"
+        kind, label = a.status, str(a.status)
+        if a.status == WAITING:
+            label = "waiting for the branches"
+        elif a.status == STREAMING and not a.chunks:
+            kind, label = Status.AWAITING, "awaiting first token"
+        elif a.status == FAILED and a.error:
+            label = fmt.cause(a.error)
         if self.state.done is not None and a.status == WAITING:
             kind, label = Status.SKIPPED, f"not run (run {self.state.done.status})"
         if a.flag:  # done, but an echo of its prompt or empty: never a plain "done"
@@ -92,7 +105,15 @@ class AggregatePane(StreamPane):
         self._sync_extras()
         return f"aggregate · {method}", kind, label, metrics, a.error
 
-    def placeholder(self) -> str:
+    def extra_rows(self, width: int) -> int:
+        rows = super().extra_rows(width)
+        if self.failed_line.display:
+            rows += len(Content(self._missing).wrap(width))
+        if self.tally.display:
+            rows += len(self.tally.render().wrap(width)) + 1  # its margin
+        return rows + line_rows(self.flag_line, self._flag, width) + line_rows(self.sources_line, self._sources, width)
+
+    def placeholder(self, now: float) -> str:
         if self.state.done is not None and self.state.done.error:
             return self.state.done.error
         if self.agg.status == WAITING:

@@ -26,11 +26,12 @@ class BranchList(Widget):
             super().__init__()
             self.index = index
 
-    def __init__(self, state: RunState, clock: Callable[[], float], *, id: str | None = None) -> None:
+    def __init__(self, state: RunState, clock: Callable[[], float], current: Callable[[], int], *,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = state
         self.clock = clock
-        self.current = 0
+        self.current = current  # the grid's current pane (its index)
 
     def entries(self) -> list[int | str]:
         """What each line shows: a lane (its index in the run's lanes) or, in a run of several waves, the heading
@@ -50,19 +51,20 @@ class BranchList(Widget):
         width = self.content_size.width
         lanes = self.state.lanes()
         lines = []
+        current = self.current()
         for entry in self.entries():
             if isinstance(entry, str):
                 lines.append(Content.styled(f"── {entry} ".ljust(width, "─")[:width], "$text-muted"))
                 continue
             i, b = entry, lanes[entry]
-            badge = fmt.badge(b, now)
+            badge = fmt.badge(b, now, self.state)
             tokens = b.metrics.output_tokens if b.metrics else b.tokens_seen
             shown = LOOK[badge.kind]
             label = f"{shown.glyph} {b.id}"
             right = f"{tokens} tok"
             room = max(1, width - len(right) - 1)
             text = f"{label[:room]:<{room}} {right}"
-            style = "reverse" if i == self.current else (f"${shown.colour}" if shown.colour else "")
+            style = "reverse" if i == current else (f"${shown.colour}" if shown.colour else "")
             lines.append(Content.styled(text, style) if style else Content(text))
         return Content("\n").join(lines)
 

@@ -11,14 +11,14 @@ from fanout.frontends.status import Status
 
 from .. import fmt
 from ..sources_view import Shown, branch_sources_text, marked, searches_text
-from .stream_pane import StreamPane
+from .stream_pane import StreamPane, line_rows
 
 
 class BranchPane(StreamPane):
-    def __init__(self, branch: BranchState, *, run: RunState | None = None, id: str | None = None) -> None:
+    def __init__(self, branch: BranchState, state: RunState, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="pane branch-pane")
         self.branch = branch
-        self.run = run  # the whole run: its one numbering of the sources
+        self.state = state  # the whole run: its one numbering of the sources
         self.searches_line = Static("", classes="pane-searches", markup=False)
         self.sources_line = Static("", classes="pane-sources", markup=False)
         self._lines = ("", "")
@@ -48,24 +48,29 @@ class BranchPane(StreamPane):
     def header(self, now: float) -> tuple[str, Status, str, str, str]:
         b = self.branch
         self._sync_sources()
-        badge = fmt.badge(b, now)
-        error = b.error if b.status.unsuccessful and b.text.strip() else ""
+        badge = fmt.badge(b, now, self.state)
+        error = b.error if b.status.unsuccessful else ""  # always said, above whatever text came before it
         return fmt.lane_title(b), badge.kind, badge.label, fmt.metrics_line(b, now), error
 
-    def placeholder(self) -> str:
-        return fmt.placeholder(self.branch)
+    def placeholder(self, now: float) -> str:
+        return fmt.placeholder(self.branch, now)
+
+    def extra_rows(self, width: int) -> int:
+        searches, sources = self._lines
+        return (super().extra_rows(width) + line_rows(self.searches_line, searches, width)
+                + line_rows(self.sources_line, sources, width))
 
     def _sync_sources(self) -> None:
         """Searches and sources, redrawn only when they change (Static.update lays the pane out again)."""
-        if self.run is None or not (self.branch.searches or self.run.sourcing.numbering.sources):
+        if not (self.branch.searches or self.state.sourcing.numbering.sources):
             return
-        lines = (searches_text(self.branch), branch_sources_text(self.run, self.branch))
+        lines = (searches_text(self.branch), branch_sources_text(self.state, self.branch))
         if lines != self._lines:
             self._lines = lines
             for widget, text in zip((self.searches_line, self.sources_line), lines):
                 widget.display = bool(text)
                 widget.update(Content(text))
-        shown = marked(self.run, self.branch)
+        shown = marked(self.state, self.branch)
         if shown != self._marked:  # the answer's citations as [n] (renumbered when an earlier branch found more)
             self._marked = shown
             self.restart()

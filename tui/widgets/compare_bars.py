@@ -10,8 +10,9 @@ from textual.widget import Widget
 
 from fanout.frontends.compare import Row, bar, bar_groups
 
+from ..fmt import STRATEGY_STYLE
+
 LABEL = 12
-STYLE = {"sequential": "$primary", "parallel": "$warning", "hybrid": "$success"}
 
 
 class CompareBars(Widget):
@@ -31,7 +32,7 @@ class CompareBars(Widget):
             lines.append(Content.styled(figure, "bold"))
             for strategy, value, label in values:
                 lines.append(Content.assemble(
-                    f"  {strategy[:LABEL - 1]:<{LABEL}}", (f"{bar(value, top, width):<{width}}", STYLE.get(strategy, "$accent")),
+                    f"  {strategy[:LABEL - 1]:<{LABEL}}", (f"{bar(value, top, width):<{width}}", STRATEGY_STYLE.get(strategy, "$foreground")),
                     f" {label}",
                 ))
         return Content("\n").join(lines)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from textual.containers import VerticalScroll
 from textual.geometry import Size
 
-# Users expect following to resume when they are back "at the bottom", not only on its very last row.
-RESUME_ROWS = 2
+from ..compat import FollowingScroll
 
 
-class PaneScroll(VerticalScroll, can_focus=False):
+class PaneScroll(FollowingScroll, can_focus=False):
     DEFAULT_CSS = """
     PaneScroll { height: 1fr; scrollbar-size-vertical: 1; scrollbar-gutter: stable; }
     """
@@ -29,7 +27,7 @@ class PaneScroll(VerticalScroll, can_focus=False):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if self._anchor_released and not self._landed and old != new:
+        if self.anchor_released and not self._landed and old != new:
             self._landed = True
             if self._on_release is not None:
                 self._on_release()
@@ -55,10 +53,5 @@ class PaneScroll(VerticalScroll, can_focus=False):
     @property
     def following(self) -> bool:
         if self.is_anchored:
-            return not self._anchor_released
+            return not self.anchor_released
         return self._follow
-
-    def _check_anchor(self) -> None:
-        # Textual re-anchors only at exactly max_scroll_y; within RESUME_ROWS is close enough.
-        if self._anchored and self._anchor_released and self.scroll_y >= self.max_scroll_y - RESUME_ROWS:
-            self._anchor_released = False

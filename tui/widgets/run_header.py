@@ -15,8 +15,10 @@ from textual.widget import Widget
 
 from fanout.frontends.report import fmt_seconds
 from fanout.frontends.state import RunState
+from fanout.frontends.status import run_status
 
-STATUS_STYLE = {"ok": "$success", "partial": "$warning", "failed": "$error", "cancelled": "$warning"}
+from .. import fmt
+
 GAP = 2  # cells between the two sides, at least
 
 
@@ -31,21 +33,32 @@ class RunHeader(Widget):
         self.clock = clock
         self.mode = mode  # e.g. "replay 10×, read-only" or "compare 2/3"
 
-    def sides(self) -> tuple[Content, Content]:
+    def left_parts(self) -> list[Content]:
+        """What runs: recipe, strategy, provider/model, session (the session gives way first)."""
         s = self.state.started
         if s is None:
-            return Content.assemble(("fanout", "bold"), "  starting…"), Content("")
+            return [Content.assemble(("fanout", "bold"), "  starting…")]
+        return [Content.styled("fanout", "bold"), Content.styled(s.recipe, "bold $accent"), Content(s.strategy),
+                Content(f"{s.provider}/{s.model}"), Content.styled(s.session_id, "$text-muted")]
+
+    def right_parts(self) -> list[Content]:
+        """How it goes: the mode, what went wrong so far, the status and the time. Never cut."""
+        if self.state.started is None:
+            return []
         status = self.state.status
-        left = Content.assemble(
-            ("fanout", "bold"), "  ", (s.recipe, "bold $accent"), " · ", s.strategy, " · ",
-            f"{s.provider}/{s.model}", " · ", (s.session_id, "$text-muted"),
-        )
-        right = Content.assemble(
-            *([(f" {self.mode} ", "reverse"), "  "] if self.mode else []),
-            (f" {status} ", f"bold reverse {STATUS_STYLE.get(status, '$accent')}"), " ",
-            (fmt_seconds(self.clock()), "bold"),
-        )
-        return left, right
+        parts = [Content.styled(f" {self.mode} ", "reverse")] if self.mode else []
+        trouble = fmt.trouble(self.state)
+        if trouble:
+            parts.append(Content(" · ").join(Content.styled(text, f"bold {fmt.status_style(kind)}")
+                                             for text, kind in trouble))
+        chip = fmt.chip_style(run_status(status))
+        parts.append(Content.assemble((f" {status} ", chip), " ", (fmt_seconds(self.clock()), "bold")))
+        return parts
+
+    def sides(self) -> tuple[Content, Content]:
+        left = self.left_parts()
+        head = Content.assemble(left[0], "  ", Content(" · ").join(left[1:])) if len(left) > 1 else left[0]
+        return head, Content("  ").join(self.right_parts())
 
     def render(self) -> Content:
         left, right = self.sides()

@@ -23,10 +23,13 @@ from typing import Any
 from textual.containers import Vertical
 from textual.content import Content
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
 
 from fanout.core.text import strip_controls
 
+from ..compat import style_now
+from ..fmt import chip_style
 from ..doc_cache import DocCache
 from fanout.frontends.status import Status, look
 from ..md_render import Look, split_blocks
@@ -93,7 +96,6 @@ class StreamPane(Vertical, can_focus=True):
         self._metrics_at = 0.0
         self._kind = Status.WAITING
         self._scrollbars_styled = False
-        self.badges_shown: list[str] = []  # every badge this pane has displayed, for tests and debugging
 
     # --- what subclasses provide -----------------------------------------------------------------------------
 
@@ -110,7 +112,7 @@ class StreamPane(Vertical, can_focus=True):
         """(title, how the badge looks, badge label, metrics line, error line)."""
         raise NotImplementedError
 
-    def placeholder(self) -> str:
+    def placeholder(self, now: float) -> str:
         return ""
 
     @property
@@ -186,6 +188,25 @@ class StreamPane(Vertical, can_focus=True):
         """The model text this pane displays: the Markdown source, or the text the plain view is cut from."""
         return self.markdown.source if self.view != TAIL else strip_controls(self.text)
 
+    def content_rows(self) -> int | None:
+        """The rows this pane needs to show all it has, its border included; None while it may still grow."""
+        if not self.ended:
+            return None
+        width = max(1, self.doc_width() or self.content_region.width)
+        rows = 2 + self.extra_rows(width)
+        if self.view == FINAL and self.markdown.complete:
+            return rows + len(self.markdown.lines)
+        text = strip_controls(self.text).strip("\n")
+        if len(text) > width * 200:  # more than any screen holds: no need to count
+            return rows + 200
+        return rows + (len(Content(text).wrap(width)) if text.strip() else (0 if self.error_line.display else 1))
+
+    def extra_rows(self, width: int) -> int:
+        """Rows besides the text: the error line (and what a subclass adds: searches, sources, the aggregate's
+        flag and tally)."""
+        error = str(self._header[3]) if self._header else ""
+        return len(Content(strip_controls(error)).wrap(width)) if error and self.error_line.display else 0
+
     def doc_width(self) -> int:
         """The width a document is rendered at: the pane's content less the scroll bar's gutter (kept stable, so
         a document does not re-render when it starts to overflow). 0 before the pane is laid out."""
@@ -194,7 +215,10 @@ class StreamPane(Vertical, can_focus=True):
 
     @property
     def wants_doc(self) -> bool:
-        return self.ended or (self.reading and bool(self.source.chunks))
+        """Rendered as Markdown: once it has ended with some text, or while someone reads it streaming."""
+        if self.ended:
+            return bool(self.source.final_text if self.source.final_text is not None else self.source.chunks)
+        return self.reading and bool(self.source.chunks)
 
     def doc_groups(self) -> list[str]:
         """The text to render, in block groups (`md_render.split_blocks`); recomputed only when the text grew."""
@@ -269,10 +293,11 @@ class StreamPane(Vertical, can_focus=True):
             if not enough:
                 return False
             was = self.view
+            following = self.scroll.following
             self.view = FINAL
             self._present(lines, width, look.name, complete)
-            if was == TAIL:
-                self.scroll.stop_following()  # a finished answer opened for reading starts at its top
+            if was == TAIL or (was == LIVE and following):
+                self.scroll.stop_following()  # a finished answer opens at its top (unless the reader scrolled)
             return True
         if not lines:
             return False
@@ -282,7 +307,7 @@ class StreamPane(Vertical, can_focus=True):
 
     def _present(self, lines: list[Strip], width: int, look: str, complete: bool, live: bool = False) -> None:
         doc, scroll = self.markdown, self.scroll
-        if doc.pad and (not scroll.landed or self.app.animator.is_being_animated(scroll, "scroll_y")):
+        if live and doc.pad and (not scroll.landed or self.app.animator.is_being_animated(scroll, "scroll_y")):
             # No change of geometry under a scroll that is still to move: the blank rows go once it has.
             rows, shift = max(doc.rows, len(lines)), 0
         else:
@@ -316,41 +341,48 @@ class StreamPane(Vertical, can_focus=True):
             self.scroll.display = markdown
             self.tail.display = not markdown
             if markdown and not self._scrollbars_styled:
-                # Textual styles a scroll area's scroll bars the first time the area is restyled, which for a
-                # pane is the first time it gets focus, and styling them lays out the whole screen (then
-                # repaints it all): a freeze on every pane's first visit. Done now, while the document is first
-                # shown, those layouts are batched with the one showing it and focus later changes only colours.
+                # Styling a scroll area's scroll bars lays out the whole screen; by default that happens at the
+                # pane's first focus (a freeze on every pane's first visit). Done now, it is batched with the
+                # layout that shows the document, and focus later changes only colours.
                 self._scrollbars_styled = True
-                self.scroll.call_after_refresh(self.scroll.update_node_styles)
+                style_now(self.scroll)
 
     def _draw_header(self, force: bool = False) -> None:
-        title, kind, label, metrics, error = self.header(self.screen_clock())
+        now = self.screen_clock()
+        title, kind, label, metrics, error = self.header(now)
         key = (title, kind, label, error)
         # A new subtitle repaints the whole pane: the running metrics change with every token, so they are
         # redrawn at most METRICS_PERIOD apart; a new badge is drawn at once.
-        now = time.monotonic()
-        if key == self._header and (metrics == self._metrics or (now - self._metrics_at < METRICS_PERIOD and not force)):
+        wall = time.monotonic()
+        if key == self._header and (metrics == self._metrics or (wall - self._metrics_at < METRICS_PERIOD and not force)):
             return
         self._header = key
-        self._metrics, self._metrics_at = metrics, now
+        self._metrics, self._metrics_at = metrics, wall
         if kind != self._kind:
             self._kind = kind
             self._paint_border()
-        if not self.badges_shown or self.badges_shown[-1] != label:
-            self.badges_shown.append(label)
         # Content, never a str: a str border title is parsed as markup, and titles and errors are not ours.
         # The badge first: a long title is what gets cut, never the status.
         # The badge is a chip (its colour as background, a space either side), so it never runs into the title.
-        shown = look(kind)
-        badge_style = f"bold reverse ${shown.colour}" if shown.colour else "reverse $text-muted"
-        self.border_title = Content.assemble((f" {shown.glyph} {label} ", badge_style), " ", (title, "bold"))
+        self.border_title = Content.assemble((f" {look(kind).glyph} {label} ", chip_style(kind)), " ", (title, "bold"))
         self.border_subtitle = Content(metrics)
         if self.error_line.display != bool(error):
             self.error_line.display = bool(error)
         if error:
             self.error_line.update(Content(strip_controls(error)))
-        self.tail.placeholder = self.placeholder()
+        self.tail.placeholder = self.placeholder(now)
 
     def screen_clock(self) -> float:
         clock = getattr(self.screen, "clock", None)
         return clock() if callable(clock) else 0.0
+
+
+def line_rows(widget: Widget, text: str, width: int) -> int:
+    """The rows a pane's line of text takes when shown: its wrapped text within its own bounds, and its border."""
+    if not (widget.display and text):
+        return 0
+    styles = widget.styles
+    rows = len(Content(text).wrap(max(1, width - styles.gutter.width))) + styles.gutter.height
+    if styles.max_height is not None and styles.max_height.is_cells:
+        rows = min(rows, int(styles.max_height.value) + styles.gutter.height)
+    return rows

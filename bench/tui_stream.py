@@ -1,10 +1,10 @@
 """Streaming benchmark: N panes each fed T tokens a second for S seconds, headless at 200×60; then every pane
 read in turn, as a person does once a run ends.
 
-    python -m fanout.tui.bench_stream                      # 20×100 and 40×50 tok/s, 3 rounds each, interleaved
-    python -m fanout.tui.bench_stream --rounds 5 --json
-    python -m fanout.tui.bench_stream --baseline DIR       # the same, interleaved with an earlier checkout's rounds
-    python -m fanout.tui.bench_stream --panes 20 --rate 100 [--seconds 30]   # one round of one configuration
+    python bench/tui_stream.py                      # 20×100 and 40×50 tok/s, 3 rounds each, interleaved
+    python bench/tui_stream.py --rounds 5 --json
+    python bench/tui_stream.py --baseline DIR       # the same, interleaved with an earlier checkout's rounds
+    python bench/tui_stream.py --panes 20 --rate 100 [--seconds 30]   # one round of one configuration
 
 Synthetic events go straight into the run screen through the same `feed()` a live run uses. It checks that
 every token sent ends up displayed (each pane's Markdown source equals the text sent, once the branches end;
@@ -423,10 +423,10 @@ def run_rounds(configs: list[tuple[int, float]], seconds: float, rounds: int,
             print(f"round {index + 1}/{rounds}: {name}{' (baseline)' if python_path else ''} …",
                   file=sys.stderr, flush=True)
             done = subprocess.run(
-                [sys.executable, "-m", "fanout.tui.bench_stream", "--panes", str(panes), "--rate", str(rate),
+                [sys.executable, "-P", str(Path(__file__).resolve()), "--panes", str(panes), "--rate", str(rate),
                  "--seconds", str(seconds), "--one-json"],
-                # A baseline's rounds start in its own folder: `python -m` puts the working directory first on
-                # the path, and run from a checkout (which has a fanout/ folder) that would import this code.
+                # A baseline's rounds import the fanout found in its folder (PYTHONPATH), and start there; -P keeps
+                # this script's own folder off the path.
                 capture_output=True, text=True, check=False, env=env, cwd=python_path or None)
             if done.returncode not in (0, 1) or not done.stdout.strip():
                 sys.stderr.write(done.stderr)
@@ -449,7 +449,7 @@ def interleaved(configs: list[tuple[int, float]], seconds: float, rounds: int, b
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fanout.tui.bench_stream", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python bench/tui_stream.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--panes", type=int, help="one configuration: this many panes (with --rate)")
     parser.add_argument("--rate", type=float, help="tokens per second per pane (with --panes)")
     parser.add_argument("--seconds", type=float, default=30.0)
