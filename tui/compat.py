@@ -2,7 +2,7 @@
 
 Each use is named here, checked when this module is imported, and falls back to plain Textual behaviour when what
 it relies on is gone (the app then works as stock Textual does, a little slower or less smooth). The test
-`tests/tui/test_compat.py` fails loudly when a Textual upgrade changes any of them: pyproject bounds textual
+`tests/tui/test_tui_compat.py` fails loudly when a Textual upgrade changes any of them: pyproject bounds textual
 below 9, and raising that bound means running that test first.
 
 The product uses:
