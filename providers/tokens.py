@@ -43,11 +43,11 @@ class GGUFCounter:
 
     def __init__(self, path: Path) -> None:
         import llama_cpp as lib
-        from llama_cpp._logger import set_verbose
 
         from .chat_template import ChatTemplate
+        from .compat_llama import quiet_llama
 
-        set_verbose(False)
+        quiet_llama()
         lib.llama_backend_init()
         params = lib.llama_model_default_params()
         params.vocab_only = True
