@@ -15,11 +15,12 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import AsyncIterator, Callable
 
 from . import aggregators
 from .batching import Batcher, BatchSpec
-from .budget import Budget
+from .budget import Budget, usd, worst_case_prompt_tokens
 from .calls import Caller, CallResult, ResponseSource, Target
 from .citations import Retrieve, given_numbers
 from .dag import topological_order
@@ -380,9 +381,28 @@ class Engine:
         last = [self._results.get(b.id) for b in self.recipe.branches if b.wave == done]
         if not any(r is not None and r.ok for r in last):
             return f"every branch of wave {done} failed: nothing to follow up"
-        # A run with a spending budget would stop here when the next wave's worst case does not fit; runs have
-        # no budget yet, so every wave fits.
-        return ""
+        return self._wave_over_budget(done + 1)
+
+    def _wave_over_budget(self, wave: int) -> str:
+        """Why wave `wave` does not fit in what is left of the run's budget ("" when it does, or there is none).
+        Its worst case: the follow-up planner's call, and `follow_ups` branches each sent a prompt as long as the
+        planner's (which holds every report of the wave before) and answering max_tokens."""
+        budget, spec = self.spec.budget, self.recipe.plan
+        if budget is None or spec is None:
+            return ""
+        findings = [self._prior(b.id, self._results) for b in self.recipe.branches if b.wave == wave - 1]
+        prompt = worst_case_prompt_tokens(follow_up_plan(self.recipe, self.spec.values, wave, findings, {}).messages)
+        planner, branch = self._planner_target(), self.spec.resolve(spec.branch_settings)
+        costs = [planner.cost(planner.model, prompt, planner.max_tokens),
+                 branch.cost(branch.model, prompt, branch.max_tokens)]
+        if None in costs:  # an unknown price: the call itself is refused by the ledger, saying so
+            return ""
+        need = Fraction(costs[0]) + spec.follow_ups * Fraction(costs[1])
+        left = budget.cap - budget.spent - budget.reserved
+        if need <= left:
+            return ""
+        return (f"the budget: wave {wave} could cost up to {usd(need)} ({spec.follow_ups} follow-up branches and "
+                f"their planner), and {usd(left)} of {usd(budget.limit)} is left")
 
     async def _next_wave(self, caller: Caller, targets: dict[str, Target], wave: int) -> tuple[tuple[Branch, ...], str]:
         """Wave `wave`'s follow-up planner, and the branches it decides, added to the run; () and why not when
@@ -509,17 +529,24 @@ class Engine:
             self.emit(PlanDone(self.clock(), outcome.text, metrics=outcome.metrics, error=outcome.error))
         return outcome
 
+    def _planner_target(self) -> Target:
+        """Where a planner's call goes. --max-tokens bounds the answers; a plan cut short is no plan, so the
+        planner keeps its own max_tokens."""
+        plan = self.recipe.plan
+        assert plan is not None
+        target = self.spec.resolve(plan.settings)
+        if plan.settings.max_tokens and target.max_tokens < plan.settings.max_tokens:
+            target = replace(target, max_tokens=plan.settings.max_tokens)
+        return target
+
     async def _ask_planner(self, call: PlanCall, caller: Caller) -> PlanOutcome | None:
         """A planner's call, as a task a front end can cancel; None when it was cancelled."""
         plan = self.recipe.plan
         assert plan is not None
         try:
-            target = self.spec.resolve(plan.settings)
+            target = self._planner_target()
         except Exception as err:  # noqa: BLE001 - reported as the plan's failure, never a hang
             return PlanOutcome(None, "", BranchMetrics(), error=f"{call.who}: {err}")
-        # --max-tokens bounds the answers; a plan cut short is no plan, so the planner keeps its own budget.
-        if plan.settings.max_tokens and target.max_tokens < plan.settings.max_tokens:
-            target = replace(target, max_tokens=plan.settings.max_tokens)
         task = asyncio.create_task(make_plan(call, target, caller, self.emit, self.clock))
         self._tasks[call.lane] = task
         try:

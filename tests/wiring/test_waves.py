@@ -181,3 +181,27 @@ async def test_bench_plans_the_first_wave_once_and_each_strategy_its_own_follow_
         lane = s.waves[1].lane.metrics
         assert s.metrics.input_tokens == sum(b.metrics.input_tokens for b in s.branch_list()) + \
             lane.input_tokens + s.aggregate.metrics.input_tokens
+
+
+async def test_a_wave_whose_worst_case_does_not_fit_the_budget_is_not_planned(recipe, tmp_path):
+    """With a budget, the next wave is planned only when its worst case (its planner and `follow_ups` branches)
+    fits in what is left; otherwise the waves stop there, saying so, and the synthesis still runs."""
+    from priced import priced_config
+
+    server = LoopbackServer()
+    await server.start()
+    try:
+        (tmp_path / "home").mkdir(exist_ok=True)
+        (tmp_path / "home" / "config.toml").write_text(priced_config(server))
+        roomy, _, _ = await run(recipe(), GOOD, server=server, follow_ups=[FOLLOW_UP], depth=2, provider="lb",
+                                budget=1.0)
+        assert roomy.stopped.reason == "depth 2 reached" and roomy.status == "ok"
+        seen = len(server.requests)
+        tight, _, responder = await run(recipe(), GOOD, server=server, follow_ups=[FOLLOW_UP], depth=2,
+                                        provider="lb", budget=0.01)
+    finally:
+        await server.stop()
+    assert tight.stopped.waves == 1 and tight.stopped.reason.startswith("the budget: wave 2 could cost up to $")
+    assert responder.follow_up_requests == [] and kinds(server.requests[seen:]).count("follow-up") == 0
+    assert tight.status == "ok" and tight.aggregate.text  # the first wave is synthesised
+    assert "the budget: wave 2" in to_markdown(tight)
