@@ -1,7 +1,7 @@
 """A budget that holds: a ledger of what is spent and what is reserved.
 
 Before a call starts it reserves its worst case — its prompt at most (one token a byte, which no tokenizer
-exceeds, plus each message's framing) and max_tokens, at the model's prices. A call whose reservation would take what is spent plus what is reserved past the budget waits
+exceeds, plus each message's framing), max_tokens and its web searches at most (`max_uses`), at the model's prices. A call whose reservation would take what is spent plus what is reserved past the budget waits
 while calls in flight may still come in under their reservations; once none is left to settle, it does not start,
 and neither does any call after it: the run stops at the budget. When a call ends its reservation is replaced by
 its real cost (a failed attempt's is 0, as in the run's metrics). The sums are exact fractions, so the ledger can
@@ -80,6 +80,7 @@ class Budget:
             self._settled = None
 
 
-def worst_case_cost(request: GenerationRequest, cost: Callable[[str, int, int], float | None]) -> float | None:
-    """The most a request can cost: its prompt at most and max_tokens, at the model's prices."""
-    return cost(request.model, worst_case_prompt_tokens(request.messages), request.max_tokens)
+def worst_case_cost(request: GenerationRequest, cost: Callable[[str, int, int, int], float | None]) -> float | None:
+    """The most a request can cost: its prompt at most, max_tokens and every web search it may make, at the
+    model's prices."""
+    return cost(request.model, worst_case_prompt_tokens(request.messages), request.max_tokens, request.web_search)

@@ -11,8 +11,9 @@ embedded model's), else estimated (and said so), and priced at the model's rates
 - high: the most calls (`max_branches`, the longest titles and briefs, every planned angle after all the earlier
   ones, one repair of the plan and of each schema branch) and every answer at `max_tokens`.
 
-No search is made on this base, so `searches_max` is 0. A model with no known price is named, and the cost is
-then unknown, never $0.
+A call that may search the web (`--search web`) makes one search at the low end and `max_uses` at the high end,
+priced per search; no search is made for real. A model with no known price (or a search with none) is named,
+and the cost is then unknown, never $0.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Call:
     cost: float | None
     exact: bool  # the prompt was counted with the model's own tokenizer
     planner: bool = False
+    searches: int = 0  # web searches it may make
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Estimate:
 
     @property
     def searches_max(self) -> int:
-        return 0
+        return sum(c.searches for c in self.high)
 
     @property
     def cost_low(self) -> float | None:
@@ -151,8 +153,10 @@ class StandIn:
         out = request.max_tokens if self.high else max(1, int(request.max_tokens * TYPICAL_SHARE))
         planner = _asks_for_plan(request)
         text = self._plan_text(request) if planner else self._answer(request, out)
+        searches = (request.web_search if self.high else 1) if request.web_search else 0
         self.log.append(Call(self.name, request.model, counted.tokens, out,
-                             self.target.cost(request.model, counted.tokens, out), counted.exact, planner))
+                             self.target.cost(request.model, counted.tokens, out, searches), counted.exact, planner,
+                             searches))
         yield TextDelta(text)
         yield StreamEnd(counted.tokens, out, "stop", request.model)
 
@@ -215,11 +219,14 @@ class DryBatches(Engine):
     def __init__(self, spec: RunSpec, mode: str, resolve: Callable[[CallSettings], Target]) -> None:
         super().__init__(spec)
         self.mode, self.resolve_batched = mode, resolve
+        self._first_wave = True
 
-    async def _run_branches(self, caller, targets: dict[str, Target]) -> None:
-        for bid in members(self.recipe.branches, self.waits, self.mode):
-            targets[bid] = self.resolve_batched(self._branches[bid].settings)
-        await super()._run_branches(caller, targets)
+    async def _run_branches(self, caller, targets: dict[str, Target], branches) -> None:
+        if self._first_wave:  # as for real, only the first wave's steps go in a batch
+            self._first_wave = False
+            for bid in members(branches, self.waits, self.mode):
+                targets[bid] = self.resolve_batched(self._branches[bid].settings)
+        await super()._run_branches(caller, targets, branches)
 
 
 async def estimate(prepared: Prepared, strategies: Sequence[str] | None = None, repeat: int = 1, *,

@@ -4,6 +4,7 @@ every reservation replaced by the call's real cost, and the run stopped (not fai
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import random
 from fractions import Fraction
 
@@ -138,4 +139,10 @@ def test_an_unknown_price_starts_nothing():
 def test_the_worst_case_is_above_any_tokenizer_and_max_tokens():
     request = GenerationRequest("m", (Message("system", "s" * 10), Message("user", "héllo")), max_tokens=50)
     assert worst_case_prompt_tokens(request.messages) == 10 + 6 + 3 * 16  # bytes, not characters
-    assert worst_case_cost(request, lambda model, i, o: Prices(2.0, 4.0).cost(i, o)) == pytest.approx((64 * 2 + 50 * 4) / 1e6)
+    assert worst_case_cost(request, lambda model, i, o, n: Prices(2.0, 4.0).cost(i, o, n)) == pytest.approx(
+        (64 * 2 + 50 * 4) / 1e6)
+    # every web search it may make, at the search price; an unpriced search makes the worst case unknown
+    searching = replace(request, web_search=5)
+    assert worst_case_cost(searching, lambda model, i, o, n: Prices(2.0, 4.0, 10.0).cost(i, o, n)) == pytest.approx(
+        (64 * 2 + 50 * 4) / 1e6 + 5 * 10.0 / 1000)
+    assert worst_case_cost(searching, lambda model, i, o, n: Prices(2.0, 4.0).cost(i, o, n)) is None

@@ -183,3 +183,21 @@ async def test_a_batched_run_is_estimated_at_the_batch_price(home):
     # aggregate are ordinary calls. Those three (the smallest prompts: shown no earlier step) at half price:
     first = sorted(whole.high, key=lambda c: c.input_tokens)[:3]
     assert cheaper.cost_high == pytest.approx(whole.cost_high - sum(c.cost for c in first) / 2)
+
+
+async def test_a_searching_run_is_estimated_with_its_searches(home, tmp_path):
+    """With --search web each branch call may make up to `max_uses` searches (one at the low end), priced per
+    search; a search with no known price makes the cost unknown."""
+    server = LoopbackServer()
+    home(server, web_search="true")  # never started: no call is made
+    config = tmp_path / "home" / "config.toml"
+    plain = await estimate(prepare(RunOptions(recipe="research", cache="off")), counter=words_counter)
+    unpriced = await estimate(prepare(RunOptions(recipe="research", cache="off", search="web")),
+                              counter=words_counter)
+    config.write_text(config.read_text() + "searches = 10.0\n")  # USD per 1,000, under [providers.lb.prices.m]
+    searching = await estimate(prepare(RunOptions(recipe="research", cache="off", search="web")),
+                               counter=words_counter)
+    assert plain.searches_max == 0 and unpriced.searches_max == searching.searches_max == 5 * 5  # 5 branches
+    assert unpriced.cost_high is None and unpriced.unknown_prices == ["m"]
+    assert searching.cost_high == pytest.approx(plain.cost_high + 25 * 10.0 / 1000)
+    assert searching.cost_low == pytest.approx(plain.cost_low + 5 * 10.0 / 1000)
