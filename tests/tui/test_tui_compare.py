@@ -19,7 +19,7 @@ async def test_the_overlap_follows_the_cursor_and_the_export_holds_the_whole_pic
         await pilot.pause()
         text = screen_text(app)
         assert "Overlap under sequential" in text and "Least redundant: sequential" in text
-        await pilot.press("down", "down")
+        await pilot.press("tab", "down", "down")  # tab: from the body to the table
         await wait_for(pilot, lambda: "Overlap under hybrid" in screen_text(app), what="hybrid's matrix")
         shown = screen_text(app)
         await pilot.press("e")
@@ -94,3 +94,22 @@ async def test_a_matrix_wider_than_the_screen_gives_way_to_its_pairs(fanout_home
             await pilot.pause()
             text = screen_text(app)
             assert all(line in text for line in shows), width
+
+
+async def test_the_screen_opens_at_its_top_and_the_keys_scroll_it_to_the_verdict(fanout_home):
+    app = FanoutApp()
+    async with app.run_test(size=(200, 50)) as pilot:  # seven branches each: the table starts below the 50th row
+        await app.push_screen(CompareScreen([many_branches(s, 7) for s in STRATEGIES]))
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert lines[0].strip().startswith("Compare: research")
+        assert all(any(line.startswith(f"{s} · ") for line in lines) for s in STRATEGIES)
+        assert any(line.startswith(" b06") for line in lines[20:])  # hybrid's last lane
+    app = FanoutApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(CompareScreen([compared_run(s) for s in STRATEGIES]))
+        await pilot.pause()
+        assert "Fastest: parallel" not in screen_text(app)
+        for _ in range(8):
+            await pilot.press("pagedown")
+        await wait_for(pilot, lambda: "Fastest: parallel (4.20 s)" in screen_text(app), what="the verdict")

@@ -52,8 +52,12 @@ class CompareScreen(Screen):
     CompareScreen #compare-overlap { height: auto; }
     CompareScreen #compare-judge { height: auto; display: none; margin-top: 1; }
     """
+    # The body, not the table, has the keys at first: the screen opens at its top and scrolls with them; tab
+    # moves to the table, whose cursor picks the overlap shown, and back.
+    AUTO_FOCUS = "#compare-body"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
+        Binding("tab", "toggle_table", "Table", id="compare.table", tooltip="The table's cursor picks the overlap shown"),
         Binding("c", "copy", "Copy table", id="compare.copy"),
         Binding("e", "export", "Export .md", id="compare.export"),
         Binding("j", "judge", "Judge", id="compare.judge", tooltip="A blind judge compares the outputs, pair by pair"),
@@ -94,9 +98,12 @@ class CompareScreen(Screen):
         t = self.query_one(DataTable)
         t.add_columns(*COLUMNS)
         self.fill_table()
-        t.focus()
         if self.rows:
             self.show_overlap(self.rows[0])
+
+    def action_toggle_table(self) -> None:
+        table = self.query_one(DataTable)
+        (self.query_one("#compare-body") if table.has_focus else table).focus()
 
     def fill_table(self) -> None:
         t = self.query_one(DataTable)
