@@ -113,3 +113,13 @@ async def test_the_screen_opens_at_its_top_and_the_keys_scroll_it_to_the_verdict
         for _ in range(8):
             await pilot.press("pagedown")
         await wait_for(pilot, lambda: "Fastest: parallel (4.20 s)" in screen_text(app), what="the verdict")
+
+
+async def test_the_verdict_heads_the_screen_in_one_sentence(fanout_home):
+    app = FanoutApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(CompareScreen([compared_run(s) for s in STRATEGIES]))
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+    assert " ".join(line.strip() for line in lines[1:3]) == ("parallel: 1.90× faster than sequential, 1.10× the "
+                                                             "tokens, 3 distinct findings against 7")

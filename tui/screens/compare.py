@@ -1,7 +1,7 @@
-"""The parallel-or-sequential comparison as a picture: one recipe under each strategy, their timelines stacked on one time axis,
-bars for latency, tokens, cost and redundancy, then the table with the quality columns and the verdict, and the
-overlap matrix of the strategy under the cursor. The same figures as `fanout bench` (`frontends.compare`), which
-this screen copies (c) and exports with everything it draws (e)."""
+"""The parallel-or-sequential comparison as a picture: one recipe under each strategy, the verdict in one sentence,
+their timelines stacked on one time axis, bars for latency, tokens, cost and redundancy, then the table with the
+quality columns and the verdict, and the overlap matrix of the strategy under the cursor. The same figures as
+`fanout bench` (`frontends.compare`), which this screen copies (c) and exports with everything it draws (e)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from fanout.frontends.compare import Row, figures, fmt_judged, overlap_lines, shared_span, table, verdict
+from fanout.frontends.compare import (Row, figures, fmt_judged, headline, overlap_lines, shared_span, table,
+                                     verdict, verdict_lines)
 from fanout.frontends.judge import judge_text
 from fanout.frontends.report import fmt_seconds
 from fanout.frontends.state import RunState
@@ -41,13 +42,14 @@ def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
 
 
 def summary(rows: Sequence[Row]) -> str:
-    """The verdict lines of `compare.table`, verbatim."""
-    return table(rows).split("\n\n", 1)[1]
+    """The verdict lines of `compare.table` under its headline, which heads the screen."""
+    return "\n".join(verdict_lines(rows))
 
 
 class CompareScreen(Screen):
     DEFAULT_CSS = """
     CompareScreen .compare-heading { text-style: bold; margin-top: 1; }
+    CompareScreen #compare-headline { text-style: bold; padding: 0 1; }
     CompareScreen #compare-table { height: auto; max-height: 8; }
     CompareScreen #compare-overlap { height: auto; }
     CompareScreen #compare-judge { height: auto; display: none; margin-top: 1; }
@@ -77,6 +79,7 @@ class CompareScreen(Screen):
         span = shared_span(self.states)
         with VerticalScroll(id="compare-body"):
             yield Label(Content(f"Compare: {self.recipe} on the same inputs under each strategy"), id="compare-title")
+            yield Static(Content(headline(self.rows)) if self.rows else "", id="compare-headline")
             yield Label("Timelines, one time axis", classes="compare-heading")
             for state, row in zip(self.states, self.rows):
                 style = STRATEGY_STYLE.get(row.strategy, "$foreground")
@@ -159,6 +162,7 @@ class CompareScreen(Screen):
         self.rows = [replace(r, judged=judged["scores"].get(r.strategy)) for r in self.rows]
         self.fill_table()
         self.query_one("#compare-verdict", Static).update(Content(summary(self.rows)))
+        self.query_one("#compare-headline", Static).update(Content(headline(self.rows)))
         shown = self.query_one("#compare-judge", Static)
         shown.update(Content(judge_text(judged)))
         shown.display = True
