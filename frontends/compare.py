@@ -228,13 +228,15 @@ def bar(value: float, top: float, width: int) -> str:
 
 def bar_groups(rows: Sequence[Row]) -> list[tuple[str, list[tuple[str, float, str]]]]:
     """(figure, [(strategy, value, label)]) for latency, tokens, cost and redundancy; each group scales to its own
-    largest value, so the bars compare strategies, not figures."""
-    return [
+    largest value, so the bars compare strategies, not figures. A figure with no bar for any strategy (unknown or
+    nothing for all: cost "—", redundancy 0 %) is left out: the table still has its cells."""
+    groups = [
         ("latency", [(r.strategy, r.latency, f"{r.latency:.2f} s") for r in rows]),
         ("tokens", [(r.strategy, float(r.tokens), ("~" if r.tokens_estimated else "") + str(r.tokens)) for r in rows]),
         ("cost", [(r.strategy, r.cost or 0.0, fmt_cost(r.cost)) for r in rows]),  # unknown: no bar, "—"
         ("redundancy", [(r.strategy, r.redundancy or 0.0, fmt_share(r.redundancy)) for r in rows]),
     ]
+    return [(figure, values) for figure, values in groups if any(v > 0 for _, v, _ in values)]
 
 
 def bars_text(rows: Sequence[Row], width: int = 40) -> list[str]:

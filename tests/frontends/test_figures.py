@@ -4,9 +4,10 @@ turned into a speed-up; a run with no result has none; progress lines are cut at
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from fanout.core.text import shorten
-from fanout.frontends.compare import Row, headline, table, verdict
+from fanout.frontends.compare import Row, bar_groups, bars_text, headline, table, verdict
 from fanout.frontends.headless import Printer, describe
 from fanout.frontends.report import run_summary, to_json, to_markdown
 from fanout.frontends.state import RunState
@@ -140,3 +141,12 @@ def test_the_headline_says_the_verdict_in_the_tables_figures_and_never_times_cac
     assert headline(rows(cached="all")) == ("timings not measured (cached calls); parallel: 1.10× the tokens of "
                                             "sequential, as many distinct findings")
     assert table(rows()).split("\n\n")[1].startswith(headline(rows()) + "\nFastest: parallel")
+
+
+def test_a_figure_the_same_unknown_or_zero_for_every_strategy_has_no_bar_group():
+    rows = [Row(s, "ok", latency, 8400, False, 6, None, 3200, None, 0, redundancy=0.0)
+            for s, latency in (("sequential", 8.2), ("parallel", 2.4))]
+    assert [figure for figure, _ in bar_groups(rows)] == ["latency", "tokens"]
+    assert "cost" not in bars_text(rows) and "redundancy" not in bars_text(rows)
+    rows[1] = replace(rows[1], cost=0.01, redundancy=None)
+    assert [figure for figure, _ in bar_groups(rows)] == ["latency", "tokens", "cost"]

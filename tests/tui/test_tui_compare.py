@@ -123,3 +123,15 @@ async def test_the_verdict_heads_the_screen_in_one_sentence(fanout_home):
         lines = screen_text(app).splitlines()
     assert " ".join(line.strip() for line in lines[1:3]) == ("parallel: 1.90× faster than sequential, 1.10× the "
                                                              "tokens, 3 distinct findings against 7")
+
+
+async def test_a_figure_with_nothing_to_draw_for_any_strategy_takes_no_rows(fanout_home):
+    app = FanoutApp()  # no tokens and no cost counted for any run: their bar groups would be three empty bars each
+    async with app.run_test(size=(100, 60)) as pilot:
+        await app.push_screen(CompareScreen([many_branches(s, 3) for s in STRATEGIES]))
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+    bars = lines[lines.index(next(line for line in lines if line.startswith("Per strategy"))) + 1:]
+    headings = [line.strip() for line in bars[:bars.index(next(line for line in bars if line.startswith(" Strategy ")))]
+                if not line.startswith("  ")]
+    assert headings == ["latency", "redundancy"]
