@@ -135,3 +135,14 @@ async def test_a_figure_with_nothing_to_draw_for_any_strategy_takes_no_rows(fano
     headings = [line.strip() for line in bars[:bars.index(next(line for line in bars if line.startswith(" Strategy ")))]
                 if not line.startswith("  ")]
     assert headings == ["latency", "redundancy"]
+
+
+async def test_one_legend_names_each_strategys_colour_not_the_status_colours(fanout_home):
+    app = FanoutApp()
+    async with app.run_test(size=(130, 40)) as pilot:
+        await app.push_screen(CompareScreen([compared_run(s) for s in STRATEGIES]))
+        await pilot.pause()
+        text = screen_text(app)
+    # the bars are drawn in the strategies' colours: the status colours' names would mislead
+    assert "· dependencies  █ sequential  █ parallel  █ hybrid" in [line.strip() for line in text.splitlines()]
+    assert all(status not in text for status in ("first token", "streaming", "done", "failed", "queue", "backoff"))

@@ -24,7 +24,7 @@ from fanout.frontends.state import RunState
 
 from .. import exporting
 from ..widgets.compare_bars import CompareBars
-from ..fmt import STRATEGY_STYLE
+from ..fmt import strategy_style
 from ..widgets.timeline import TimelineAxis, TimelineLanes
 from ..widgets.key_bar import KeyBar
 
@@ -81,13 +81,17 @@ class CompareScreen(Screen):
             yield Label(Content(f"Compare: {self.recipe} on the same inputs under each strategy"), id="compare-title")
             yield Static(Content(headline(self.rows)) if self.rows else "", id="compare-headline")
             yield Label("Timelines, one time axis", classes="compare-heading")
+            timelines = []
             for state, row in zip(self.states, self.rows):
-                style = STRATEGY_STYLE.get(row.strategy, "$foreground")
+                style = strategy_style(row.strategy)
                 yield Label(Content.styled(f"{row.strategy} · {fmt_seconds(row.latency)}", f"bold {style}"))
                 lanes = TimelineLanes(state, lambda: span, stream_style=style, id=f"compare-timeline-{row.strategy}")
                 lanes.styles.height = len(state.lanes()) + (state.aggregate.started is not None)
+                timelines.append(lanes)
                 yield lanes
-            yield TimelineAxis(lambda: span)
+            # one legend for the three: the strategies' colours, and only the marks their lanes use
+            yield TimelineAxis(lambda: span, lanes=lambda: [lane for t in timelines for lane in t.lanes()],
+                               streams=[(strategy_style(r.strategy), r.strategy) for r in self.rows])
             yield Label("Per strategy", classes="compare-heading")
             yield CompareBars(self.rows, id="compare-bars")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
