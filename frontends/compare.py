@@ -87,7 +87,7 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     priced = all(r.cost is not None for r in rows)
     cheapest = min(rows, key=lambda r: (r.cost, r.tokens) if priced else (r.tokens,))
     longest = max(rows, key=lambda r: r.output_length)
-    base = next((r for r in rows if r.strategy == "sequential"), rows[0])
+    base = baseline(rows)
     measured = [r for r in rows if r.redundancy is not None]
     lowest = min((r.redundancy for r in measured), default=None)
     least = [r.strategy for r in measured if r.redundancy == lowest]
@@ -105,8 +105,40 @@ def verdict(rows: Sequence[Row]) -> Verdict:
     )
 
 
+def baseline(rows: Sequence[Row]) -> Row:
+    """The row every ratio is taken against: sequential's, or the first."""
+    return next((r for r in rows if r.strategy == "sequential"), rows[0])
+
+
 def fmt_ratio(value: float | None) -> str:
     return f"{value:.2f}×" if value is not None else "cached"
+
+
+def headline(rows: Sequence[Row], v: Verdict | None = None) -> str:
+    """The verdict in one sentence, in the table's figures: the fastest strategy against the baseline's speed,
+    tokens and distinct findings. Cached calls are not timed, and the sentence says so rather than compare them."""
+    v = v or verdict(rows)
+    base = baseline(rows)
+    if v.fastest == base.strategy:
+        return f"{base.strategy}: the fastest ({fmt_seconds(base.latency)})"
+    subject = next((r for r in rows if r.strategy == v.fastest), None)
+    if subject is None:
+        other = next((r for r in rows if r is not base), base)
+        return f"timings not measured (cached calls); {other.strategy}: " + ", ".join(
+            _against(other, base, v, of=f" of {base.strategy}"))
+    speedup = v.speedup[subject.strategy]
+    speed = (f"{fmt_ratio(speedup)} faster than {base.strategy}" if speedup is not None
+             else f"speed against {base.strategy} not measured (cached calls)")
+    return f"{subject.strategy}: " + ", ".join([speed, *_against(subject, base, v)])
+
+
+def _against(r: Row, base: Row, v: Verdict, of: str = "") -> list[str]:
+    """The tokens and distinct findings of `r` against the baseline's, where there are any to compare."""
+    parts = [f"{fmt_ratio(v.token_multiplier[r.strategy])} the tokens{of}"] if base.tokens else []
+    if r.distinct or base.distinct:
+        parts.append("as many distinct findings" if r.distinct == base.distinct
+                     else f"{r.distinct} distinct findings against {base.distinct}")
+    return parts
 
 
 def table(rows: Sequence[Row], label: str = "Strategy") -> str:
@@ -123,10 +155,16 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
     for r in rows:
         cells = " ".join(f"{cell:>{width}}" for cell, width in zip(figures(r, v), widths))
         lines.append(f"{r.strategy:<12} {cells}" + (f" {fmt_judged(r.judged):>7}" if judged else ""))
+    return "\n".join([*lines, "", headline(rows, v), *verdict_lines(rows, v)])
+
+
+def verdict_lines(rows: Sequence[Row], v: Verdict | None = None) -> list[str]:
+    """The verdict under the table: the fastest, the cheapest, the longest output, the least redundant and the
+    best judged, each with its figure; the waves when a run went deeper than one."""
+    v = v or verdict(rows)
     fastest = next((r for r in rows if r.strategy == v.fastest), None)
     cheapest = next(r for r in rows if r.strategy == v.cheapest)
-    lines += [
-        "",
+    lines = [
         f"Fastest: {v.fastest} ({fmt_seconds(fastest.latency)})" if fastest
         else "Fastest: not measured (every run had cached calls; `fanout bench` runs with the cache off)",
         f"Cheapest: {v.cheapest} ({cheapest.tokens} tokens, {fmt_cost(cheapest.cost)})",
@@ -146,7 +184,7 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
         lines.append("Waves: " + ", ".join(f"{r.strategy} {r.waves}" for r in rows) + ". The first wave's plan is "
                      "made once for every row; each later wave is planned from that row's own findings, and its "
                      "follow-up planner's calls are counted in that row.")
-    return "\n".join(lines)
+    return lines
 
 
 def fmt_judged(score: float | None) -> str:
@@ -163,7 +201,7 @@ def figures(r: Row, v: Verdict) -> tuple[str, ...]:
         fmt_cost(r.cost),
         f"{r.output_length:,} chars",
         fmt_ratio(v.speedup[r.strategy]),
-        f"{v.token_multiplier[r.strategy]:.2f}×",
+        fmt_ratio(v.token_multiplier[r.strategy]),
         *quality_cells(r),
     )
 
@@ -190,13 +228,15 @@ def bar(value: float, top: float, width: int) -> str:
 
 def bar_groups(rows: Sequence[Row]) -> list[tuple[str, list[tuple[str, float, str]]]]:
     """(figure, [(strategy, value, label)]) for latency, tokens, cost and redundancy; each group scales to its own
-    largest value, so the bars compare strategies, not figures."""
-    return [
+    largest value, so the bars compare strategies, not figures. A figure with no bar for any strategy (unknown or
+    nothing for all: cost "—", redundancy 0 %) is left out: the table still has its cells."""
+    groups = [
         ("latency", [(r.strategy, r.latency, f"{r.latency:.2f} s") for r in rows]),
         ("tokens", [(r.strategy, float(r.tokens), ("~" if r.tokens_estimated else "") + str(r.tokens)) for r in rows]),
         ("cost", [(r.strategy, r.cost or 0.0, fmt_cost(r.cost)) for r in rows]),  # unknown: no bar, "—"
         ("redundancy", [(r.strategy, r.redundancy or 0.0, fmt_share(r.redundancy)) for r in rows]),
     ]
+    return [(figure, values) for figure, values in groups if any(v > 0 for _, v, _ in values)]
 
 
 def bars_text(rows: Sequence[Row], width: int = 40) -> list[str]:

@@ -62,6 +62,7 @@ class FanoutApp(App[int]):
         self._replay_events = replay_events  # tests and the benchmark: a stream that never touched the disk
         self._user_keymap = dict(keymap or {})
         self._opened: dict[int, Prepared] = {}  # one per set of providers (`Prepared.again` shares them)
+        self._kept_comparison: str | None = None  # the installed compare screen: escape does not destroy it
 
     def on_mount(self) -> None:
         if self._user_keymap:
@@ -179,7 +180,17 @@ class FanoutApp(App[int]):
         async def judge_outputs(outputs: dict[str, str]) -> dict:
             return (await judge(outputs, task, options)).as_dict()
 
-        await self.push_screen(CompareScreen(states, judge=judge_outputs))
+        await self.push_screen(self.keep_comparison(CompareScreen(states, judge=judge_outputs), screen))
+
+    def keep_comparison(self, compare: CompareScreen, last: RunScreen) -> str:
+        """Installed, the comparison outlives escape: `m` on the run it ended with reopens it, judgement and all,
+        without running the three strategies again. One is kept: a new comparison lets the previous one go."""
+        kept = self._kept_comparison
+        if kept is not None and self.get_screen(kept) not in self.screen_stack:
+            self.uninstall_screen(kept)
+        self._kept_comparison = last.comparison = f"compare-{id(compare)}"
+        self.install_screen(compare, last.comparison)
+        return last.comparison
 
     # --- what the screens ask (tui.messages) ------------------------------------------------------------------
 

@@ -37,6 +37,11 @@ def chip_style(kind: Status) -> str:
 STRATEGY_STYLE = {"sequential": "$primary", "parallel": "$accent", "hybrid": "$success"}
 
 
+def strategy_style(strategy: str) -> str:
+    """A strategy's one colour wherever strategies are compared: its timeline, legend entry, heading and bars."""
+    return STRATEGY_STYLE.get(strategy, "$foreground")
+
+
 def status_style(kind: Status) -> str:
     """Text or a bar in a status's colour (dim when it has none)."""
     colour = LOOK[kind].colour

@@ -4,9 +4,10 @@ turned into a speed-up; a run with no result has none; progress lines are cut at
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from fanout.core.text import shorten
-from fanout.frontends.compare import Row, table, verdict
+from fanout.frontends.compare import Row, bar_groups, bars_text, headline, table, verdict
 from fanout.frontends.headless import Printer, describe
 from fanout.frontends.report import run_summary, to_json, to_markdown
 from fanout.frontends.state import RunState
@@ -120,3 +121,32 @@ def test_a_long_failure_is_cut_in_progress_but_whole_in_the_report_and_json():
     assert line == f"failed: {shorten(LONG, 80)}" and line.count("(") == line.count(")")
     state.apply(ev.RunDone(0.6, "failed", ev.RunMetrics(wall=0.6, failed=1)))
     assert LONG in to_markdown(state) and to_json(state)["branches"][0]["error"] == LONG
+
+
+def test_the_headline_says_the_verdict_in_the_tables_figures_and_never_times_cached_calls():
+    def rows(*, cached: str = "", base_latency: float = 8.2) -> list[Row]:
+        return [Row("sequential", "ok", base_latency, 8400, False, 6, None, 3200, None, 0, distinct=7,
+                    cached=6 * (cached in ("sequential", "all"))),
+                Row("parallel", "ok", 2.4, 9240, False, 6, None, 3350, None, 0, distinct=7,
+                    cached=6 * (cached in ("parallel", "all"))),
+                Row("hybrid", "ok", 3.8, 8700, False, 6, None, 3500, None, 0, distinct=5,
+                    cached=6 * (cached == "all"))]
+
+    assert headline(rows()) == "parallel: 3.42× faster than sequential, 1.10× the tokens, as many distinct findings"
+    assert headline(rows(cached="parallel")) == ("hybrid: 2.16× faster than sequential, 1.04× the tokens, "
+                                                 "5 distinct findings against 7")
+    assert headline(rows(base_latency=1.0)) == "sequential: the fastest (1.00 s)"
+    assert headline(rows(cached="sequential")) == ("parallel: speed against sequential not measured (cached calls), "
+                                                   "1.10× the tokens, as many distinct findings")
+    assert headline(rows(cached="all")) == ("timings not measured (cached calls); parallel: 1.10× the tokens of "
+                                            "sequential, as many distinct findings")
+    assert table(rows()).split("\n\n")[1].startswith(headline(rows()) + "\nFastest: parallel")
+
+
+def test_a_figure_the_same_unknown_or_zero_for_every_strategy_has_no_bar_group():
+    rows = [Row(s, "ok", latency, 8400, False, 6, None, 3200, None, 0, redundancy=0.0)
+            for s, latency in (("sequential", 8.2), ("parallel", 2.4))]
+    assert [figure for figure, _ in bar_groups(rows)] == ["latency", "tokens"]
+    assert "cost" not in bars_text(rows) and "redundancy" not in bars_text(rows)
+    rows[1] = replace(rows[1], cost=0.01, redundancy=None)
+    assert [figure for figure, _ in bar_groups(rows)] == ["latency", "tokens", "cost"]

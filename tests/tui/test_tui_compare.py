@@ -19,7 +19,7 @@ async def test_the_overlap_follows_the_cursor_and_the_export_holds_the_whole_pic
         await pilot.pause()
         text = screen_text(app)
         assert "Overlap under sequential" in text and "Least redundant: sequential" in text
-        await pilot.press("down", "down")
+        await pilot.press("tab", "down", "down")  # tab: from the body to the table
         await wait_for(pilot, lambda: "Overlap under hybrid" in screen_text(app), what="hybrid's matrix")
         shown = screen_text(app)
         await pilot.press("e")
@@ -94,3 +94,51 @@ async def test_a_matrix_wider_than_the_screen_gives_way_to_its_pairs(fanout_home
             await pilot.pause()
             text = screen_text(app)
             assert all(line in text for line in shows), width
+
+
+async def opened(states: list[RunState], size: tuple[int, int]) -> list[str]:
+    """The lines the compare screen shows as it opens."""
+    app = FanoutApp()
+    async with app.run_test(size=size) as pilot:
+        await app.push_screen(CompareScreen(states))
+        await pilot.pause()
+        return screen_text(app).splitlines()
+
+
+async def test_the_screen_opens_at_its_top_and_the_keys_scroll_it_to_the_verdict(fanout_home):
+    # seven branches each: the table starts below the 50th row
+    lines = await opened([many_branches(s, 7) for s in STRATEGIES], (200, 50))
+    assert lines[0].strip().startswith("Compare: research")
+    assert all(any(line.startswith(f"{s} · ") for line in lines) for s in STRATEGIES)
+    assert any(line.startswith(" b06") for line in lines[20:])  # hybrid's last lane
+    app = FanoutApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(CompareScreen([compared_run(s) for s in STRATEGIES]))
+        await pilot.pause()
+        assert "Fastest: parallel" not in screen_text(app)
+        for _ in range(8):
+            await pilot.press("pagedown")
+        await wait_for(pilot, lambda: "Fastest: parallel (4.20 s)" in screen_text(app), what="the verdict")
+
+
+async def test_the_verdict_heads_the_screen_in_one_sentence(fanout_home):
+    lines = await opened([compared_run(s) for s in STRATEGIES], (80, 24))
+    assert " ".join(line.strip() for line in lines[1:3]) == ("parallel: 1.90× faster than sequential, 1.10× the "
+                                                             "tokens, 3 distinct findings against 7")
+
+
+async def test_a_figure_with_nothing_to_draw_for_any_strategy_takes_no_rows(fanout_home):
+    # no tokens and no cost counted for any run: their bar groups would be three empty bars each
+    lines = await opened([many_branches(s, 3) for s in STRATEGIES], (100, 60))
+    bars = lines[lines.index(next(line for line in lines if line.startswith("Per strategy"))) + 1:]
+    headings = [line.strip() for line in bars[:bars.index(next(line for line in bars if line.startswith(" Strategy ")))]
+                if not line.startswith("  ")]
+    assert headings == ["latency", "redundancy"]
+
+
+async def test_one_legend_names_each_strategys_colour_not_the_status_colours(fanout_home):
+    lines = await opened([compared_run(s) for s in STRATEGIES], (130, 40))
+    # the bars are drawn in the strategies' colours: the status colours' names would mislead
+    assert "· dependencies  █ sequential  █ parallel  █ hybrid" in [line.strip() for line in lines]
+    text = "\n".join(lines)
+    assert all(status not in text for status in ("first token", "streaming", "done", "failed", "queue", "backoff"))

@@ -219,9 +219,25 @@ async def test_compare_runs_all_three_strategies_and_shows_the_seed_table(loopba
         assert summary(compare.rows) in text
         # the pictures come first; the verdict is below them, a scroll away on a 40-line terminal
         compare.query_one("#compare-verdict").scroll_visible(animate=False)
-        await wait_for(pilot, lambda: "Fastest:" in screen_text(app), what="the verdict in view")
-        assert "Cheapest:" in screen_text(app) and "Least redundant" in screen_text(app)
+        # the whole verdict: its first line may be in view before the scroll
+        await wait_for(pilot, lambda: all(line in screen_text(app) for line in ("Fastest:", "Cheapest:", "Least redundant")),
+                       what="the verdict in view")
         assert len(sessions.list_sessions()) == 4
+
+
+async def test_escape_keeps_the_comparison_and_m_reopens_it_without_running_again(loopback):
+    app = live_app(loopback)
+    async with app.run_test(size=SIZE) as pilot:
+        await finished(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), timeout=60, what="the comparison")
+        compare, calls = app.screen, len(loopback.requests)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), what="the last strategy's run")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RunScreen), what="the comparison again")
+        assert app.screen is compare and compare.query_one(DataTable).row_count == 3
+        assert len(loopback.requests) == calls and len(sessions.list_sessions()) == 4
 
 
 async def test_export_copy_zoom_and_pane_navigation(loopback, fanout_home):

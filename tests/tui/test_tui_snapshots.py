@@ -54,7 +54,7 @@ def test_compare_table(snap_compare):
     async def run_before(pilot) -> None:
         await pilot.app.push_screen(CompareScreen(states))
         await pilot.pause()
-        await pilot.press("down")  # the cursor on parallel: its overlap matrix
+        await pilot.press("tab", "down")  # the cursor on parallel: its overlap matrix
         await pilot.pause()
 
     assert snap_compare(FanoutApp(), terminal_size=(130, 62), run_before=run_before)

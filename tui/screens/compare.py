@@ -1,7 +1,7 @@
-"""The parallel-or-sequential comparison as a picture: one recipe under each strategy, their timelines stacked on one time axis,
-bars for latency, tokens, cost and redundancy, then the table with the quality columns and the verdict, and the
-overlap matrix of the strategy under the cursor. The same figures as `fanout bench` (`frontends.compare`), which
-this screen copies (c) and exports with everything it draws (e)."""
+"""The parallel-or-sequential comparison as a picture: one recipe under each strategy, the verdict in one sentence,
+their timelines stacked on one time axis, bars for latency, tokens, cost and redundancy, then the table with the
+quality columns and the verdict, and the overlap matrix of the strategy under the cursor. The same figures as
+`fanout bench` (`frontends.compare`), which this screen copies (c) and exports with everything it draws (e)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from fanout.frontends.compare import Row, figures, fmt_judged, overlap_lines, shared_span, table, verdict
+from fanout.frontends.compare import (Row, figures, fmt_judged, headline, overlap_lines, shared_span, table,
+                                     verdict, verdict_lines)
 from fanout.frontends.judge import judge_text
 from fanout.frontends.report import fmt_seconds
 from fanout.frontends.state import RunState
 
 from .. import exporting
 from ..widgets.compare_bars import CompareBars
-from ..fmt import STRATEGY_STYLE
+from ..fmt import strategy_style
 from ..widgets.timeline import TimelineAxis, TimelineLanes
 from ..widgets.key_bar import KeyBar
 
@@ -41,19 +42,24 @@ def cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
 
 
 def summary(rows: Sequence[Row]) -> str:
-    """The verdict lines of `compare.table`, verbatim."""
-    return table(rows).split("\n\n", 1)[1]
+    """The verdict lines of `compare.table` under its headline, which heads the screen."""
+    return "\n".join(verdict_lines(rows))
 
 
 class CompareScreen(Screen):
     DEFAULT_CSS = """
     CompareScreen .compare-heading { text-style: bold; margin-top: 1; }
+    CompareScreen #compare-headline { text-style: bold; padding: 0 1; }
     CompareScreen #compare-table { height: auto; max-height: 8; }
     CompareScreen #compare-overlap { height: auto; }
     CompareScreen #compare-judge { height: auto; display: none; margin-top: 1; }
     """
+    # The body, not the table, has the keys at first: the screen opens at its top and scrolls with them; tab
+    # moves to the table, whose cursor picks the overlap shown, and back.
+    AUTO_FOCUS = "#compare-body"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="compare.back"),
+        Binding("tab", "toggle_table", "Table", id="compare.table", tooltip="The table's cursor picks the overlap shown"),
         Binding("c", "copy", "Copy table", id="compare.copy"),
         Binding("e", "export", "Export .md", id="compare.export"),
         Binding("j", "judge", "Judge", id="compare.judge", tooltip="A blind judge compares the outputs, pair by pair"),
@@ -73,14 +79,19 @@ class CompareScreen(Screen):
         span = shared_span(self.states)
         with VerticalScroll(id="compare-body"):
             yield Label(Content(f"Compare: {self.recipe} on the same inputs under each strategy"), id="compare-title")
+            yield Static(Content(headline(self.rows)) if self.rows else "", id="compare-headline")
             yield Label("Timelines, one time axis", classes="compare-heading")
+            timelines = []
             for state, row in zip(self.states, self.rows):
-                style = STRATEGY_STYLE.get(row.strategy, "$foreground")
+                style = strategy_style(row.strategy)
                 yield Label(Content.styled(f"{row.strategy} · {fmt_seconds(row.latency)}", f"bold {style}"))
                 lanes = TimelineLanes(state, lambda: span, stream_style=style, id=f"compare-timeline-{row.strategy}")
                 lanes.styles.height = len(state.lanes()) + (state.aggregate.started is not None)
+                timelines.append(lanes)
                 yield lanes
-            yield TimelineAxis(lambda: span)
+            # one legend for the three: the strategies' colours, and only the marks their lanes use
+            yield TimelineAxis(lambda: span, lanes=lambda: [lane for t in timelines for lane in t.lanes()],
+                               streams=[(strategy_style(r.strategy), r.strategy) for r in self.rows])
             yield Label("Per strategy", classes="compare-heading")
             yield CompareBars(self.rows, id="compare-bars")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
@@ -94,9 +105,12 @@ class CompareScreen(Screen):
         t = self.query_one(DataTable)
         t.add_columns(*COLUMNS)
         self.fill_table()
-        t.focus()
         if self.rows:
             self.show_overlap(self.rows[0])
+
+    def action_toggle_table(self) -> None:
+        table = self.query_one(DataTable)
+        (self.query_one("#compare-body") if table.has_focus else table).focus()
 
     def fill_table(self) -> None:
         t = self.query_one(DataTable)
@@ -152,6 +166,7 @@ class CompareScreen(Screen):
         self.rows = [replace(r, judged=judged["scores"].get(r.strategy)) for r in self.rows]
         self.fill_table()
         self.query_one("#compare-verdict", Static).update(Content(summary(self.rows)))
+        self.query_one("#compare-headline", Static).update(Content(headline(self.rows)))
         shown = self.query_one("#compare-judge", Static)
         shown.update(Content(judge_text(judged)))
         shown.display = True

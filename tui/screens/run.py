@@ -96,6 +96,7 @@ class RunScreen(QuietFocusScreen):
         self._chrome_dirty = True
         label = source.label if isinstance(source, (Replay, Feed)) else ""
         self.mode = ", ".join(x for x in (mode, label + (", read-only" if label else "")) if x)
+        self.comparison: str | None = None  # the comparison this run ended (its installed screen's name)
 
     # --- layout ------------------------------------------------------------------------------------------------
 
@@ -435,7 +436,10 @@ class RunScreen(QuietFocusScreen):
 
     def action_compare(self) -> None:
         prepared = self._prepared()
-        if prepared is not None and not self.running:
+        if self.comparison is not None and self.app.is_screen_installed(self.comparison):
+            # the comparison this run ended: shown again, not run again
+            self.app.push_screen(self.comparison)
+        elif prepared is not None and not self.running:
             self.post_message(Compare(prepared))
 
     def _export(self, writer) -> None:

@@ -10,7 +10,7 @@ from textual.widget import Widget
 
 from fanout.frontends.compare import Row, bar, bar_groups
 
-from ..fmt import STRATEGY_STYLE
+from ..fmt import strategy_style
 
 LABEL = 12
 
@@ -32,7 +32,7 @@ class CompareBars(Widget):
             lines.append(Content.styled(figure, "bold"))
             for strategy, value, label in values:
                 lines.append(Content.assemble(
-                    f"  {strategy[:LABEL - 1]:<{LABEL}}", (f"{bar(value, top, width):<{width}}", STRATEGY_STYLE.get(strategy, "$foreground")),
+                    f"  {strategy[:LABEL - 1]:<{LABEL}}", (f"{bar(value, top, width):<{width}}", strategy_style(strategy)),
                     f" {label}",
                 ))
         return Content("\n").join(lines)

@@ -209,17 +209,22 @@ class TimelineAxis(Widget):
     """
 
     def __init__(self, span: Callable[[], float], *, lanes: Callable[[], list[Lane]] | None = None,
-                 waves: Callable[[], bool] | None = None, id: str | None = None) -> None:
+                 waves: Callable[[], bool] | None = None, streams: Sequence[tuple[str, str]] = (),
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.span = span
         self.lanes = lanes  # the lanes drawn: the legend names only what they use (all of it without them)
         self.waves = waves  # whether the bars show where later waves began
+        # (style, name) of each `stream_style` the lanes were drawn with, named in place of the status colours
+        self.streams = tuple(streams)
 
     def legend_items(self) -> list[Content]:
         lanes = self.lanes() if self.lanes is not None else None
         used = {(p.char, p.style) for lane in lanes for p in lane.pieces} if lanes is not None else None
+        key = LEGEND if not self.streams else [
+            *(item for item in LEGEND if item[0] != "█"), *(("█", style, name) for style, name in self.streams)]
         items = [Content.assemble((glyph, style), " ", (what, "$text-muted"))
-                 for glyph, style, what in LEGEND if used is None or (glyph, style) in used]
+                 for glyph, style, what in key if used is None or (glyph, style) in used]
         if lanes is None or any(lane.critical for lane in lanes):
             items.append(Content.assemble((CRITICAL, "bold $accent"), " ", ("critical path", "$text-muted")))
         if self.waves is not None and self.waves():
