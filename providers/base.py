@@ -29,15 +29,18 @@ class GenerationRequest:
     sample: int = 0  # voting: which of N samples this is (kept in cache keys, not sent)
     json_schema: dict | None = None  # constrain the output to JSON matching this schema (structured output)
     web_search: int = 0  # the provider's own web search, at most this many searches; 0: no search
+    grounded: bool = False  # the prompt holds passages the answer may quote and cite (the user's files)
 
     def params(self) -> dict[str, Any]:
-        """Every generation parameter, for cache keys and sessions (json_schema and web_search only when set, so
-        keys made before they existed stay valid)."""
+        """Every generation parameter, for cache keys and sessions (json_schema, web_search and grounded only when
+        set, so keys made before they existed stay valid)."""
         params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed}
         if self.json_schema is not None:
             params["json_schema"] = self.json_schema
         if self.web_search:
             params["web_search"] = self.web_search
+        if self.grounded:
+            params["grounded"] = True
         return params
 
 

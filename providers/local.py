@@ -8,6 +8,7 @@ of sequences the context holds, so the engine never starts more branches than ca
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import importlib.util
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -75,6 +76,13 @@ class LocalProvider:
         async for _ in self.stream(GenerationRequest(self.model, hello, max_tokens=2, temperature=0.0)):
             pass
 
+    def _sampling(self, request: GenerationRequest) -> Sampling:
+        """Schema calls sample under their grammar; a grounded call may repeat its prompt: quoting its passages and
+        their [n] marks is what it is asked to do (penalised, SmolLM2 wrote no citation at all)."""
+        if request.json_schema is not None:
+            return CONSTRAINED
+        return replace(self.sampling, penalize_prompt=False) if request.grounded else self.sampling
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -86,7 +94,7 @@ class LocalProvider:
             json_schema=request.json_schema,
             loop=loop,
             sink=queue.put_nowait,
-            sampling=self.sampling if request.json_schema is None else CONSTRAINED,
+            sampling=self._sampling(request),
         )
         self.decoder.submit(job)
         try:

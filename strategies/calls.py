@@ -46,7 +46,7 @@ class Target:
     context_tokens: int | None = None  # the model's context window, where it is known (the embedded model's)
 
     def request(self, messages: tuple, sample: int = 0, json_schema: dict | None = None,
-                web_search: int = 0) -> GenerationRequest:
+                web_search: int = 0, grounded: bool = False) -> GenerationRequest:
         return GenerationRequest(
             model=self.model,
             messages=messages,
@@ -55,6 +55,7 @@ class Target:
             sample=sample,
             json_schema=json_schema,
             web_search=web_search,
+            grounded=grounded,
         )
 
     def prices(self, model: str) -> Prices | None:

@@ -11,7 +11,7 @@ import pytest
 
 from runs import run_unrecorded
 
-from fanout.frontends.report import to_markdown
+from fanout.frontends.report import to_json, to_markdown
 from fanout.strategies import events as ev
 from fanout.wiring.launch import RunOptions
 
@@ -156,6 +156,11 @@ async def test_the_embedded_model_answers_from_the_passages_it_is_given(tmp_path
         assert m.input_tokens > 120  # the numbered passages and the rule to cite them reached the model
     report = to_markdown(state)
     assert "## Sources" in report and "`" + str(notes / "fundy.md") in report
+    # The model cites what it was given (a grounded call may repeat its prompt: penalised, it cited nothing), and
+    # every [n] it writes is checked against the passages its branch was given.
+    assert all(re.search(r"\[\d+\]", b.text) for b in state.branch_list()), [b.text for b in state.branch_list()]
+    cited = to_json(state)["metrics"]["quality"]["citations"]
+    assert cited["cited"] >= 2 and cited["verified"] == cited["cited"] and cited["unverified"] == []
 
 
 # --------------------------------------------------------------------------------------------------
