@@ -3,6 +3,8 @@ a path with no file is bad input (exit 2) naming the path and the flag. A real s
 
 from __future__ import annotations
 
+import pytest
+
 from fanout.providers.local import resolve_model_path
 
 
@@ -23,6 +25,7 @@ def test_bench_across_models_on_the_embedded_provider_names_the_missing_one(fano
     assert "--models small,big" in err and "no GGUF file at" in err and "small" in err
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_another_gguf_path_is_the_model_that_runs(fanout_cli, tmp_path):
     """The same weights under another file name: the decoder names its model after the file it loaded, so the
     branches' model is that file's, not the shipped one's."""

@@ -19,6 +19,9 @@ from fanout.strategies.echoes import loop_share
 from fanout.strategies.prompting import branch_messages
 
 
+pytestmark = pytest.mark.slow  # the embedded model, real tokens
+
+
 @pytest.fixture(scope="module")
 def provider():
     p = LocalProvider("local", concurrency=1)
