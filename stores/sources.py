@@ -368,10 +368,15 @@ def _prepare(con: sqlite3.Connection, max_words: int) -> None:
             con.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (_settings(max_words),))
 
 
+# How long an update waits for another process updating the same corpus before it indexes in memory instead: that
+# process's whole transaction (thousands of files on a busy machine), not a moment.
+LOCK_WAIT = 120.0
+
+
 def _connect_file(path: Path, roots: Sequence[_Root], max_words: int) -> sqlite3.Connection:
     private_dir(path.parent)
     for attempt in (1, 2):
-        con = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        con = sqlite3.connect(path, timeout=LOCK_WAIT, check_same_thread=False, isolation_level=None)
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
