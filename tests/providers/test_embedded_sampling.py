@@ -29,18 +29,24 @@ def provider():
     p.decoder.close()
 
 
+async def plain_then_embedded(provider, request: GenerationRequest) -> tuple[str, str]:
+    """The same request under llama-cpp-python's plain sampling, then under the embedded provider's own."""
+    try:
+        provider.sampling = Sampling()
+        plain, _ = await collect(provider, request)
+    finally:
+        provider.sampling = SAMPLING
+    ours, _ = await collect(provider, request)
+    return plain, ours
+
+
 async def test_the_embedded_sampler_stops_the_loop_plain_sampling_falls_into(provider):
     """research's "commercial" angle, as every Quick start run asks it: without penalties the model repeats a
     phrase until max_tokens ("quantum computing, quantum computing, ...")."""
     recipe = recipes.load("research")
     messages = branch_messages(recipe, recipe.branch("commercial"), dict(recipe.inputs), "parallel", [])
     request = GenerationRequest("smollm2", messages, max_tokens=160, temperature=0.3)
-    try:
-        provider.sampling = Sampling()
-        plain, _ = await collect(provider, request)
-    finally:
-        provider.sampling = SAMPLING
-    penalised, _ = await collect(provider, request)
+    plain, penalised = await plain_then_embedded(provider, request)
     assert loop_share(plain) > 0.5, plain  # the loop this test is about: there without the penalties
     assert loop_share(penalised) < 0.1, penalised
 
@@ -56,12 +62,7 @@ async def test_a_step_shown_fenced_reports_answers_instead_of_copying_a_marker(p
               for b in recipe.branches if b.id != "academic"]
     messages = branch_messages(recipe, recipe.branch("academic"), dict(recipe.inputs), "sequential", priors)
     request = GenerationRequest("smollm2", messages, max_tokens=12, temperature=0)
-    try:
-        provider.sampling = Sampling()
-        plain, _ = await collect(provider, request)
-    finally:
-        provider.sampling = SAMPLING
-    banned, _ = await collect(provider, request)
+    plain, banned = await plain_then_embedded(provider, request)
     assert plain.lstrip().startswith("<<"), plain  # what this test is about: there without the ban
     assert "<<" not in banned and banned.strip(), banned
 
