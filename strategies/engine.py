@@ -381,17 +381,16 @@ class Engine:
         last = [self._results.get(b.id) for b in self.recipe.branches if b.wave == done]
         if not any(r is not None and r.ok for r in last):
             return f"every branch of wave {done} failed: nothing to follow up"
-        return self._wave_over_budget(done + 1)
+        return ""
 
-    def _wave_over_budget(self, wave: int) -> str:
+    def _wave_over_budget(self, wave: int, call: PlanCall) -> str:
         """Why wave `wave` does not fit in what is left of the run's budget ("" when it does, or there is none).
         Its worst case: the follow-up planner's call, and `follow_ups` branches each sent a prompt as long as the
         planner's (which holds every report of the wave before) and answering max_tokens."""
         budget, spec = self.spec.budget, self.recipe.plan
         if budget is None or spec is None:
             return ""
-        findings = [self._prior(b.id, self._results) for b in self.recipe.branches if b.wave == wave - 1]
-        prompt = worst_case_prompt_tokens(follow_up_plan(self.recipe, self.spec.values, wave, findings, {}).messages)
+        prompt = worst_case_prompt_tokens(call.messages)
         planner, branch = self._planner_target(), self.spec.resolve(spec.branch_settings)
         costs = [planner.cost(planner.model, prompt, planner.max_tokens),
                  branch.cost(branch.model, prompt, branch.max_tokens)]
@@ -409,12 +408,14 @@ class Engine:
         it decides none."""
         spec = self.recipe.plan
         assert spec is not None
-        lane = planner_id(wave)
-        self._wave_deps[lane] = tuple(b.id for b in self.recipe.branches)
-        self.emit(PlanStarted(self.clock(), 0, spec.follow_ups, wave=wave))
         findings = [self._prior(b.id, self._results) for b in self.recipe.branches if b.wave == wave - 1]
         # BranchDone carries no sources yet: once branches search the web, each report's go here.
         call = follow_up_plan(self.recipe, self.spec.values, wave, findings, sources={})
+        if why := self._wave_over_budget(wave, call):  # not planned at all: no planner's pane, no call
+            return (), why
+        lane = planner_id(wave)
+        self._wave_deps[lane] = tuple(b.id for b in self.recipe.branches)
+        self.emit(PlanStarted(self.clock(), 0, spec.follow_ups, wave=wave))
         outcome = self._kept_follow_up(wave, call) or await self._ask_planner(call, caller)
         if outcome is None:
             self.emit(BranchFailed(self.clock(), lane, "cancelled", cancelled=True))
