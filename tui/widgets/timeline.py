@@ -197,8 +197,8 @@ class TimelineLanes(ScrollView, can_focus=True):
     def text(self, width: int = 100) -> list[str]:
         """Every lane as plain text, as of now (what the rows say, whichever are on show)."""
         self.redraw()
-        span = max(self.span(), 1e-6)
-        return [draw_lane(lane, span, width, wave_starts(self.state)).plain for lane in self.lanes()]
+        span, bounds = max(self.span(), 1e-6), wave_starts(self.state)
+        return [draw_lane(lane, span, width, bounds).plain for lane in self.lanes()]
 
 
 class TimelineAxis(Widget):
