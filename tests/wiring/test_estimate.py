@@ -20,7 +20,7 @@ import pytest
 from fanout.devserver import LoopbackServer, asks_for_plan
 from fanout.frontends.state import RunState
 from fanout.providers.tokens import Count
-from fanout.wiring.estimate import StandIn, estimate
+from fanout.wiring.estimate import StandIn, estimate, render
 from fanout.wiring.launch import RunOptions, execute, prepare
 from priced import priced_config
 
@@ -201,3 +201,19 @@ async def test_a_searching_run_is_estimated_with_its_searches(home, tmp_path):
     assert unpriced.cost_high is None and unpriced.unknown_prices == ["m"]
     assert searching.cost_high == pytest.approx(plain.cost_high + 25 * 10.0 / 1000)
     assert searching.cost_low == pytest.approx(plain.cost_low + 5 * 10.0 / 1000)
+
+
+async def test_an_openai_model_is_counted_and_another_estimated(home):
+    """With no tokenizer handed in, an OpenAI model's prompts are counted with its encoding (no `~`), another
+    model's on the same OpenAI-compatible server are estimated, and the table marks only that model's row."""
+    home(LoopbackServer())  # configured, never started: no call is made
+    counted, guessed = [prepare(RunOptions(recipe="research", model=m, cache="off")) for m in ("gpt-4o-mini", "m")]
+    est_counted, est_guessed = [await estimate(p) for p in (counted, guessed)]
+    for p in (counted, guessed):
+        await p.aclose()
+    assert not est_counted.tokens_estimated and est_guessed.tokens_estimated
+    assert est_counted.calls == est_guessed.calls
+    assert est_counted.input_tokens != est_guessed.input_tokens
+    both = est_counted + est_guessed
+    rows = {line.split()[0]: line for line in render(both).splitlines() if line.startswith("  lb/")}
+    assert "~" not in rows["lb/gpt-4o-mini"] and "~" in rows["lb/m"]
