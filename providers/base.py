@@ -29,7 +29,8 @@ class GenerationRequest:
     sample: int = 0  # voting: which of N samples this is (kept in cache keys, not sent)
     json_schema: dict | None = None  # constrain the output to JSON matching this schema (structured output)
     web_search: int = 0  # the provider's own web search, at most this many searches; 0: no search
-    grounded: bool = False  # the prompt holds passages the answer may quote and cite (the user's files)
+    # The numbers of the passages of the user's files the prompt holds, which the answer may quote and cite
+    grounded: tuple[int, ...] = ()
 
     def params(self) -> dict[str, Any]:
         """Every generation parameter, for cache keys and sessions (json_schema, web_search and grounded only when
@@ -40,7 +41,7 @@ class GenerationRequest:
         if self.web_search:
             params["web_search"] = self.web_search
         if self.grounded:
-            params["grounded"] = True
+            params["grounded"] = list(self.grounded)
         return params
 
 

@@ -1,4 +1,5 @@
-"""Structured output on the embedded model: a JSON schema compiled to a GBNF grammar that constrains sampling.
+"""Constrained output on the embedded model: a GBNF grammar (a JSON schema's, compiled; or a grounded answer's,
+providers/citing.py) that constrains sampling.
 
 Putting llama.cpp's grammar sampler first in the chain checks every one of the vocabulary's ~49k tokens against
 the grammar at every step (about a second a token for a schema with string lengths). Like llama.cpp's own
@@ -27,15 +28,19 @@ def strict_strings(gbnf: str) -> str:
     return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
-class SchemaSampler:
-    def __init__(self, lib: Any, vocab: Any, schema: dict) -> None:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
+def schema_grammar(schema: dict) -> str:
+    """The GBNF grammar of the JSON documents a schema allows (ValueError etc. for a schema it cannot compile)."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+    return strict_strings(json_schema_to_gbnf(json.dumps(schema)))
+
+
+class GrammarSampler:
+    def __init__(self, lib: Any, vocab: Any, gbnf: str) -> None:
         self._lib = lib
-        gbnf = strict_strings(json_schema_to_gbnf(json.dumps(schema)))  # ValueError etc. for a schema it cannot compile
         self.grammar = lib.llama_sampler_init_grammar(vocab, gbnf.encode(), b"root")
         if not self.grammar:
-            raise ValueError("llama.cpp rejected the grammar compiled from it")
+            raise ValueError("llama.cpp rejected the grammar")
         self._n_vocab = lib.llama_vocab_n_tokens(vocab)
         self._one = lib.llama_token_data()
         self._one_array = lib.llama_token_data_array(ctypes.pointer(self._one), 1, -1, False)

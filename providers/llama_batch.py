@@ -62,6 +62,7 @@ class Job:
     temperature: float
     seed: int
     json_schema: dict | None
+    grammar: str | None  # GBNF the output must match where there is no schema (a grounded answer's)
     loop: asyncio.AbstractEventLoop
     sink: Callable[[Any], None]  # runs on `loop`; receives TextDelta, StreamEnd, ProviderError, then DONE
     sampling: Sampling = Sampling()
@@ -88,7 +89,7 @@ class _Seq:
     slot: int
     sampler: Any
     prompt: list[int]
-    constrained: Any = None  # a json_output.SchemaSampler when the request has a json_schema
+    constrained: Any = None  # a json_output.GrammarSampler when the job has a grammar
     pos: int = 0  # tokens of this sequence already in the KV cache
     next_token: int = -1  # sampled, not yet decoded
     produced: int = 0
@@ -246,13 +247,15 @@ class BatchDecoder:
                 f"exceed context window of {self.n_ctx} tokens per branch"
             )
         constrained = None
-        if job.json_schema is not None:
-            from .json_output import SchemaSampler
+        if job.json_schema is not None or job.grammar is not None:
+            from .json_output import GrammarSampler, schema_grammar
 
             try:
-                constrained = SchemaSampler(lib, self._vocab, job.json_schema)
+                gbnf = job.grammar if job.json_schema is None else schema_grammar(job.json_schema)
+                constrained = GrammarSampler(lib, self._vocab, gbnf)
             except Exception as err:  # noqa: BLE001 - a schema the converter or llama.cpp rejects
-                return LocalModelError(f"embedded model: cannot build a grammar from the JSON schema: {err}")
+                what = "the JSON schema" if job.json_schema is not None else "the citing rule"
+                return LocalModelError(f"embedded model: cannot build a grammar from {what}: {err}")
         chain = self._sampler_chain(job, prompt)
         return _Seq(job, -1, chain, prompt, constrained)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from .base import GenerationRequest, Message, ProviderError, SetupError, StreamItem
+from .citing import citing_grammar
 from .llama_batch import DONE, BatchDecoder, Job, Sampling
 
 DEFAULT_MODEL = "smollm2"
@@ -92,6 +93,7 @@ class LocalProvider:
             temperature=0.0 if request.temperature is None else request.temperature,
             seed=(request.seed if request.seed is not None else 0) + request.sample,
             json_schema=request.json_schema,
+            grammar=citing_grammar(request.grounded) if request.grounded and request.json_schema is None else None,
             loop=loop,
             sink=queue.put_nowait,
             sampling=self._sampling(request),

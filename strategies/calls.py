@@ -46,7 +46,7 @@ class Target:
     context_tokens: int | None = None  # the model's context window, where it is known (the embedded model's)
 
     def request(self, messages: tuple, sample: int = 0, json_schema: dict | None = None,
-                web_search: int = 0, grounded: bool = False) -> GenerationRequest:
+                web_search: int = 0, grounded: tuple[int, ...] = ()) -> GenerationRequest:
         return GenerationRequest(
             model=self.model,
             messages=messages,

@@ -594,7 +594,7 @@ class Engine:
                 self.emit(BranchToken(self.clock(), branch.id, text))
 
         web = self.spec.web_search if branch.search else 0
-        request = target.request(messages, branch.sample, json_schema_for(branch.schema), web, grounded=bool(given))
+        request = target.request(messages, branch.sample, json_schema_for(branch.schema), web, grounded=tuple(g.n for g in given))
         result = await caller.call(branch.id, target, request, on_token)
         if result.over_budget:
             return self._not_run(branch.id)

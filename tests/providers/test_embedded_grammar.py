@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 import json
+import re
 from dataclasses import replace
 
 from streams import collect
 
-from fanout.providers.base import GenerationRequest, ProviderError
+from fanout.providers.base import GenerationRequest, Message, ProviderError
+from fanout.providers.citing import citing_grammar
 from fanout.providers.local import LocalProvider
 from fanout.strategies import recipe as recipes
 from fanout.strategies.plan import parse_plan, plan_schema
@@ -54,3 +56,32 @@ async def test_a_schema_llama_cpp_cannot_compile_fails_the_call_clearly():
         raise AssertionError("an uncompilable schema was accepted")
     finally:
         await provider.aclose()
+
+
+async def test_a_grounded_answer_opens_each_finding_with_a_given_passage_number():
+    """A grounded request (the numbers of the passages its prompt holds) is held to `- [n] finding` lines, n among
+    those numbers; the same prompt ungrounded is not (the grammar, not the prompt, makes the small model cite)."""
+    passages = ("Sources, each under its number.\n[2] Tides: spring tides come at new and full moon.\n"
+                "[5] Fundy: the Bay of Fundy has the largest tidal range on Earth, about sixteen metres.\n\n"
+                "Using the sources, state two facts about tides.")
+    messages = (Message("user", passages),)
+    provider = LocalProvider("local", concurrency=2)
+    try:
+        grounded, plain = [await collect(provider, GenerationRequest("smollm2", messages, max_tokens=60,
+                                                                     temperature=0, grounded=numbers))
+                           for numbers in ((2, 5), ())]
+    finally:
+        await provider.aclose()
+    lines = grounded[0].splitlines()
+    assert len(lines) >= 2, grounded
+    for line in lines[:-1]:  # the last may be cut by max_tokens
+        found = re.fullmatch(r"- \[(\d+)\] [^\[\]<>]{20,300}", line)
+        assert found and int(found.group(1)) in (2, 5), line
+    assert not re.match(r"- \[\d+\] ", plain[0]), plain
+
+
+def test_the_citing_grammar_allows_only_the_given_numbers():
+    grammar = citing_grammar([5, 2, 5])
+    assert 'source ::= "2" | "5"' in grammar
+    with pytest.raises(ValueError):
+        citing_grammar([])

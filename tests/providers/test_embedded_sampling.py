@@ -76,7 +76,7 @@ async def test_the_penalties_and_dry_act_on_the_tokens_the_chain_has_seen(provid
     dog = decoder._template.tokenize("the cat sat on the mat and the dog")[-1]
 
     def logits_after(sampling: Sampling) -> list[float]:
-        job = Job([], 1, 0.0, 0, None, None, lambda item: None, sampling)  # type: ignore[arg-type]
+        job = Job([], 1, 0.0, 0, None, None, None, lambda item: None, sampling)  # type: ignore[arg-type]
         chain = decoder._sampler_chain(job, [])
         lib = decoder._lib
         for token in seen:
