@@ -238,7 +238,7 @@ class Engine:
                 metrics = run_metrics(self.clock(), {}, {}, None, calls=caller.calls, failed=0, plan=plan_metrics)
                 self.emit(RunDone(self.clock(), "ok", metrics))
                 return
-        await self._retrieve()
+        await self._retrieve(self.recipe.branches)
         await self._run_branches(caller, targets, self.recipe.branches)
         await self._waves(caller, targets)
         failed = [bid for bid, r in self._results.items() if not r.ok]
@@ -290,18 +290,20 @@ class Engine:
         # A reused plan was paid for once, by whoever made it: it is shown, not counted again.
         return True, None if reused else outcome.metrics
 
-    async def _retrieve(self) -> None:
-        """The passages of the user's files each branch is given, found for its title, brief and prompt before any
-        branch runs, so that every prompt shows them under the run's own numbers."""
+    async def _retrieve(self, branches: tuple[Branch, ...]) -> None:
+        """The passages of the user's files each of a wave's `branches` is given, found for its title, brief and
+        prompt before any of them runs, so that every prompt shows them under the run's own numbers."""
         spec = self.spec
         if spec.retrieve is None:
             return
         found = []
-        for b in self.recipe.branches:
+        for b in branches:
             if b.search:
                 query = retrieval_query(b, spec.values)
                 found.append((b.id, query, tuple(await asyncio.to_thread(spec.retrieve, query, spec.top_k))))
-        numbers = given_numbers((bid, passages) for bid, _, passages in found)
+        # Earlier waves' files keep their numbers (their branches cited them as written); a new file takes the next
+        earlier = [(bid, tuple(g.passage for g in given)) for bid, given in self._given.items()]
+        numbers = given_numbers(earlier + [(bid, passages) for bid, _, passages in found])
         for bid, query, passages in found:
             self._given[bid] = tuple(Given(numbers[p.path], p) for p in passages)
             self.emit(BranchSources(self.clock(), bid, query, tuple(p.source() for p in passages)))
@@ -367,6 +369,7 @@ class Engine:
             if not planned:
                 break
             waves += 1
+            await self._retrieve(planned)
             await self._run_branches(caller, targets, planned)
         self.emit(WavesDone(self.clock(), waves, reason))
 

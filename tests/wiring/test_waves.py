@@ -205,3 +205,26 @@ async def test_a_wave_whose_worst_case_does_not_fit_the_budget_is_not_planned(re
     assert responder.follow_up_requests == [] and kinds(server.requests[seen:]).count("follow-up") == 0
     assert tight.status == "ok" and tight.aggregate.text  # the first wave is synthesised
     assert "the budget: wave 2" in to_markdown(tight)
+
+
+async def test_a_follow_up_waves_branches_are_given_passages_of_the_users_files(recipe, tmp_path):
+    """With --sources, a wave-2 branch is given the passages that match its own title, numbered on the run's one
+    numbering: a file wave 1 was given keeps its number, a new one takes the next; each prompt shows them."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "electrolytes.md").write_text("# Electrolyte chemistry\n\nSolid electrolytes conduct lithium ions.\n")
+    (notes / "sulfides.md").write_text("# Sulfide stability\n\nSulfide stability suffers in moist air: sulfides "
+                                       "degrade and give off hydrogen sulfide.\n")
+    (notes / "factories.md").write_text("# Factory costs\n\nFactory costs of a gigafactory line run to billions.\n")
+    state, server, _ = await run(recipe(), GOOD, follow_ups=[FOLLOW_UP], depth=2, sources=[str(notes)])
+    assert state.status == "ok"
+    data = to_json(state)
+    numbers = {s["path"]: s["n"] for s in data["sources"]}
+    given = {b["id"]: {s["path"]: s["n"] for s in b["sources"]} for b in data["branches"]}
+    sulfides = str(notes / "sulfides.md")
+    assert sulfides in given["sulfide-stability"], given  # a wave-2 branch was given its best match
+    assert all(paths for bid, paths in given.items() if bid in WAVE_2)
+    for paths in given.values():  # one numbering across the waves
+        assert all(numbers[path] == n for path, n in paths.items())
+    prompt = focusing_on(server, "Sulfide stability").prompt
+    assert f"[{numbers[sulfides]}] " in prompt and "hydrogen sulfide" in prompt
