@@ -236,6 +236,11 @@ def compared_run(strategy: str):
     """A finished three-branch research run as the comparison draws it: segments, findings, a synthesis."""
     from fanout.frontends.state import RunState
 
+    return RunState.from_events(compared_events(strategy))
+
+
+def compared_events(strategy: str) -> list[Event]:
+    """`compared_run`'s events."""
     spans, agg_start, shared = COMPARED[strategy]
     ids = ("hardware", "software", "security")
     events: list[Event] = [RunStarted(0.0, f"20260101-000000-{strategy[:6]}", "research", strategy, "custom", "m", {},
@@ -252,7 +257,7 @@ def compared_run(strategy: str):
         RunDone(wall, "ok", RunMetrics(wall=wall, calls_sum=wall, speedup=1.0, input_tokens=tokens // 2,
                                        output_tokens=tokens - tokens // 2, calls=4, cost=tokens * 1.5e-6)),
     ]
-    return RunState.from_events(events)
+    return events
 
 
 class Work:
