@@ -116,7 +116,7 @@ def model_markdown_run():
         BranchQueued(0.0, "report"), BranchStarted(0.0, "report"),
         BranchDone(1.0, "report", MODEL_MARKDOWN, BranchMetrics(ttft=0.1, latency=1.0, output_tokens=180)),
         AggregateStarted(1.0, "concat"), AggregateDone(1.0, "concat", "done"),
-        RunDone(1.0, "ok", RunMetrics(wall=1.0, calls_sum=1.0, speedup=1.0, output_tokens=180, calls=1)),
+        RunDone(1.0, "ok", RunMetrics(wall=1.0, calls_sum=1.0, concurrency=1.0, output_tokens=180, calls=1)),
     ]
 
 
