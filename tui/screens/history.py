@@ -67,19 +67,21 @@ class HistoryScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open(1)  # a click on a row
 
-    def _selected(self) -> str:
-        return self.keys[self.query_one(DataTable).cursor_row] if self.keys else ""
+    def _selected(self) -> tuple[str, bool]:
+        """The id on the cursor's row, and whether it is a comparison's own row."""
+        key = self.keys[self.query_one(DataTable).cursor_row] if self.keys else ""
+        return key, key in self.groups and self.groups[key].id == key
 
     def action_resume(self) -> None:
-        key = self._selected()
-        if key in self.groups and self.groups[key].id == key:
+        key, comparison = self._selected()
+        if comparison:
             self.notify("A comparison is not resumed: resume one of its runs.", severity="warning")
         elif key:
             self.post_message(ResumeSession(key))
 
     def action_open(self, speed: float) -> None:
-        key = self._selected()
-        if key in self.groups and self.groups[key].id == key:
+        key, comparison = self._selected()
+        if comparison:
             self.post_message(OpenComparison(key))
         elif key:
             self.post_message(OpenReplay(key, float(speed)))
