@@ -217,7 +217,7 @@ class Bench:
             yield BranchDone(end, bid, "".join(self.texts[bid]), BranchMetrics(latency=end, output_tokens=count))
         yield AggregateStarted(end, "concat")
         yield AggregateDone(end, "concat", "(aggregate)")
-        yield RunDone(end, "ok", RunMetrics(wall=end, calls_sum=end * self.panes, speedup=float(self.panes)))
+        yield RunDone(end, "ok", RunMetrics(wall=end, calls_sum=end * self.panes, concurrency=float(self.panes)))
 
 
 async def wait_until(predicate, timeout: float, poll: float = 0.05) -> bool:

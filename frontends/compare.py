@@ -10,6 +10,11 @@ from fanout.frontends.report import OVERLAP_MATRIX, OVERLAP_PAIRS, fmt_cost, fmt
 from fanout.frontends.state import RunState
 
 
+# A strategy's wall against sequential's. Not the run screen's "concurrency" (a run's sum of calls over its own
+# wall): a strategy can keep many calls under way and still be no faster than sequential.
+SPEEDUP = "Speed-up vs seq"
+
+
 @dataclass(frozen=True)
 class Row:
     strategy: str
@@ -147,11 +152,11 @@ def table(rows: Sequence[Row], label: str = "Strategy") -> str:
     v = verdict(rows)
     judged = any(r.judged is not None for r in rows)
     lines = [
-        f"{label:<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>12} {'Speed-up':>9} {'Tokens×':>8}"
+        f"{label:<12} {'Latency':>10} {'Tokens':>8} {'Calls':>6} {'Cost':>9} {'Output':>12} {SPEEDUP:>15} {'Tokens×':>8}"
         f" {'Findings':>8} {'Distinct':>8} {'Redundancy':>10} {'Contra.':>7}" + (f" {'Judged':>7}" if judged else ""),
-        "-" * (127 if judged else 119),
+        "-" * (133 if judged else 125),
     ]
-    widths = (10, 8, 6, 9, 12, 9, 8, 8, 8, 10, 7)
+    widths = (10, 8, 6, 9, 12, 15, 8, 8, 8, 10, 7)
     for r in rows:
         cells = " ".join(f"{cell:>{width}}" for cell, width in zip(figures(r, v), widths))
         lines.append(f"{r.strategy:<12} {cells}" + (f" {fmt_judged(r.judged):>7}" if judged else ""))

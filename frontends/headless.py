@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
-from fanout.frontends.report import fmt_latency, fmt_seconds, fmt_speedup
+from fanout.frontends.report import fmt_concurrency, fmt_latency, fmt_seconds
 from fanout.frontends.sources_text import search_text
 from fanout.core.text import shorten, strip_controls
 from fanout.frontends.state import CANCELLED, DONE, FAILED, RETRYING, STREAMING, WAITING, BranchState, RunState
@@ -149,7 +149,7 @@ class Printer:
             m = event.metrics
             cached = f" · {m.cached} cached" if m.cached else ""
             error = f" · {event.error}" if event.error else ""
-            return f"run {event.status} · wall {fmt_seconds(m.wall)} · speed-up {fmt_speedup(m)}{cached}{error}"
+            return f"run {event.status} · wall {fmt_seconds(m.wall)} · concurrency {fmt_concurrency(m)}{cached}{error}"
         if b is None:
             return None
         if isinstance(event, BranchAdded):

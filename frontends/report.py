@@ -47,10 +47,11 @@ def fmt_latency(m: BranchMetrics) -> str:
     return fmt_seconds(m.latency)
 
 
-def fmt_speedup(m: RunMetrics) -> str:
-    """The speed-up, or why there is none: never a figure computed from cache hits or from a run with no result."""
-    if m.speedup is not None:
-        return f"{m.speedup:.2f}×"
+def fmt_concurrency(m: RunMetrics) -> str:
+    """The calls under way at once on average (sum of calls ÷ wall), or why there is no figure: never one computed
+    from cache hits or from a run with no result."""
+    if m.concurrency is not None:
+        return f"{m.concurrency:.2f}×"
     if m.cached:
         return "not measured (cached calls)"
     return "none (every branch failed)"
@@ -172,7 +173,7 @@ def run_summary(state: RunState) -> str:
     path = (f" · critical path {fmt_seconds(m.critical_path)} ({' → '.join(m.critical_path_ids)})"
             if m.critical_path is not None else "")
     summary = (
-        f"wall {fmt_seconds(m.wall)} · sum of calls {fmt_seconds(m.calls_sum)} · speed-up {fmt_speedup(m)}{path} · "
+        f"wall {fmt_seconds(m.wall)} · sum of calls {fmt_seconds(m.calls_sum)} · concurrency {fmt_concurrency(m)}{path} · "
         f"tokens {m.input_tokens + m.output_tokens}{est} · cost {fmt_cost(m.cost)} · calls {m.calls} · "
         f"retries {m.retries} · throttles {m.throttles}"
         + _price_note(state)
@@ -184,7 +185,7 @@ def run_summary(state: RunState) -> str:
         summary += (
             f"\n\n**Timings come {'partly' if m.calls else 'entirely'} from the cache:** {m.cached} "
             f"{'call was' if one else 'calls were'} served from it ({took}{m.saved_tokens} tokens saved), so the wall "
-            "time is not a measurement and no speed-up or critical path is given. `--cache refresh` (or `fanout "
+            "time is not a measurement and no concurrency or critical path is given. `--cache refresh` (or `fanout "
             "bench`, which never uses the cache) measures the run."
         )
     return summary

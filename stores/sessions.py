@@ -40,9 +40,15 @@ class Header:
     # The run's flags as given (provider, model, base URL, concurrency, max tokens, ...): what `fanout resume`
     # needs to go on with the same settings. Never a key: keys come only from the environment.
     options: dict[str, Any] = field(default_factory=dict)
+    # The comparison this run is part of (`m` in the app): one id shared by its runs, written only when there is
+    # one. `plan_only`: the run that made the plan a planned recipe's comparison gives every strategy.
+    comparison: str = ""
+    plan_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "session", "format": FORMAT, **self.__dict__}
+        optional = {"comparison", "plan_only"}
+        return {"type": "session", "format": FORMAT,
+                **{k: v for k, v in self.__dict__.items() if v or k not in optional}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Header":
@@ -56,6 +62,8 @@ class Header:
             model=str(data.get("model", "")),
             created=float(data.get("created", 0.0)),
             options=dict(data.get("options") or {}),
+            comparison=str(data.get("comparison") or ""),
+            plan_only=bool(data.get("plan_only", False)),
         )
 
 
@@ -208,6 +216,8 @@ class Summary:
     wall: float | None
     tokens: int | None
     cost: float | None
+    comparison: str = ""  # the comparison it is part of ("": none)
+    plan_only: bool = False  # a comparison's plan, made once for every strategy
 
 
 def _last_line(path: Path) -> str:
@@ -275,6 +285,8 @@ def summarize(path: Path) -> Summary | None:
         wall=m.wall if m else None,
         tokens=(m.input_tokens + m.output_tokens) if m else None,
         cost=m.cost if m else None,
+        comparison=header.comparison,
+        plan_only=header.plan_only,
     )
 
 
@@ -340,8 +352,9 @@ def import_file(path: Path, folder: Path | None = None) -> Header:
     return header
 
 
-def new_header(spec: Any, options: dict[str, Any] | None = None) -> Header:
-    """The header of a run about to start, from its RunSpec (and the flags it was started with)."""
+def new_header(spec: Any, options: dict[str, Any] | None = None, comparison: str = "") -> Header:
+    """The header of a run about to start, from its RunSpec (and the flags it was started with, and the
+    comparison it is part of)."""
     return Header(
         id=spec.session_id,
         recipe=spec.recipe.name,
@@ -352,4 +365,6 @@ def new_header(spec: Any, options: dict[str, Any] | None = None) -> Header:
         model=spec.model_label,
         created=time.time(),
         options=dict(options or {}),
+        comparison=comparison,
+        plan_only=bool(spec.plan_only),
     )

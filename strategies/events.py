@@ -286,15 +286,16 @@ class RunMetrics:
 
     - calls_sum, "sum of calls": every call's measured latency, the aggregate's LLM call included; cache hits add
       nothing (they made no call).
-    - speedup: calls_sum / wall. None ("not measured") when any call was served from the cache or every branch
-      failed.
+    - concurrency: calls_sum / wall, how many calls were under way at once on average (1.0: none overlapped; not
+      the speed-up against another strategy, which `fanout bench` and the compare screen give). None ("not
+      measured") when any call was served from the cache or every branch failed.
     - critical_path: the longest dependency chain under the strategy that ran, by measured latency, the aggregate
-      included; None, like speedup, when not measured.
+      included; None, like concurrency, when not measured.
     """
 
     wall: float = 0.0
     calls_sum: float = 0.0
-    speedup: float | None = None
+    concurrency: float | None = None
     critical_path: float | None = None
     critical_path_ids: tuple[str, ...] = ()
     input_tokens: int = 0
@@ -372,6 +373,8 @@ def from_dict(data: dict[str, Any]) -> Event:
         metrics = dict(data["metrics"])
         if metric_cls is RunMetrics and "branch_sum" in metrics:  # a session from before calls_sum
             metrics.setdefault("calls_sum", metrics["branch_sum"])
+        if metric_cls is RunMetrics and "speedup" in metrics:  # a session from before concurrency had its name
+            metrics.setdefault("concurrency", metrics.pop("speedup"))
         data["metrics"] = _build(metric_cls, metrics)
     return _build(cls, data)
 

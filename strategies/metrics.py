@@ -45,7 +45,7 @@ def run_metrics(
     return RunMetrics(
         wall=wall,
         calls_sum=total,
-        speedup=speedup(total, wall) if measured else None,
+        concurrency=concurrency(total, wall) if measured else None,
         critical_path=critical if measured else None,
         critical_path_ids=tuple(chain) if measured else (),
         input_tokens=sum(m.input_tokens for m in values),
@@ -72,13 +72,13 @@ def calls_sum(metrics: Iterable[BranchMetrics]) -> float:
     return sum(m.latency for m in metrics if not m.cached)
 
 
-def speedup(total: float, wall: float) -> float | None:
-    """The speed-up: the sum of calls over the wall time (1.0: no overlap at all)."""
+def concurrency(total: float, wall: float) -> float | None:
+    """The calls under way at once, on average: the sum of calls over the wall time (1.0: no overlap at all)."""
     return total / wall if wall > 0 else None
 
 
 def measurable(cached: int, *, every_branch_failed: bool) -> bool:
-    """Speed-up and critical path are measurements: not when any call was a cache hit (its latency is a replay's,
+    """Concurrency and critical path are measurements: not when any call was a cache hit (its latency is a replay's,
     not a call's), nor when every branch failed (nothing was computed)."""
     return cached == 0 and not every_branch_failed
 

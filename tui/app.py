@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from fanout.core.errors import UserError
+from fanout.frontends import comparisons
 from fanout.wiring.judge import judge, task_of
 from fanout.wiring import config as config_mod
 from fanout.wiring.estimate import confirm_question, estimate
@@ -21,7 +22,7 @@ from fanout.strategies.events import Event
 from fanout.strategies.recipe import STRATEGIES
 
 from . import gc_freeze
-from .messages import Compare, Launch, OpenReplay, ResumeSession, StartRun
+from .messages import Compare, Launch, OpenComparison, OpenReplay, ResumeSession, StartRun
 from .screens.help import HelpSheet
 from .screens.compare import CompareScreen
 from .screens.confirm_spend import ConfirmSpend
@@ -142,6 +143,15 @@ class FanoutApp(App[int]):
             return
         self.show_run(RunScreen(Replay(session.events, speed)))
 
+    def open_comparison(self, comparison: str) -> None:
+        """A comparison kept in the sessions, on the compare screen again: read back from disk, nothing run."""
+        group = comparisons.find(comparison)
+        if group is None or not group.complete:
+            self.notify(f"Comparison {comparison} did not finish: replay its runs instead.", title="Cannot compare",
+                        severity="warning", markup=False)
+            return
+        self.push_screen(CompareScreen(comparisons.states(group)))
+
     @work(exclusive=True, group="compare", exit_on_error=False)
     async def compare(self, prepared: Prepared) -> None:
         """Each strategy in turn on the run screen (one at a time, so they do not slow each other down).
@@ -156,6 +166,7 @@ class FanoutApp(App[int]):
                 self.notify(str(err), title="Cannot compare", severity="error", markup=False)
                 return
             self._opened.setdefault(id(prepared.targets), prepared)
+        prepared = prepared.comparing()  # its sessions are grouped in the history as one comparison
         if prepared.planned:  # planned once: every strategy answers the same question
             screen = RunScreen(LiveRun(prepared.planning()), mode="compare: the plan, made once")
             await self.show_run(screen)
@@ -205,6 +216,9 @@ class FanoutApp(App[int]):
 
     def on_open_replay(self, message: OpenReplay) -> None:
         self.open_replay(message.session_id, message.speed)
+
+    def on_open_comparison(self, message: OpenComparison) -> None:
+        self.open_comparison(message.comparison)
 
     def on_compare(self, message: Compare) -> None:
         self.compare(message.prepared)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from fanout.frontends.report import fmt_cost, fmt_latency, fmt_seconds, fmt_tokens
-from fanout.strategies.metrics import calls_sum, measurable, speedup as speedup_of
+from fanout.strategies.metrics import calls_sum, concurrency as concurrency_of, measurable
 from fanout.frontends.state import CANCELLED, DONE, FAILED, QUEUED, RETRYING, STREAMING, WAITING, BranchState, RunState
 from fanout.core.text import shorten
 from fanout.frontends.status import LOOK, Status
@@ -192,7 +192,7 @@ def lane_title(b: BranchState) -> str:
 class Totals:
     wall: float
     calls_sum: float
-    speedup: float | None  # None: not measured (cached calls, or every branch failed)
+    concurrency: float | None  # None: not measured (cached calls, or every branch failed)
     tokens: int
     estimated: bool
     cost: float | None
@@ -208,7 +208,7 @@ def totals(state: RunState, now: float) -> Totals:
     """The run's own RunMetrics once it is over; until then, the same figures from the branches so far."""
     m = state.metrics
     if m is not None:
-        return Totals(m.wall, m.calls_sum, m.speedup, m.input_tokens + m.output_tokens, m.tokens_estimated,
+        return Totals(m.wall, m.calls_sum, m.concurrency, m.input_tokens + m.output_tokens, m.tokens_estimated,
                       m.cost, m.throttles, m.retries, m.calls, True, m.cached, m.cached_latency)
     tokens = throttles = retries = 0
     estimated = False
@@ -233,7 +233,7 @@ def totals(state: RunState, now: float) -> Totals:
     cost = total_cost(b.metrics for b in counted if b.metrics is not None)
     failed = [b for b in state.branch_list() if b.status in (FAILED, CANCELLED)]
     measured = measurable(len(cached), every_branch_failed=bool(state.branches) and len(failed) == len(state.branches))
-    return Totals(now, total, speedup_of(total, now) if measured else None, tokens, estimated, cost, throttles,
+    return Totals(now, total, concurrency_of(total, now) if measured else None, tokens, estimated, cost, throttles,
                   retries, None, False, len(cached), sum(m.cached_latency or 0.0 for m in cached))
 
 
@@ -253,7 +253,7 @@ def totals_lines(t: Totals) -> list[tuple[str, str]]:
     rows = [
         ("wall", fmt_seconds(t.wall)),
         ("sum of calls", fmt_seconds(t.calls_sum)),
-        ("speed-up", f"{t.speedup:.2f}×" if t.speedup is not None else "not measured" if t.cached else "-"),
+        ("concurrency", f"{t.concurrency:.2f}×" if t.concurrency is not None else "not measured" if t.cached else "-"),
         ("tokens", fmt_tokens(t.tokens, t.estimated)),
         ("cost", fmt_cost(t.cost)),
         ("retries", str(t.retries)),

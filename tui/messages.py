@@ -44,6 +44,14 @@ class OpenReplay(Message):
         self.speed = speed
 
 
+class OpenComparison(Message):
+    """Show a comparison kept in the sessions again: its verdict, read back, no call made."""
+
+    def __init__(self, comparison: str) -> None:
+        super().__init__()
+        self.comparison = comparison
+
+
 class Compare(Message):
     """Run the recipe under every strategy and compare them."""
 

@@ -87,6 +87,7 @@ class Prepared:
     cache: ResponseCache
     resumes: Path | None = None  # the session file this run goes on in (`fanout resume`)
     corpus: Corpus | None = None  # the user's files (`--sources`, the recipe's), indexed
+    comparison: str = ""  # the comparison its runs belong to (`comparing`), kept in each session's header
 
     async def aclose(self) -> None:
         await self.targets.aclose()
@@ -99,6 +100,10 @@ class Prepared:
         spec = replace(self.spec, strategy=strategy or self.spec.strategy, session_id=RunSpec.new_id(),
                        plan_only=False)
         return replace(self, spec=spec, resumes=None)
+
+    def comparing(self) -> "Prepared":
+        """The same run, its sessions from now on one comparison's: `again` and `planning` keep the id."""
+        return replace(self, comparison="compare-" + RunSpec.new_id())
 
     @property
     def planned(self) -> bool:
@@ -246,7 +251,7 @@ def open_recorder(prepared: Prepared, on_error: Callable[[str], None]) -> tuple[
     try:
         if prepared.resumes is not None:
             return Recorder.reopen(prepared.resumes, secrets, on_error=on_error), ""
-        header = new_header(spec, prepared.options.recorded())
+        header = new_header(spec, prepared.options.recorded(), prepared.comparison)
         return Recorder(header, secrets=secrets, on_error=on_error), ""
     except OSError as err:
         where = err.filename or prepared.resumes or session_path(spec.session_id)

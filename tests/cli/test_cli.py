@@ -99,12 +99,12 @@ def test_run_json_document(fanout_cli, loopback_thread, strategy):
     assert m["calls"] == 6 and m["failed"] == 0 and m["cached"] == 0 and m["retries"] == 0
     assert m["output_tokens"] == 6 * server.tokens and m["input_tokens"] > 0
     assert m["cost"] is None  # an ad-hoc server has no known prices: unknown, not free
-    assert m["wall"] > 0 and m["calls_sum"] > 0 and m["speedup"] > 0
+    assert m["wall"] > 0 and m["calls_sum"] > 0 and m["concurrency"] > 0
     assert 0 < m["critical_path"] and m["critical_path_ids"][-1] == "aggregate"
-    # the sum of calls: every call, the aggregate's included, and the speed-up is that over the wall
+    # the sum of calls: every call, the aggregate's included, and the concurrency is that over the wall
     calls = [b["metrics"]["latency"] for b in doc["branches"]] + [agg["metrics"]["latency"]]
     assert m["calls_sum"] == pytest.approx(sum(calls))
-    assert m["speedup"] == pytest.approx(m["calls_sum"] / m["wall"])
+    assert m["concurrency"] == pytest.approx(m["calls_sum"] / m["wall"])
     if strategy == "sequential":
         assert server.max_in_flight == 1
         assert m["critical_path_ids"] == RESEARCH_IDS + ["aggregate"]
@@ -130,7 +130,7 @@ def test_run_markdown_report(fanout_cli, loopback_thread):
     assert default_text(server.requests[-1].prompt, "m", server.tokens) in out
     assert "## Metrics" in out and "| branch | status | ttft | latency | tokens in/out | cost | retries |" in out
     assert "| aggregate (synthesize) | done |" in out
-    assert "calls 6" in out and "speed-up" in out and "critical path" in out
+    assert "calls 6" in out and "concurrency" in out and "critical path" in out
     for title in ("Hardware progress and qubit counts", "Academic research landscape"):
         assert f"| {title} | done |" in out and f"### {title}" in out
     for text in answers(server).values():

@@ -47,7 +47,7 @@ def test_a_server_that_is_not_there_fails_at_once_with_one_message(fanout_cli):
     assert all(b["status"] == "failed" and url in b["error"] for b in doc["branches"])
     assert all(b["metrics"]["retries"] == 0 for b in doc["branches"])  # no attempt was retried
     assert doc["metrics"]["calls"] <= 3  # the first hybrid wave at most, never 6 attempts a branch
-    assert doc["metrics"]["speedup"] is None  # every branch failed: no speed-up to report
+    assert doc["metrics"]["concurrency"] is None  # every branch failed: no concurrency to report
     assert "retrying" not in proc.stderr  # it was 30 attempts over 41 s
 
 

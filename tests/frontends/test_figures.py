@@ -1,5 +1,5 @@
 """The figures a run reports, as every plain front end shows them: cached timings are said to be cached and never
-turned into a speed-up; a run with no result has none; progress lines are cut at a word, the whole kept."""
+turned into a concurrency; a run with no result has none; progress lines are cut at a word, the whole kept."""
 
 from __future__ import annotations
 
@@ -43,15 +43,15 @@ def test_a_run_with_cached_calls_says_so_and_gives_no_speed_up():
     state = folded(*cached_run())
     m = state.metrics
     assert m.cached == 1 and m.cached_latency == 2.5 and m.calls_sum == 1.5  # the hit adds nothing
-    assert m.speedup is None and m.critical_path is None  # not measured
+    assert m.concurrency is None and m.critical_path is None  # not measured
     summary = run_summary(state)
     first = summary.split("\n")[0]
-    assert "speed-up not measured (cached calls)" in first and "critical path" not in first
+    assert "concurrency not measured (cached calls)" in first and "critical path" not in first
     assert "1 call was served from it (it took 2.50 s when made" in summary
     md = to_markdown(state)
     assert "| Alpha | done (cached) | - | cached (took 2.50 s) |" in md
     doc = to_json(state)
-    assert doc["metrics"]["speedup"] is None and doc["metrics"]["cached_latency"] == 2.5
+    assert doc["metrics"]["concurrency"] is None and doc["metrics"]["cached_latency"] == 2.5
     assert doc["branches"][0]["metrics"]["cached_latency"] == 2.5
     out = io.StringIO()
     printer = Printer(out, live=False)
@@ -59,13 +59,13 @@ def test_a_run_with_cached_calls_says_so_and_gives_no_speed_up():
         printer.handle(e)
     text = out.getvalue()
     assert "a: done · cached (took 2.50 s) · 0 tokens" in text
-    assert "speed-up not measured (cached calls) · 1 cached" in text
+    assert "concurrency not measured (cached calls) · 1 cached" in text
 
 
 def test_every_branch_failed_reports_no_speed_up():
     failed = ev.BranchMetrics(latency=0.2)
     m = run_metrics(0.3, {"a": failed, "b": failed}, {}, None, calls=2, failed=2)
-    assert m.speedup is None and m.critical_path is None
+    assert m.concurrency is None and m.critical_path is None
     state = folded(
         ev.RunStarted(0.0, "s1", "demo", "parallel", "p", "m", {}, (ev.BranchInfo("a", "A"), ev.BranchInfo("b", "B")),
                       "concat", 0.0),
@@ -73,19 +73,19 @@ def test_every_branch_failed_reports_no_speed_up():
         ev.BranchFailed(0.2, "b", "boom", failed),
         ev.RunDone(0.3, "failed", m),
     )
-    assert "speed-up none (every branch failed)" in run_summary(state)
+    assert "concurrency none (every branch failed)" in run_summary(state)
 
 
 def test_the_sum_of_calls_counts_the_aggregate_call_and_the_speed_up_is_it_over_the_wall():
     branches = {"a": ev.BranchMetrics(latency=1.0), "b": ev.BranchMetrics(latency=2.0)}
     m = run_metrics(3.0, branches, {}, ev.BranchMetrics(latency=1.0), calls=3, failed=0)
-    assert m.calls_sum == 4.0 and m.speedup == 4.0 / 3.0 and m.critical_path == 3.0
+    assert m.calls_sum == 4.0 and m.concurrency == 4.0 / 3.0 and m.critical_path == 3.0
 
 
-def test_old_sessions_keep_their_sum():
+def test_old_sessions_keep_their_sum_and_their_concurrency():
     done = ev.from_dict({"type": "run_done", "t": 1.0, "status": "ok",
                          "metrics": {"wall": 1.0, "branch_sum": 2.0, "speedup": 2.0}})
-    assert done.metrics.calls_sum == 2.0 and done.metrics.speedup == 2.0
+    assert done.metrics.calls_sum == 2.0 and done.metrics.concurrency == 2.0
 
 
 def test_compare_never_computes_from_cached_rows():

@@ -247,7 +247,7 @@ async def test_server_not_listening_fails_at_once():
     for b in state.branches.values():
         assert url in b.error and "connection refused" in b.error and "listening" in b.error
     assert url in state.done.error and "check" in state.done.error  # the run's one message
-    assert state.metrics.speedup is None
+    assert state.metrics.concurrency is None
 
 
 async def test_unknown_host_fails_at_once():

@@ -79,10 +79,10 @@ def test_rerun_is_served_from_cache(fanout_cli, loopback_thread, recipe):
     assert m["cost"] == 0 and m["input_tokens"] == m["output_tokens"] == 0
     assert "· cached" in proc.stderr
     # timings from the cache are said to be cached, with what the calls took when made, and never measured
-    assert m["speedup"] is None and m["critical_path"] is None and m["calls_sum"] == 0
+    assert m["concurrency"] is None and m["critical_path"] is None and m["calls_sum"] == 0
     assert all(b["metrics"]["cached_latency"] > 0 for b in again["branches"])
     assert m["cached_latency"] > 0
-    assert "cached (took " in proc.stderr and "speed-up not measured (cached calls)" in proc.stderr
+    assert "cached (took " in proc.stderr and "concurrency not measured (cached calls)" in proc.stderr
     assert cache_entries(fanout_cli) == made
 
 

@@ -79,7 +79,7 @@ def test_parallel_wall_is_the_slowest_branch():
     m = state.metrics
     assert state.status == "ok"
     assert m.wall == pytest.approx(3.0)
-    assert m.calls_sum == pytest.approx(8.0) and m.speedup == pytest.approx(8.0 / 3.0)
+    assert m.calls_sum == pytest.approx(8.0) and m.concurrency == pytest.approx(8.0 / 3.0)
     assert m.critical_path == pytest.approx(3.0)
     assert m.critical_path_ids == ("c",)
     assert set(starts(p).values()) == {0.0}
@@ -137,16 +137,16 @@ def test_synthesize_aggregate_counts_in_wall_and_critical_path():
     assert state.metrics.critical_path == pytest.approx(3.0)
     assert state.aggregate.text.startswith("aggregate-0")
     assert state.metrics.calls == 6
-    # the sum of calls is every call, the aggregate's included; the speed-up is that over the wall
+    # the sum of calls is every call, the aggregate's included; the concurrency is that over the wall
     assert state.metrics.calls_sum == pytest.approx(7.0)
-    assert state.metrics.speedup == pytest.approx(7.0 / 3.0)
+    assert state.metrics.concurrency == pytest.approx(7.0 / 3.0)
 
 
 def test_a_run_in_which_every_branch_failed_has_no_speed_up():
     p = ScriptedProvider(lambda key, n: Step(latency=1.0, error=StatusError("400 rejected", 400)))
     state, _ = run(recipe(FIVE), p, strategy="parallel")
     assert state.status == "failed" and state.metrics.failed == 5
-    assert state.metrics.speedup is None and state.metrics.critical_path is None
+    assert state.metrics.concurrency is None and state.metrics.critical_path is None
 
 
 def test_a_provider_that_never_answered_and_refuses_is_not_tried_again():

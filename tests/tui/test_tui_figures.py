@@ -1,4 +1,4 @@
-"""The run totals beside the timeline say what the report says: one sum of calls, no speed-up from cache hits."""
+"""The run totals beside the timeline say what the report says: one sum of calls, no concurrency from cache hits."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def test_live_totals_use_the_same_sum_of_calls_as_the_run_metrics():
     live = fmt.totals(fold(events[:-1]), 3.0)  # everything in, but the RunDone: the app's own sum
     final = fmt.totals(fold(events), 3.0)
     assert live.calls_sum == final.calls_sum == 4.0  # the aggregate's call counts, live and final alike
-    assert live.speedup == final.speedup == 4.0 / 3.0
+    assert live.concurrency == final.concurrency == 4.0 / 3.0
     rows = dict(fmt.totals_lines(final))
-    assert rows["sum of calls"] == "4.00 s" and rows["speed-up"] == "1.33×"
-    assert "sum of calls 4.00 s · speed-up 1.33×" in run_summary(fold(events))
+    assert rows["sum of calls"] == "4.00 s" and rows["concurrency"] == "1.33×"
+    assert "sum of calls 4.00 s · concurrency 1.33×" in run_summary(fold(events))
 
 
 def test_totals_of_a_cached_run_say_so_instead_of_a_speed_up():
@@ -47,6 +47,6 @@ def test_totals_of_a_cached_run_say_so_instead_of_a_speed_up():
     events = run_events(hit, ev.BranchMetrics(latency=2.0), ev.BranchMetrics(latency=1.0), 3.0)
     for state in (fold(events[:-1]), fold(events)):
         rows = dict(fmt.totals_lines(fmt.totals(state, 3.0)))
-        assert rows["speed-up"] == "not measured" and rows["cached"] == "1 (took 1.50 s)"
+        assert rows["concurrency"] == "not measured" and rows["cached"] == "1 (took 1.50 s)"
         assert rows["sum of calls"] == "3.00 s"  # the hit made no call
         assert fmt.metrics_line(state.branches["a"], 3.0).startswith("cached (took 1.50 s)")

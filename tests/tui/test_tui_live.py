@@ -82,7 +82,7 @@ async def test_research_run_streams_every_branch_to_its_pane(loopback, monkeypat
         assert any(r.startswith("aggregate") and "█" in r for r in rows)
         totals = dict(screen.query_one(RunTotals).lines())
         assert totals["wall"] == fmt_seconds(state.metrics.wall)
-        assert totals["speed-up"] == f"{state.metrics.speedup:.2f}×"
+        assert totals["concurrency"] == f"{state.metrics.concurrency:.2f}×"
         assert "research · hybrid · custom/m" in screen_text(app)
 
 

@@ -193,3 +193,10 @@ async def test_compare_plans_once_and_runs_every_strategy_on_that_plan(loopback,
     # One more plan for the comparison (its own run screen), then none for the three strategies.
     assert responder.asked == 2
     assert [r.strategy for r in rows] == ["sequential", "parallel", "hybrid"] and [r.calls for r in rows] == [4] * 3
+    # The plan's run is kept with the comparison's, marked as its plan; the compare screen reads the other three.
+    from fanout.frontends.comparisons import Group, grouped, states
+
+    group = grouped(sessions.list_sessions())[0]
+    assert isinstance(group, Group) and [(s.strategy if not s.plan_only else "plan") for s in group.runs] == [
+        "plan", "sequential", "parallel", "hybrid"]
+    assert [state.metrics.calls for state in states(group)] == [4] * 3

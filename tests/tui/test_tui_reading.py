@@ -59,7 +59,7 @@ def finished_run(count: int) -> list:
         ev += [BranchToken(0.1, info.id, w) for w in words(answer(i))]
         ev.append(BranchDone(1.0, info.id, answer(i), BranchMetrics(latency=1.0, output_tokens=800)))
     ev += [AggregateStarted(1.0, "concat"), AggregateDone(1.0, "concat", "all read"),
-           RunDone(1.0, "ok", RunMetrics(wall=1.0, calls_sum=float(count), speedup=float(count)))]
+           RunDone(1.0, "ok", RunMetrics(wall=1.0, calls_sum=float(count), concurrency=float(count)))]
     return ev
 
 

@@ -61,12 +61,14 @@ def test_compare_table(snap_compare):
 
 
 def test_history(snap_compare):
+    """An older run of its own, then a comparison: one row with its runs under it, its verdict under the table."""
     from fanout.strategies.events import BranchInfo, RunStarted
 
-    for i, (strategy, status, wall) in enumerate((("sequential", "ok", 8.2), ("parallel", "partial", 2.4),
-                                                  ("hybrid", "ok", 3.8))):
+    for i, (strategy, status, wall) in enumerate((("hybrid", "ok", 4.1), ("sequential", "ok", 8.2),
+                                                  ("parallel", "partial", 2.4), ("hybrid", "ok", 3.8))):
         sid = f"20260101-00000{i}-hist{i:02d}"
-        header = Header(sid, "research", {}, {"topic": "q"}, strategy, "custom", "m", STARTED_AT + 60 * i)
+        header = Header(sid, "research", {}, {"topic": "q"}, strategy, "custom", "m", STARTED_AT + 60 * i,
+                        comparison="compare-20260101-000100-hist01" if i else "")
         rec = Recorder(header)
         rec(RunStarted(0.0, sid, "research", strategy, "custom", "m", {"topic": "q"},
                        tuple(BranchInfo(f"b{j}", f"B{j}") for j in range(5)), "synthesize", STARTED_AT))
@@ -114,7 +116,7 @@ def model_markdown_run():
         BranchQueued(0.0, "report"), BranchStarted(0.0, "report"),
         BranchDone(1.0, "report", MODEL_MARKDOWN, BranchMetrics(ttft=0.1, latency=1.0, output_tokens=180)),
         AggregateStarted(1.0, "concat"), AggregateDone(1.0, "concat", "done"),
-        RunDone(1.0, "ok", RunMetrics(wall=1.0, calls_sum=1.0, speedup=1.0, output_tokens=180, calls=1)),
+        RunDone(1.0, "ok", RunMetrics(wall=1.0, calls_sum=1.0, concurrency=1.0, output_tokens=180, calls=1)),
     ]
 
 

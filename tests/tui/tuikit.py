@@ -194,7 +194,7 @@ def finish_research(events: list[Event]) -> list[Event]:
     synthesis = "## Overall\n\nQuantum computing moved from qubit counts to error rates.\n"
     ev += [AggregateToken(round(t + 3.1 + i * 0.01, 4), tok) for i, tok in enumerate(words(synthesis))]
     ev.append(AggregateDone(t + 3.5, "synthesize", synthesis, metrics=BranchMetrics(output_tokens=10, latency=0.5)))
-    ev.append(RunDone(t + 3.5, "ok", RunMetrics(wall=t + 3.5, calls_sum=9.0, speedup=9.0 / (t + 3.5),
+    ev.append(RunDone(t + 3.5, "ok", RunMetrics(wall=t + 3.5, calls_sum=9.0, concurrency=9.0 / (t + 3.5),
                                                 input_tokens=300, output_tokens=88, calls=7, retries=1,
                                                 throttles=1, cached=1)))
     return ev
@@ -218,7 +218,7 @@ def vote_run() -> list[Event]:
     ev.append(AggregateDone(1.0, "vote", "B", failed=("voter5",),
                             result={"answer": "B", "confidence": 0.6, "tally": {"B": 3, "A": 1},
                                     "status": "needs review"}))
-    ev.append(RunDone(1.0, "partial", RunMetrics(wall=1.0, calls_sum=2.8, speedup=2.8, output_tokens=12, calls=5,
+    ev.append(RunDone(1.0, "partial", RunMetrics(wall=1.0, calls_sum=2.8, concurrency=2.8, output_tokens=12, calls=5,
                                                  retries=2, failed=1)))
     return ev
 
@@ -236,6 +236,11 @@ def compared_run(strategy: str):
     """A finished three-branch research run as the comparison draws it: segments, findings, a synthesis."""
     from fanout.frontends.state import RunState
 
+    return RunState.from_events(compared_events(strategy))
+
+
+def compared_events(strategy: str) -> list[Event]:
+    """`compared_run`'s events."""
     spans, agg_start, shared = COMPARED[strategy]
     ids = ("hardware", "software", "security")
     events: list[Event] = [RunStarted(0.0, f"20260101-000000-{strategy[:6]}", "research", strategy, "custom", "m", {},
@@ -249,10 +254,10 @@ def compared_run(strategy: str):
     events += [
         AggregateStarted(agg_start, "synthesize"),
         AggregateDone(wall, "synthesize", "## Summary\nok\n## Contradictions\n- counts differ\n" + "x" * len(strategy)),
-        RunDone(wall, "ok", RunMetrics(wall=wall, calls_sum=wall, speedup=1.0, input_tokens=tokens // 2,
+        RunDone(wall, "ok", RunMetrics(wall=wall, calls_sum=wall, concurrency=1.0, input_tokens=tokens // 2,
                                        output_tokens=tokens - tokens // 2, calls=4, cost=tokens * 1.5e-6)),
     ]
-    return RunState.from_events(events)
+    return events
 
 
 class Work:

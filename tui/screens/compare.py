@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from fanout.frontends.compare import (Row, figures, fmt_judged, headline, overlap_lines, shared_span, table,
+from fanout.frontends.compare import (SPEEDUP, Row, figures, fmt_judged, headline, overlap_lines, shared_span, table,
                                      verdict, verdict_lines)
 from fanout.frontends.judge import judge_text
 from fanout.frontends.report import fmt_seconds
@@ -28,7 +28,7 @@ from ..fmt import strategy_style
 from ..widgets.timeline import TimelineAxis, TimelineLanes
 from ..widgets.key_bar import KeyBar
 
-COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", "Speed-up", "Tokens×",
+COLUMNS = ("Strategy", "Status", "Latency", "Tokens", "Calls", "Cost", "Output", SPEEDUP, "Tokens×",
            "Findings", "Distinct", "Redundancy", "Contra.", "Judged")
 LATENCY, COST, REDUNDANCY, JUDGED = 2, 5, 11, 13
 # strategy -> final output in, the judge's run (`wiring.judge.JudgeRun.as_dict()`) out

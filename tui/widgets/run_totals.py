@@ -1,4 +1,4 @@
-"""The run's totals beside the timeline: wall time, sum of calls, speed-up, tokens, cost, throttles."""
+"""The run's totals beside the timeline: wall time, sum of calls, concurrency, tokens, cost, throttles."""
 
 from __future__ import annotations
 
@@ -31,5 +31,5 @@ class RunTotals(Widget):
         width = max(len(k) for k, _ in rows)
         parts: list = [("totals" if t.final else "so far", "bold")]
         for key, value in rows:
-            parts += ["\n", (f"{key:<{width}} ", "$text-muted"), (value, "bold") if key in ("wall", "speed-up") else value]
+            parts += ["\n", (f"{key:<{width}} ", "$text-muted"), (value, "bold") if key in ("wall", "concurrency") else value]
         return Content.assemble(*parts)
