@@ -131,7 +131,7 @@ def main() -> int:
         if b:
             for row in b["rows"]:
                 add(f"`fanout bench research --max-tokens 48` (embedded), {row['strategy']}",
-                    f"{row['latency'] * 1000:.0f} ms, {row['tokens']} tokens, speed-up {row['speedup_vs_sequential']:.2f}×",
+                    f"{row['latency'] * 1000:.0f} ms, {row['tokens']} tokens, speed-up vs sequential {row['speedup_vs_sequential']:.2f}×",
                     "", "", cmd)
 
     d = load("load")
