@@ -72,6 +72,9 @@ async def test_the_compact_layout_makes_the_panes_it_shows_and_lets_go_of_the_re
         again = await shown(pilot, screen, 250)  # made again from the run state, its text whole
         assert again is not late and again.shown_text == ticket(250) and "invoice 250" in screen_text(app)
 
+        screen.set_focus(None)  # with no focus the current pane is the one acted on; no other pane is made to find it
+        assert screen.focused_pane() is again and len(screen.panes.made_panes()) == 1 + KEPT
+
 
 async def test_the_list_of_branches_keeps_the_current_one_in_view_and_draws_only_its_lines_on_show(monkeypatch):
     app = FanoutApp()

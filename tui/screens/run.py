@@ -316,8 +316,7 @@ class RunScreen(QuietFocusScreen):
             node = node.parent
         if isinstance(node, StreamPane):
             return node
-        panes = self.pane_list()
-        return panes[self.current] if self.panes and self.current < len(panes) else None
+        return self.grid.pane_at(self.current) if self.panes else None  # not every pane made to find one
 
     def focus_pane(self, index: int) -> None:
         """Focus (and in the compact layout, show) the pane at `index`: branches in recipe order, then the aggregator."""
