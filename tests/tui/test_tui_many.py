@@ -95,3 +95,15 @@ async def test_the_list_of_branches_keeps_the_current_one_in_view_and_draws_only
         await wait_for(pilot, lambda: len(drawn_lines) > 0, what="the list redrawn")
         await pilot.pause()
         assert 0 < len(drawn_lines) <= listing.size.height and 290 in drawn_lines
+
+
+async def test_a_placement_that_comes_after_its_screen_gave_way_does_nothing():
+    # A comparison replaces each run screen by the next; the grid's calls made after a refresh may come after that.
+    app = FanoutApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot, batch_run(3))
+        grid = screen.grid
+        await app.pop_screen()
+        await wait_for(pilot, lambda: not grid.is_attached, what="the run screen gone")
+        grid.place_panes()
+        grid.focus_pane(1)

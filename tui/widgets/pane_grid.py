@@ -202,6 +202,8 @@ class PaneGrid(Horizontal):
 
     def place_panes(self) -> None:
         """The layout for this size: the grid's shape, or the compact list; then the rows' heights."""
+        if not self.is_attached:
+            return  # its screen gave way (a comparison's next run) before this call, made after a refresh, came
         width = self.size.width or self.screen.size.width
         if not self._ids or width == 0:
             return
@@ -283,7 +285,7 @@ class PaneGrid(Horizontal):
 
     def focus_pane(self, index: int) -> None:
         count = len(self._ids) + 1
-        if count == 1:
+        if count == 1 or not self.is_attached:
             return
         self.current = index % count
         self.branch_list.refresh()
