@@ -57,6 +57,7 @@ fi
 
 # The app's own benchmarks: streaming into the run screen, and a large run with the app on.
 step tui_stream bash -c "'$PY' bench/tui_stream.py 2>&1 | tee bench/results/tui_stream.txt; exit \${PIPESTATUS[0]}"
+step app_load "$PY" bench/app_load.py
 
 echo
 step summary bash -c "'$PY' bench/summary.py > bench/results/summary.md && cat bench/results/summary.md"

@@ -272,8 +272,8 @@ async def measure(panes: int, rate: float, seconds: float) -> dict[str, Any]:
             screen = RunScreen(Feed(bench.events(), label="benchmark"))
             await app.push_screen(screen)
             await pilot.pause()
-            await wait_until(lambda: len(screen.panes) == panes
-                             and all(p.is_mounted for p in screen.pane_list()), 10)
+            await wait_until(lambda: len(screen.panes) == panes and screen.pane_list()[0].is_mounted
+                             and screen.aggregate_pane.is_mounted, 10)  # the first pane focused, the others when shown
             await pilot.pause(0.2)
             phase = Phase()
             bench.go.set()

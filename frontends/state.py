@@ -291,6 +291,10 @@ class RunState:
         for b in self.lanes():
             b._close(event.t)
 
+    def lane(self, lane_id: str) -> BranchState | None:
+        """The lane of that id: a wave's planner's, or a branch's (a reduce step's included)."""
+        return self._lane(lane_id)
+
     def _lane(self, branch_id: str) -> BranchState | None:
         """The lane a call's event belongs to: a wave's planner's, or a branch's."""
         if is_planner_id(branch_id):

@@ -12,6 +12,7 @@ from fanout.strategies.events import (
     BranchInfo,
     BranchMetrics,
     BranchQueued,
+    BranchRetrying,
     BranchStarted,
     BranchToken,
     RunDone,
@@ -51,6 +52,25 @@ def test_each_bar_ends_with_its_duration_and_the_critical_path_is_marked():
     # The time to first token is drawn apart from the stream itself: two colours in the bar.
     styles = {span.style for span in draw_lane(lanes[0], state.now, 100).spans}
     assert any("$primary" in str(style) for style in styles) and any("$success" in str(style) for style in styles)
+
+
+def test_the_lanes_of_calls_that_are_over_are_kept_between_redraws_and_made_again_when_they_change():
+    events = finished(["alpha", "beta", "gamma"])[:-3]  # the run not over
+    kept = [e for e in events if getattr(e, "branch", "") != "gamma" or isinstance(e, (BranchQueued, BranchStarted))]
+    state = RunState.from_events(kept)  # alpha and beta done, gamma streaming
+    over: dict = {}
+    first = lanes_of(state, 3.0, over=over)
+    later = lanes_of(state, 4.0, over=over)
+    assert later[0] is first[0] and later[1] is first[1]  # over: drawn from what was made
+    assert later[2] != first[2]  # gamma still runs: its bar grows with the clock
+    assert later == lanes_of(state, 4.0)  # the same as made afresh
+
+    # alpha retried by hand, then done again: its lane is made again
+    for event in (BranchRetrying(4.5, "alpha", 1, 0.5, "by hand"), BranchStarted(5.0, "alpha"),
+                  BranchDone(5.5, "alpha", "x", BranchMetrics(latency=1.0))):
+        state.apply(event)
+    again = lanes_of(state, 6.0, over=over)
+    assert again[0] is not first[0] and again == lanes_of(state, 6.0)
 
 
 def test_a_long_label_is_cut_with_an_ellipsis_and_steps_stay_apart():

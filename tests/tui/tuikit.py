@@ -51,7 +51,7 @@ async def drawn(pilot, screen, timeout: float = 20.0) -> None:
 
     def pending() -> str:
         """What is not drawn yet ("" when everything is)."""
-        panes = screen.pane_list()
+        panes = screen.grid.mounted_panes()  # a pane not made yet is drawn when shown
         if not all(p.is_mounted and (not p.display or p.doc_width() > 0) for p in panes):
             return "a pane not laid out"
         if screen.pacer.busy:

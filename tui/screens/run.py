@@ -41,11 +41,10 @@ from ..messages import Compare, ResumeSession, StartRun
 from ..md_render import Look, look_for
 from ..pacer import TICK, Pacer
 from ..feeds import Feed, LiveRun, Replay, Source
-from ..widgets.branch_list import BranchList
 from ..widgets.aggregate_pane import AggregatePane
 from ..widgets.branch_pane import BranchPane
 from ..widgets.budget_bar import BudgetBar
-from ..widgets.pane_grid import PaneGrid
+from ..widgets.pane_grid import PaneGrid, Panes
 from ..widgets.run_header import RunHeader
 from ..widgets.run_totals import RunTotals
 from ..widgets.stream_pane import StreamPane
@@ -90,25 +89,31 @@ class RunScreen(QuietFocusScreen):
         self.finished = asyncio.Event()  # set when the run (or replay) is over, however it ended
         self.engine: RunControl | None = None
         self.grid = PaneGrid(self.state, self.clock, self.panes_room, id="main")
-        self.pacer = Pacer(self.pane_list, look=self.markdown_look)
+        self.pacer = Pacer(self.grid.mounted_panes, look=self.markdown_look)
+        self.timeline = Timeline(self.state, self.clock, id="timeline")
+        self.totals = RunTotals(self.state, self.clock, id="totals")
+        budget = source.prepared.spec.budget if isinstance(source, LiveRun) else None
+        self.budget_bar = BudgetBar(self.state, self.clock, budget.limit, id="budget-bar") \
+            if budget is not None else None
         self._look: Look | None = None
         self._t0: float | None = None
         self._chrome_dirty = True
         label = source.label if isinstance(source, (Replay, Feed)) else ""
         self.mode = ", ".join(x for x in (mode, label + (", read-only" if label else "")) if x)
+        self.header = RunHeader(self.state, self.clock, mode=self.mode, id="run-header")
+        self.bottom = Horizontal(id="bottom")
         self.comparison: str | None = None  # the comparison this run ended (its installed screen's name)
 
     # --- layout ------------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield RunHeader(self.state, self.clock, mode=self.mode, id="run-header")
-        budget = self.source.prepared.spec.budget if isinstance(self.source, LiveRun) else None
-        if budget is not None:
-            yield BudgetBar(self.state, self.clock, budget.limit, id="budget-bar")
+        yield self.header
+        if self.budget_bar is not None:
+            yield self.budget_bar
         yield self.grid
-        with Horizontal(id="bottom"):
-            yield Timeline(self.state, self.clock, id="timeline")
-            yield RunTotals(self.state, self.clock, id="totals")
+        with self.bottom:
+            yield self.timeline
+            yield self.totals
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -131,8 +136,8 @@ class RunScreen(QuietFocusScreen):
         self.set_class(width < NARROW, "-narrow")
 
     @property
-    def panes(self) -> dict[str, BranchPane]:
-        """Lane id -> its pane, in lane order (the grid's)."""
+    def panes(self) -> Panes:
+        """Lane id -> its pane, in lane order (the grid's; a pane is made when first asked for)."""
         return self.grid.panes
 
     @property
@@ -162,8 +167,8 @@ class RunScreen(QuietFocusScreen):
         branch = self.state.apply(event)
         kind = type(event)
         if kind is BranchToken:  # the hot path: thousands a second
-            if branch is not None:
-                self.panes[branch.id].dirty = True
+            if branch is not None and (pane := self.panes.made(branch.id)) is not None:
+                pane.dirty = True
             return
         if kind is AggregateToken:
             self.aggregate_pane.dirty = True
@@ -179,14 +184,15 @@ class RunScreen(QuietFocusScreen):
             self.notify(strip_controls(f"Stopped after wave {event.waves}: {event.reason}"),  # type: ignore[attr-defined]
                         title="Waves", markup=False, timeout=10)
         elif branch is not None:
-            pane = self.panes[branch.id]
-            pane.dirty = True
-            if kind is BranchRetrying and event.restart:  # type: ignore[attr-defined]
-                pane.restart()
-            elif kind is BranchFailed:
+            pane = self.panes.made(branch.id)  # a pane not made yet is made from the run state when shown
+            if pane is not None:
+                pane.dirty = True
+                if kind is BranchRetrying and event.restart:  # type: ignore[attr-defined]
+                    pane.restart()
+            if kind is BranchFailed:
                 self.refresh_bindings()  # R retries it
             if kind is BranchDone and (branch.received or branch.cited):  # the run's sources were renumbered
-                for other in self.pane_list():
+                for other in self.grid.mounted_panes():
                     other.dirty = True
         else:
             agg = self.aggregate_pane
@@ -194,7 +200,7 @@ class RunScreen(QuietFocusScreen):
             if kind is BranchRetrying and getattr(event, "branch", "") == AGGREGATE_ID and event.restart:  # type: ignore[attr-defined]
                 agg.restart()
             elif kind is RunDone:
-                for pane in self.pane_list():
+                for pane in self.grid.mounted_panes():
                     pane.dirty = True
                 self.refresh_bindings()
 
@@ -206,9 +212,9 @@ class RunScreen(QuietFocusScreen):
     def _plan_done(self, event: PlanDone) -> None:
         """Every repair made to a wave's plan is said where the user looks; the report and the JSON keep them too.
         No first plan fails the run; no follow-up plan only ends the waves."""
-        lane = planner_id(event.wave)
-        if lane in self.panes:
-            self.panes[lane].dirty = True
+        pane = self.panes.made(planner_id(event.wave))
+        if pane is not None:
+            pane.dirty = True
         title = "Plan" if event.wave == 1 else f"Wave {event.wave}"
         if event.error:
             self.notify(strip_controls(event.error)[:600], title="No plan" if event.wave == 1 else title,
@@ -223,13 +229,13 @@ class RunScreen(QuietFocusScreen):
             return
         self._chrome_dirty = False
         self._size_bottom()
-        self.query_one(Timeline).redraw()
-        for widget in (RunHeader, RunTotals, BranchList):
-            self.query_one(widget).refresh()  # no layout: their heights change only with the run's shape
-        for bar in self.query(BudgetBar):
-            bar.refresh()
+        self.timeline.redraw()
+        for widget in (self.header, self.totals, self.grid.branch_list, self.budget_bar):
+            if widget is not None:
+                widget.refresh()  # no layout: their heights change only with the run's shape
+        self.grid.branch_list.follow()
         if running:  # countdowns and running metrics lines move with the clock
-            for pane in self.pane_list():
+            for pane in self.grid.mounted_panes():
                 pane.dirty = True
 
     def bottom_rows(self) -> tuple[int, int]:
@@ -238,7 +244,7 @@ class RunScreen(QuietFocusScreen):
         height, width = self.size.height, self.size.width
         if height < SHORT:
             return 0, 0
-        timeline = self.query_one(Timeline)
+        timeline = self.timeline
         axis = 1 + len(timeline.axis.legend(max(1, width - TOTALS_WIDTH - 2)))
         lanes = len(self.state.lanes()) + (self.state.aggregate.started is not None)
         rows = max(1, min(lanes, LANES, max(2, height // 3 - 1 - axis)))
@@ -248,15 +254,15 @@ class RunScreen(QuietFocusScreen):
 
     def panes_room(self, compact: bool) -> int:
         """The rows the panes get: the screen less the header, the budget bar, the key bar and the bottom."""
-        return max(0, self.size.height - 2 - len(self.query(BudgetBar)) - self.bottom_rows()[1])
+        return max(0, self.size.height - 2 - (self.budget_bar is not None) - self.bottom_rows()[1])
 
     def _size_bottom(self) -> None:
         """The bottom's height from its content; a layout only when it changes."""
         rows, whole = self.bottom_rows()
-        timeline = self.query_one(Timeline)
+        timeline = self.timeline
         if rows and (timeline.lanes.styles.height is None or timeline.lanes.styles.height.value != rows):
             timeline.lanes.styles.height = rows
-        bottom = self.query_one("#bottom")
+        bottom = self.bottom
         if whole and (bottom.styles.height is None or bottom.styles.height.value != whole):
             bottom.styles.height = whole
             self.grid.call_after_refresh(self.grid.place_panes)
@@ -310,8 +316,7 @@ class RunScreen(QuietFocusScreen):
             node = node.parent
         if isinstance(node, StreamPane):
             return node
-        panes = self.pane_list()
-        return panes[self.current] if self.panes and self.current < len(panes) else None
+        return self.grid.pane_at(self.current) if self.panes else None  # not every pane made to find one
 
     def focus_pane(self, index: int) -> None:
         """Focus (and in the compact layout, show) the pane at `index`: branches in recipe order, then the aggregator."""

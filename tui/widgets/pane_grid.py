@@ -11,6 +11,7 @@ terminal), a compact layout instead: a list of the branches beside the current p
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,6 +29,7 @@ from .stream_pane import StreamPane
 MIN_W = 40  # the narrowest useful pane: five across at 200 columns
 MIN_H = 5  # the shortest row a streaming pane gets: its border and three lines
 AGGREGATE_MIN = 3  # the aggregator's row while it waits: its border and one line
+KEPT = 8  # panes kept in the screen, hidden, after the compact layout showed them (scroll positions kept)
 
 
 @dataclass(frozen=True)
@@ -83,20 +85,62 @@ def row_heights(needs: list[int | None], aggregate: int | None, room: int, over:
     return [str(min(need, share)) for need in known] + ["1fr"]
 
 
+class Panes(Mapping[str, BranchPane]):
+    """Lane id -> its pane, in lane order. A pane is made the first time it is asked for: a run of a thousand
+    lanes makes the panes on show (all of them when the grid holds them; in the compact layout, the few a reader
+    opens), not a thousand sets of widgets."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self._made: dict[str, BranchPane] = {}
+        self._count = 0  # panes made so far: their ids
+
+    def __getitem__(self, lane_id: str) -> BranchPane:
+        pane = self._made.get(lane_id)
+        if pane is None:
+            lane = self.state.lane(lane_id)
+            if lane is None:
+                raise KeyError(lane_id)
+            pane = self._made[lane_id] = BranchPane(lane, self.state, id=f"pane-{self._count}")
+            self._count += 1
+        return pane
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([lane.id for lane in self.state.lanes()])
+
+    def __len__(self) -> int:
+        return len(self.state.branches) + len(self.state.waves)  # what state.lanes() holds
+
+    def __contains__(self, lane_id: object) -> bool:
+        return isinstance(lane_id, str) and self.state.lane(lane_id) is not None
+
+    def made(self, lane_id: str) -> BranchPane | None:
+        """The pane if it has been made (an event for a lane nobody shows needs no pane)."""
+        return self._made.get(lane_id)
+
+    def made_panes(self) -> list[BranchPane]:
+        return list(self._made.values())
+
+    def forget(self, lane_id: str) -> None:
+        """The pane left the screen for good: the next one asked for is made afresh."""
+        self._made.pop(lane_id, None)
+
+
 class PaneGrid(Horizontal):
     def __init__(self, state: RunState, clock: Callable[[], float], room: Callable[[bool], int] | None = None, *,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = state
         self.room = room or (lambda compact: self.size.height)  # the rows the panes get, in either layout
-        self.panes: dict[str, BranchPane] = {}  # lane id -> its pane, in lane order
+        self.panes = Panes(state)  # lane id -> its pane, in lane order
         self.aggregate = AggregatePane(state, id="aggregate-pane")
         self.branch_list = BranchList(state, clock, lambda: self.current, id="branch-list")
         self.grid = Container(id="panes")
         self.current = 0  # index into pane_list(): the pane shown (compact) and focused
         self.compact = False
         self.shape: Shape | None = None
-        self._made = 0  # panes made so far: their ids
+        self._ids: list[str] = []  # the lanes when last placed
+        self._shown: list[BranchPane] = []  # the branch panes in the screen, the most recently current first
 
     def compose(self):
         yield self.branch_list
@@ -106,52 +150,80 @@ class PaneGrid(Horizontal):
         self.branch_list.display = False
 
     def pane_list(self) -> list[StreamPane]:
+        """Every pane, in order (made on the way): the lanes', then the aggregator's."""
         return [*self.panes.values(), self.aggregate]
 
+    def mounted_panes(self) -> list[StreamPane]:
+        """The panes in the screen: all of them in the grid; in the compact layout, the current one and the few
+        shown last."""
+        return [p for p in [*self.panes.made_panes(), self.aggregate] if p.parent is not None]
+
+    def pane_at(self, index: int) -> StreamPane:
+        ids = self._ids
+        return self.panes[ids[index]] if index < len(ids) else self.aggregate
+
+    def index_of(self, pane: StreamPane) -> int:
+        return self._ids.index(pane.branch_id) if isinstance(pane, BranchPane) else len(self._ids)
+
     def sync(self) -> None:
-        """A pane for every lane of the run not shown yet (the run starts, a plan adds branches, the aggregate adds
-        reduce steps), in lane order, before the aggregator."""
-        lanes = self.state.lanes()
-        if [lane.id for lane in lanes] == list(self.panes):
+        """The run grew (it started, a plan added branches, the aggregate added reduce steps): placed again."""
+        ids = list(self.panes)
+        if ids == self._ids:
             return
-        first = self.aggregate.parent is None
-        new = []
-        panes = {}
-        for lane in lanes:
-            pane = self.panes.get(lane.id)
-            if pane is None:
-                pane = BranchPane(lane, self.state, id=f"pane-{self._made}")
-                self._made += 1
-                new.append(pane)
-            panes[lane.id] = pane
-        self.panes = panes
-        self.branch_list.styles.height = len(self.branch_list.entries())
-        if first:
-            self.grid.mount_all([*new, self.aggregate])
+        self._ids = ids
+        if self.aggregate.parent is None:
+            self.grid.mount(self.aggregate)
             self.call_after_refresh(self.focus_pane, 0)
-        elif new:
-            self.grid.mount_all(new, before=self.aggregate)
         self.call_after_refresh(self.place_panes)
+
+    def _show(self, panes: list[BranchPane]) -> None:
+        """Into the grid, each before the next pane in lane order that is already there (the aggregator last)."""
+        for pane in panes:
+            if pane.parent is None:
+                later = self._ids[self.index_of(pane) + 1:]
+                before = next((p for lane in later if (p := self.panes.made(lane)) is not None
+                               and p.parent is not None), self.aggregate)
+                self.grid.mount(pane, before=before)
+            if pane in self._shown:
+                self._shown.remove(pane)
+            self._shown.insert(0, pane)
+
+    def _let_go(self) -> None:
+        """The compact layout keeps the current pane and the KEPT shown last in the screen; the others leave it
+        (made afresh from the run state when shown again)."""
+        keep = 1 + KEPT if self.compact else len(self._shown)
+        for pane in self._shown[keep:]:
+            self.panes.forget(pane.branch_id)
+            pane.remove()
+        del self._shown[keep:]
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.place_panes)
 
     def place_panes(self) -> None:
         """The layout for this size: the grid's shape, or the compact list; then the rows' heights."""
+        if not self.is_attached:
+            return  # its screen gave way (a comparison's next run) before this call, made after a refresh, came
         width = self.size.width or self.screen.size.width
-        if not self.panes or width == 0:
+        if not self._ids or width == 0:
             return
-        self.shape = shape(len(self.panes), width, self.room(False))
+        self.shape = shape(len(self._ids), width, self.room(False))
         self.compact = self.shape is None
         self.branch_list.display = self.compact
+        self.branch_list.follow()
         self.screen.set_class(self.compact, "-compact")
+        current = self.pane_at(self.current)
+        if self.compact:
+            self._show([current] if isinstance(current, BranchPane) else [])
+        else:
+            self._show([self.panes[lane] for lane in reversed(self._ids)])
         grid = self.grid
         if self.compact:
             grid.styles.grid_size_columns = 1
-            spans = {pane: 1 for pane in self.pane_list()}
+            spans = {pane: 1 for pane in self.mounted_panes()}
         else:
             grid.styles.grid_size_columns = self.shape.columns
-            spans = dict(zip(self.panes.values(), self.shape.spans()))
+            spans = {self.panes[lane]: span for lane, span in zip(self._ids, self.shape.spans())}
             spans[self.aggregate] = self.shape.columns
         for pane, span in spans.items():
             if pane.styles.column_span != span:
@@ -165,14 +237,14 @@ class PaneGrid(Horizontal):
 
     def heights(self) -> str | None:
         """The rows' heights from what the panes hold now (None before the panes are placed)."""
-        if not self.panes or (self.shape is None and not self.compact):
+        if not self._ids or (self.shape is None and not self.compact):
             return None
         over = all(b.status.over for b in self.state.lanes())
-        panes = list(self.panes.values())
         if self.compact:
-            current = panes[self.current] if self.current < len(panes) else panes[-1]
+            current = self.pane_at(min(self.current, len(self._ids) - 1))
             needs = [current.content_rows()]
         else:
+            panes = [self.panes[lane] for lane in self._ids]
             needs = []
             for row in self.shape.row_slices():  # type: ignore[union-attr]
                 rows = [p.content_rows() for p in panes[row]]
@@ -202,23 +274,30 @@ class PaneGrid(Horizontal):
         return 2 + agg.extra_rows(width) + said
 
     def _show_current(self) -> None:
-        """In the compact layout only the current branch is displayed; hidden panes cost nothing to keep."""
-        for i, pane in enumerate(self.panes.values()):
-            show = not self.compact or i == self.current
+        """In the compact layout only the current branch is displayed (the few kept hidden cost little)."""
+        current = self.pane_at(self.current)
+        for pane in self._shown:
+            show = not self.compact or pane is current
             if pane.display != show:
                 pane.display = show
                 pane.dirty = True
+        self._let_go()
 
     def focus_pane(self, index: int) -> None:
-        panes = self.pane_list()
-        if not self.panes:
+        count = len(self._ids) + 1
+        if count == 1 or not self.is_attached:
             return
-        self.current = index % len(panes)
+        self.current = index % count
         self.branch_list.refresh()
+        self.branch_list.follow()
+        pane = self.pane_at(self.current)
+        if isinstance(pane, BranchPane):
+            if pane.parent is None:
+                pane.styles.column_span = 1  # the compact layout's: the grid shows every pane already
+            self._show([pane])
         self._show_current()
         if self.compact:
             self.reflow()  # the current branch's row is sized to it
-        pane = panes[self.current]
         # Now, not after the next frame: reading is moving from pane to pane, and a key pressed right after the
         # move (z to zoom) must find the new pane focused. A pane just displayed (compact) is focusable at once.
         pane.focus()
@@ -226,10 +305,10 @@ class PaneGrid(Horizontal):
             self.call_after_refresh(self.screen.maximize, pane, False)
 
     def on_descendant_focus(self, event) -> None:
-        panes = self.pane_list()
-        if event.widget in panes:
-            self.current = panes.index(event.widget)
+        if isinstance(event.widget, StreamPane) and event.widget.parent is self.grid:
+            self.current = self.index_of(event.widget)
             self.branch_list.refresh()
+            self.branch_list.follow()
 
     @on(BranchList.Picked)
     def _picked(self, event: BranchList.Picked) -> None:

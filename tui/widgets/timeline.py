@@ -84,11 +84,23 @@ def lane_took(b: BranchState, now: float) -> str:
     return ""
 
 
-def lanes_of(state: RunState, now: float, stream_style: str | None = None) -> list[Lane]:
-    """Every lane (the planner's first, then the branches'), then the aggregator's own span."""
+def lanes_of(state: RunState, now: float, stream_style: str | None = None,
+             over: dict[str, tuple[tuple, Lane]] | None = None) -> list[Lane]:
+    """Every lane (the planner's first, then the branches'), then the aggregator's own span. `over` keeps the lanes
+    of calls that are over from one redraw to the next: they no longer move with the clock (a thousand-branch run
+    redraws its timeline four times a second)."""
     critical = set(state.metrics.critical_path_ids) if state.metrics else set()
-    lanes = [Lane(b.id, tuple(branch_pieces(b, now, stream_style)), lane_took(b, now), b.id in critical)
-             for b in state.lanes()]
+    lanes = []
+    for b in state.lanes():
+        key = (b.status, len(b.segments), id(b.metrics), b.id in critical)
+        kept = over.get(b.id) if over is not None and b.status.over else None
+        if kept is not None and kept[0] == key:
+            lanes.append(kept[1])
+            continue
+        lane = Lane(b.id, tuple(branch_pieces(b, now, stream_style)), lane_took(b, now), b.id in critical)
+        if over is not None and b.status.over:
+            over[b.id] = (key, lane)
+        lanes.append(lane)
     agg = state.aggregate
     if agg.started is not None:
         end = agg.ended if agg.ended is not None else now
@@ -163,10 +175,11 @@ class TimelineLanes(ScrollView, can_focus=True):
         self.stream_style = stream_style
         self._drawn: dict[int, Strip] = {}
         self._lanes: list[Lane] | None = None
+        self._over: dict[str, tuple[tuple, Lane]] = {}  # lanes_of's lanes of calls that are over
 
     def lanes(self) -> list[Lane]:
         if self._lanes is None:
-            self._lanes = lanes_of(self.state, self.clock(), self.stream_style)
+            self._lanes = lanes_of(self.state, self.clock(), self.stream_style, self._over)
         return self._lanes
 
     def redraw(self) -> None:
