@@ -41,7 +41,7 @@ def batch_run(count: int) -> list:
         ev += [BranchToken(0.2, info.id, w) for w in words(ticket(i))]
         ev.append(BranchDone(0.5, info.id, ticket(i), BranchMetrics(latency=0.4, output_tokens=14)))
     ev += [AggregateStarted(0.5, "merge"), AggregateDone(0.5, "merge", "merged"),
-           RunDone(0.5, "ok", RunMetrics(wall=0.5, calls_sum=0.4 * count, speedup=0.8 * count))]
+           RunDone(0.5, "ok", RunMetrics(wall=0.5, calls_sum=0.4 * count, concurrency=0.8 * count))]
     return ev
 
 
