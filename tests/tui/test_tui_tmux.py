@@ -100,7 +100,8 @@ def test_the_compare_verdict_is_reached_with_the_keyboard_at_80x24(loopback_thre
             tmux("send-keys", "-t", tmux.name, "NPage")
             pages.append(tmux.wait(lambda s: s != pages[-1], "page down to scroll the comparison"))
         shown = "\n".join(pages)
-        assert sorted(m.group(1) for m in TABLE_ROW.finditer(shown)) == ["hybrid", "parallel", "sequential"], shown
+        # A page may be caught mid-scroll, so a row can show in two of them: each must show in one at least
+        assert {m.group(1) for m in TABLE_ROW.finditer(shown)} == {"hybrid", "parallel", "sequential"}, shown
         assert re.search(r"^\s*Fastest: (sequential|parallel|hybrid) \(", shown, re.M), shown
         tmux("send-keys", "-t", tmux.name, "C-q")
         screen = tmux.wait(lambda s: re.search(r"^EXIT=\d+", s, re.M) is not None, "the program to exit")
