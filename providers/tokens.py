@@ -12,6 +12,7 @@ tokenizer, and any other OpenAI-compatible server's model is not one of OpenAI's
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -90,9 +91,14 @@ class OpenAICounter:
     """An OpenAI model's encoding and the chat format's framing."""
 
     def __init__(self, encoding: str) -> None:
-        import bpe_openai
+        # bpe-openai 0.1.4 reads its tables (on import and on first use) with a deprecated importlib.resources
+        # call: its warning is not the user's, and under -W error it would lose the count
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import bpe_openai
 
-        self._encoding = bpe_openai.get_encoding(encoding)
+            self._encoding = bpe_openai.get_encoding(encoding)
+            self._encoding.encode_ordinary("loaded")
 
     def __call__(self, messages: Sequence[Message]) -> Count:
         texts = [m.role for m in messages] + [m.content for m in messages]
@@ -104,7 +110,7 @@ class OpenAICounter:
 def _openai(encoding: str) -> OpenAICounter | None:
     try:
         return OpenAICounter(encoding)
-    except (ImportError, KeyError, ValueError):
+    except Exception:  # noqa: BLE001 - no tokenizer: the prompt is estimated, and said to be
         return None
 
 

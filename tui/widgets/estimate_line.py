@@ -3,6 +3,8 @@ the inputs stop changing."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import work
 from textual.content import Content
 from textual.timer import Timer
@@ -56,7 +58,9 @@ class EstimateLine(Static):
 
 async def estimate_text(options: RunOptions) -> str:
     try:
-        prepared = prepare(options)
+        # In a thread: preparing may wait on a child process (whether llama.cpp runs on this CPU, ~0.35 s) and
+        # on reading files, which would stall the app's loop; the dry run itself stays on the loop.
+        prepared = await asyncio.to_thread(prepare, options)
     except UserError:
         return ""  # the form says what is wrong when it is run
     try:
