@@ -77,26 +77,30 @@ class LocalProvider:
         async for _ in self.stream(GenerationRequest(self.model, hello, max_tokens=2, temperature=0.0)):
             pass
 
-    def _sampling(self, request: GenerationRequest) -> Sampling:
-        """Schema calls sample under their grammar; a grounded call may repeat its prompt: quoting its passages and
-        their [n] marks is what it is asked to do (penalised, SmolLM2 wrote no citation at all)."""
+    def _constraint(self, request: GenerationRequest) -> tuple[str | None, Sampling]:
+        """The grammar a request's answer is held to, and how it samples. A schema call: under its grammar (compiled
+        on the decode thread from `json_schema`). A grounded call: under the citing grammar, and free to repeat its
+        prompt: quoting its passages is what it is asked to do (penalised, SmolLM2 wrote no citation at all)."""
         if request.json_schema is not None:
-            return CONSTRAINED
-        return replace(self.sampling, penalize_prompt=False) if request.grounded else self.sampling
+            return None, CONSTRAINED
+        if request.grounded:
+            return citing_grammar(request.grounded), replace(self.sampling, penalize_prompt=False)
+        return None, self.sampling
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
+        grammar, sampling = self._constraint(request)
         job = Job(
             messages=[{"role": m.role, "content": m.content} for m in request.messages],
             max_tokens=request.max_tokens,
             temperature=0.0 if request.temperature is None else request.temperature,
             seed=(request.seed if request.seed is not None else 0) + request.sample,
             json_schema=request.json_schema,
-            grammar=citing_grammar(request.grounded) if request.grounded and request.json_schema is None else None,
+            grammar=grammar,
             loop=loop,
             sink=queue.put_nowait,
-            sampling=self._sampling(request),
+            sampling=sampling,
         )
         self.decoder.submit(job)
         try:

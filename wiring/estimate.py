@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Callable, Sequence
 
 from fanout.core.errors import UserError
-from fanout.frontends.report import fmt_cost
+from fanout.frontends.report import fmt_cost, fmt_tokens
 from fanout.providers.base import GenerationRequest, StreamEnd, StreamItem, TextDelta
 from fanout.providers.tokens import Counter, counter_for
 from fanout.strategies.calls import Target
@@ -246,20 +246,16 @@ async def estimate(prepared: Prepared, strategies: Sequence[str] | None = None, 
     return total
 
 
-def _tokens(n: int, estimated: bool) -> str:
-    return ("~" if estimated else "") + str(n)
-
-
 def render(est: Estimate) -> str:
     """The short table `--estimate` prints on stderr."""
     lines = ["estimate (no call made):",
              f"  {'provider/model':<32} {'calls':>9} {'input tokens':>14} {'output at most':>15} {'low':>10} {'high':>10}"]
     for row in est.by_model():
         calls = f"{row['calls_low']}-{row['calls']}" if row["calls_low"] != row["calls"] else str(row["calls"])
-        lines.append(f"  {row['provider'] + '/' + row['model']:<32} {calls:>9} {_tokens(row['input_tokens'], row['tokens_estimated']):>14} "
+        lines.append(f"  {row['provider'] + '/' + row['model']:<32} {calls:>9} {fmt_tokens(row['input_tokens'], row['tokens_estimated']):>14} "
                      f"{row['output_tokens_max']:>15} {fmt_cost(row['cost_low']):>10} {fmt_cost(row['cost_high']):>10}")
     calls = f"{est.calls_min}-{est.calls}" if est.calls_min != est.calls else str(est.calls)
-    lines.append(f"  {'total':<32} {calls:>9} {_tokens(est.input_tokens, est.tokens_estimated):>14} {est.output_tokens_max:>15} "
+    lines.append(f"  {'total':<32} {calls:>9} {fmt_tokens(est.input_tokens, est.tokens_estimated):>14} {est.output_tokens_max:>15} "
                  f"{fmt_cost(est.cost_low):>10} {fmt_cost(est.cost_high):>10}")
     notes = []
     if est.tokens_estimated:
